@@ -1,0 +1,12 @@
+// Package migrations holds fleetd's numbered SQL migrations (goose format),
+// embedded in the binary so that `fleetd migrate up` and `fleetd serve` need
+// no files on disk. Numbers: 001 foundation, 002 runs and results,
+// 003 remediation, 004 schedules and notifications.
+package migrations
+
+import "embed"
+
+// FS holds every NNN_name.sql file of this directory.
+//
+//go:embed *.sql
+var FS embed.FS
