@@ -19,6 +19,7 @@ import (
 	_ "github.com/stretchr/testify/require"
 	_ "github.com/testcontainers/testcontainers-go/modules/postgres"
 	_ "go.uber.org/zap"
+	_ "go.uber.org/zap/exp/zapslog"
 	_ "golang.org/x/crypto/ssh"
 	_ "golang.org/x/crypto/ssh/agent"
 	_ "golang.org/x/sync/errgroup"

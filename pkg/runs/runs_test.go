@@ -1,0 +1,221 @@
+package runs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/fleetd/fleetd/internal/jobs"
+	"github.com/fleetd/fleetd/internal/testdb"
+	"github.com/fleetd/fleetd/pkg/runs"
+)
+
+// fakeDevices selects from devices rows inserted by the test.
+type fakeDevices struct{ pool *pgxpool.Pool }
+
+func (f fakeDevices) SelectDevices(ctx context.Context, sel runs.Selector) ([]runs.Device, error) {
+	rows, err := f.pool.Query(ctx, `SELECT id, name, site, kind FROM devices WHERE $1 = '' OR site = $1`, sel.Site)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []runs.Device
+	for rows.Next() {
+		var d runs.Device
+		if err := rows.Scan(&d.ID, &d.Name, &d.Site, &d.Kind); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// scriptedDiagnoser answers by device name and counts calls.
+type scriptedDiagnoser struct {
+	mu        sync.Mutex
+	calls     map[string]int
+	transient map[string]int // fail transiently this many times
+}
+
+func (s *scriptedDiagnoser) Diagnose(_ context.Context, dev runs.Device, _ []string) runs.Outcome {
+	s.mu.Lock()
+	s.calls[dev.Name]++
+	n := s.calls[dev.Name]
+	s.mu.Unlock()
+	now := time.Now()
+	if n <= s.transient[dev.Name] {
+		return runs.Outcome{Health: runs.HealthError, Diagnoses: []string{"unreachable"}, Error: "connection refused",
+			Transient: true, StartedAt: now, FinishedAt: now}
+	}
+	if dev.Name == "ftd-sick" {
+		return runs.Outcome{Health: runs.HealthUnhealthy, Diagnoses: []string{"eventhandler-disconnected"},
+			Recommended: "restart-connector", Checks: json.RawMessage(`[{"id":"connector.eventhandler-socket","verdict":"fail"}]`),
+			Transcript: "> expert\n...", StartedAt: now, FinishedAt: now}
+	}
+	return runs.Outcome{Health: runs.HealthHealthy, Checks: json.RawMessage(`[]`), Transcript: "ok", StartedAt: now, FinishedAt: now}
+}
+
+func insertDevices(t *testing.T, pool *pgxpool.Pool, site string, names ...string) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `INSERT INTO sites (name, region, timezone) VALUES ($1, 'eu', 'UTC') ON CONFLICT DO NOTHING`, site)
+	require.NoError(t, err)
+	_, err = pool.Exec(context.Background(), `INSERT INTO credentials (name, username) VALUES ('lab', 'admin') ON CONFLICT DO NOTHING`)
+	require.NoError(t, err)
+	for _, n := range names {
+		_, err := pool.Exec(context.Background(),
+			`INSERT INTO devices (id, name, kind, site, address, credential) VALUES ($1, $2, 'ftd', $3, '127.0.0.1', 'lab')`,
+			uuid.New(), n, site)
+		require.NoError(t, err)
+	}
+}
+
+func startWorkers(t *testing.T, pool *pgxpool.Pool, d runs.Diagnoser) (*runs.Service, *runs.Recorder) {
+	t.Helper()
+	log := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 20 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, d, rec, 30*time.Second, log))
+	client, err := jobs.NewClient(pool, workers, jobs.Config{DiagnoseWorkers: 10, FetchPollInterval: 100 * time.Millisecond,
+		RetryPolicy: runs.RetryPolicy{Delay: 50 * time.Millisecond}, TestOnly: true}, log)
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		_ = client.Stop(stopCtx)
+		cancel()
+	})
+	return runs.NewService(pool, client, fakeDevices{pool}, 3, log), rec
+}
+
+func waitCompleted(t *testing.T, svc *runs.Service, id uuid.UUID) runs.Run {
+	t.Helper()
+	var run runs.Run
+	require.Eventually(t, func() bool {
+		var err error
+		run, err = svc.Get(context.Background(), id, runs.GetOptions{})
+		require.NoError(t, err)
+		return run.Status == runs.StatusCompleted
+	}, 30*time.Second, 50*time.Millisecond, "run did not complete")
+	return run
+}
+
+func TestRunRecordsOneResultPerDevice(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-sick", "ftd-flaky")
+	insertDevices(t, pool, "amer", "ftd-us")
+	d := &scriptedDiagnoser{calls: map[string]int{}, transient: map[string]int{"ftd-flaky": 1}}
+	svc, _ := startWorkers(t, pool, d)
+	ctx := context.Background()
+
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	require.Equal(t, 4, run.Summary.Devices)
+
+	got := waitCompleted(t, svc, run.ID)
+	require.Equal(t, runs.Summary{Devices: 4, Done: 4, Healthy: 3, Unhealthy: 1}, got.Summary)
+	require.NotNil(t, got.FinishedAt)
+
+	full, err := svc.Get(ctx, run.ID, runs.GetOptions{Checks: true})
+	require.NoError(t, err)
+	require.Len(t, full.Devices, 4)
+	for _, dr := range full.Devices {
+		require.Equal(t, "done", dr.State)
+		require.Equal(t, "emea", dr.Site)
+	}
+	require.Equal(t, []string{"eventhandler-disconnected"}, full.Devices[3].Diagnoses) // sorted: ftd-sick last
+	require.Equal(t, 2, full.Devices[2].Attempts, "ftd-flaky was retried once by River")
+	require.Equal(t, 2, d.calls["ftd-flaky"])
+	require.Zero(t, d.calls["ftd-us"], "device outside the site was not touched")
+
+	one, err := svc.Get(ctx, run.ID, runs.GetOptions{Device: "ftd-sick", Transcripts: true})
+	require.NoError(t, err)
+	require.Len(t, one.Devices, 1)
+	require.Equal(t, "> expert\n...", one.Devices[0].Transcript)
+	require.JSONEq(t, `[{"id":"connector.eventhandler-socket","verdict":"fail"}]`, string(one.Devices[0].Checks))
+
+	st, err := svc.Status(ctx, runs.StatusFilter{Diagnosis: "eventhandler-disconnected"})
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	require.Equal(t, "ftd-sick", st[0].Device)
+	all, err := svc.Status(ctx, runs.StatusFilter{})
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	require.Equal(t, "unknown", all[4].Health, "ftd-us was never checked")
+}
+
+func TestRecorderIsIdempotent(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
+	log := zaptest.NewLogger(t)
+	// A client that only inserts: no workers run, the test plays the worker.
+	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{}, log)
+	var recorded atomic.Int64
+	rec.OnRecorded = func(r []runs.Result, _ []uuid.UUID) { recorded.Add(int64(len(r))) }
+	go rec.Run(ctx)
+
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
+	require.NoError(t, err)
+	var ids []uuid.UUID
+	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(device_id ORDER BY device) FROM run_devices WHERE run_id = $1`, run.ID).Scan(&ids))
+
+	// The same device reported three times concurrently (a rescued job racing
+	// the original): exactly one result counts.
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: ids[0], Attempts: 1,
+				Outcome: runs.Outcome{Health: runs.HealthHealthy, Transcript: fmt.Sprint("t", i)}})
+			require.NoError(t, err)
+		}(i)
+	}
+	wg.Wait()
+	got, err := svc.Get(ctx, run.ID, runs.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Summary.Done)
+	require.Equal(t, runs.StatusRunning, got.Status)
+	require.EqualValues(t, 1, recorded.Load())
+
+	require.NoError(t, rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: ids[1], Attempts: 1,
+		Outcome: runs.Outcome{Health: runs.HealthError, Diagnoses: []string{"timeout"}, Error: "deadline"}}))
+	got, err = svc.Get(ctx, run.ID, runs.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, runs.StatusCompleted, got.Status)
+	require.Equal(t, runs.Summary{Devices: 2, Done: 2, Healthy: 1, Error: 1}, got.Summary)
+}
+
+func TestStartRejectsEmptySelection(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	_, err = svc.Start(context.Background(), runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "nowhere"}})
+	var se *runs.SelectionError
+	require.ErrorAs(t, err, &se)
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM runs`).Scan(&n))
+	require.Zero(t, n)
+}

@@ -1,0 +1,271 @@
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"go.uber.org/zap"
+)
+
+// QueueDiagnose is the River queue of per-device diagnose jobs.
+const QueueDiagnose = "diagnose"
+
+// ErrNotFound is returned for an unknown run.
+var ErrNotFound = errors.New("run not found")
+
+// SelectionError says why a selector matched no usable device set.
+type SelectionError struct {
+	Unknown []string // device names not in the inventory
+	Empty   bool     // the selector matched nothing
+	Reason  string
+}
+
+func (e *SelectionError) Error() string {
+	switch {
+	case len(e.Unknown) > 0:
+		return "unknown device(s): " + strings.Join(e.Unknown, ", ")
+	case e.Reason != "":
+		return e.Reason
+	default:
+		return "no devices match the selection"
+	}
+}
+
+// DeviceSource resolves a selector to devices (pkg/inventory in production).
+type DeviceSource interface {
+	SelectDevices(ctx context.Context, sel Selector) ([]Device, error)
+}
+
+// Inserter is the part of a River client the service needs.
+type Inserter interface {
+	InsertManyFastTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) (int, error)
+}
+
+// Service creates runs and answers queries about them.
+type Service struct {
+	pool        *pgxpool.Pool
+	river       Inserter
+	devices     DeviceSource
+	log         *zap.Logger
+	maxAttempts int
+	// OnCreated, when set, is called after a run is committed (notifications,
+	// metrics). It must not block.
+	OnCreated func(Run)
+}
+
+// NewService returns a Service. maxAttempts bounds the River attempts of a
+// device job (retries happen only for transient failures).
+func NewService(pool *pgxpool.Pool, inserter Inserter, devices DeviceSource, maxAttempts int, log *zap.Logger) *Service {
+	if maxAttempts < 1 {
+		maxAttempts = 1
+	}
+	return &Service{pool: pool, river: inserter, devices: devices, log: log, maxAttempts: maxAttempts}
+}
+
+// StartRequest asks for a run.
+type StartRequest struct {
+	Kind        string
+	RequestedBy string
+	Selector    Selector
+	Checks      []string
+	Schedule    string
+}
+
+// Start freezes the device list and enqueues one job per device, all in one
+// transaction: either the run exists with all its jobs, or nothing does.
+func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
+	if req.Kind == "" {
+		req.Kind = KindDiagnose
+	}
+	devs, err := s.devices.SelectDevices(ctx, req.Selector)
+	if err != nil {
+		return Run{}, err
+	}
+	if len(devs) == 0 {
+		return Run{}, &SelectionError{Empty: true}
+	}
+	slices.SortFunc(devs, func(a, b Device) int { return strings.Compare(a.Name, b.Name) })
+
+	run := Run{
+		ID: uuid.New(), Kind: req.Kind, Status: StatusQueued, RequestedBy: req.RequestedBy,
+		Selector: req.Selector, Checks: req.Checks, Schedule: req.Schedule,
+		CreatedAt: time.Now().UTC(), Summary: Summary{Devices: len(devs)},
+	}
+	selJSON, _ := json.Marshal(req.Selector)
+	checks := req.Checks
+	if checks == nil {
+		checks = []string{}
+	}
+
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var schedule *string
+		if req.Schedule != "" {
+			schedule = &req.Schedule
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO runs (id, kind, status, requested_by, selector, checks, schedule, total, created_at)
+			VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8)`,
+			run.ID, run.Kind, run.RequestedBy, selJSON, checks, schedule, len(devs), run.CreatedAt); err != nil {
+			return fmt.Errorf("insert run: %w", err)
+		}
+		rows := make([][]any, len(devs))
+		for i, d := range devs {
+			rows[i] = []any{run.ID, d.ID, d.Name, d.Site, d.Kind}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_devices"},
+			[]string{"run_id", "device_id", "device", "site", "kind"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("insert run devices: %w", err)
+		}
+		params := make([]river.InsertManyParams, len(devs))
+		for i, d := range devs {
+			params[i] = river.InsertManyParams{
+				Args:       DiagnoseArgs{RunID: run.ID, DeviceID: d.ID, Checks: req.Checks},
+				InsertOpts: &river.InsertOpts{Queue: QueueDiagnose, MaxAttempts: s.maxAttempts},
+			}
+		}
+		if _, err := s.river.InsertManyFastTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("enqueue device jobs: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("start run: %w", err)
+	}
+	s.log.Info("run created", zap.String("run_id", run.ID.String()), zap.String("kind", run.Kind),
+		zap.Int("devices", len(devs)), zap.String("requested_by", run.RequestedBy))
+	if s.OnCreated != nil {
+		s.OnCreated(run)
+	}
+	return run, nil
+}
+
+// GetOptions says how much of a run to load.
+type GetOptions struct {
+	Devices     bool   // include per-device results
+	Checks      bool   // include per-check results (implies Devices)
+	Device      string // only this device (implies Devices and Checks)
+	Transcripts bool   // include transcripts (only with Device)
+}
+
+const runColumns = `id, kind, status, requested_by, selector, checks, coalesce(schedule, ''), created_at,
+	started_at, finished_at, total, done, healthy, unhealthy, errors`
+
+func scanRun(row pgx.Row) (Run, error) {
+	var r Run
+	var sel []byte
+	err := row.Scan(&r.ID, &r.Kind, &r.Status, &r.RequestedBy, &sel, &r.Checks, &r.Schedule, &r.CreatedAt,
+		&r.StartedAt, &r.FinishedAt, &r.Summary.Devices, &r.Summary.Done, &r.Summary.Healthy,
+		&r.Summary.Unhealthy, &r.Summary.Error)
+	if err != nil {
+		return r, err
+	}
+	_ = json.Unmarshal(sel, &r.Selector)
+	if len(r.Checks) == 0 {
+		r.Checks = nil
+	}
+	return r, nil
+}
+
+// Get loads a run.
+func (s *Service) Get(ctx context.Context, id uuid.UUID, opt GetOptions) (Run, error) {
+	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("load run %s: %w", id, err)
+	}
+	if opt.Device != "" {
+		opt.Devices, opt.Checks = true, true
+	}
+	if opt.Checks {
+		opt.Devices = true
+	}
+	if !opt.Devices {
+		return r, nil
+	}
+	checksCol := `'null'::jsonb`
+	if opt.Checks {
+		checksCol = `rd.checks`
+	}
+	transcriptCol := `''`
+	if opt.Transcripts && opt.Device != "" {
+		transcriptCol = `coalesce(t.transcript, '')`
+	}
+	q := `SELECT rd.device, rd.site, rd.kind, rd.state, coalesce(rd.health, ''), rd.diagnoses, rd.recommended,
+		rd.error, rd.attempts, rd.started_at, rd.finished_at, ` + checksCol + `, ` + transcriptCol + `
+		FROM run_devices rd LEFT JOIN run_transcripts t ON t.run_id = rd.run_id AND t.device_id = rd.device_id
+		WHERE rd.run_id = $1 AND ($2 = '' OR rd.device = $2) ORDER BY rd.device`
+	rows, err := s.pool.Query(ctx, q, id, opt.Device)
+	if err != nil {
+		return r, fmt.Errorf("load run %s devices: %w", id, err)
+	}
+	r.Devices, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeviceResult, error) {
+		var d DeviceResult
+		var checks []byte
+		err := row.Scan(&d.Device, &d.Site, &d.Kind, &d.State, &d.Health, &d.Diagnoses, &d.Recommended,
+			&d.Error, &d.Attempts, &d.StartedAt, &d.FinishedAt, &checks, &d.Transcript)
+		if len(checks) > 0 && string(checks) != "null" {
+			d.Checks = checks
+		}
+		if d.Diagnoses == nil {
+			d.Diagnoses = []string{}
+		}
+		return d, err
+	})
+	if err != nil {
+		return r, fmt.Errorf("load run %s devices: %w", id, err)
+	}
+	if opt.Device != "" && len(r.Devices) == 0 {
+		return r, fmt.Errorf("device %q is not part of run %s: %w", opt.Device, id, ErrNotFound)
+	}
+	return r, nil
+}
+
+// List returns the most recent runs, newest first.
+func (s *Service) List(ctx context.Context, limit int) ([]Run, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 50
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs ORDER BY created_at DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) { return scanRun(row) })
+}
+
+// StatusFilter narrows `fleetctl status`.
+type StatusFilter struct {
+	Site      string
+	Diagnosis string
+	Health    string
+}
+
+// Status returns the latest known health of every device in the inventory
+// (devices never checked have health "unknown").
+func (s *Service) Status(ctx context.Context, f StatusFilter) ([]DeviceStatus, error) {
+	rows, err := s.pool.Query(ctx, `SELECT d.name, d.site, d.kind, coalesce(s.health, 'unknown'),
+			coalesce(s.diagnoses, '{}'), coalesce(s.recommended, ''), coalesce(s.error, ''), s.checked_at, s.run_id
+		FROM devices d LEFT JOIN device_status s ON s.device_id = d.id
+		WHERE ($1 = '' OR d.site = $1)
+		  AND ($2 = '' OR s.diagnoses @> ARRAY[$2]::text[])
+		  AND ($3 = '' OR coalesce(s.health, 'unknown') = $3)
+		ORDER BY d.name`, f.Site, f.Diagnosis, f.Health)
+	if err != nil {
+		return nil, fmt.Errorf("device status: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeviceStatus, error) {
+		var d DeviceStatus
+		err := row.Scan(&d.Device, &d.Site, &d.Kind, &d.Health, &d.Diagnoses, &d.Recommended, &d.Error,
+			&d.CheckedAt, &d.RunID)
+		return d, err
+	})
+}
