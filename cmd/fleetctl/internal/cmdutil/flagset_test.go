@@ -1,0 +1,5 @@
+package cmdutil
+
+import "github.com/spf13/pflag"
+
+func newFlagSet() *pflag.FlagSet { return pflag.NewFlagSet("test", pflag.ContinueOnError) }

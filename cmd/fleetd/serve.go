@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/internal/app"
+	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/internal/dbmigrate"
+	"github.com/fleetd/fleetd/pkg/api"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server (applies pending migrations first)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			return serve(cmd.Context(), cfg, log, nil)
+		},
+	}
+}
+
+// shutdownGrace bounds how long in-flight requests may finish after
+// SIGTERM before connections are closed.
+const shutdownGrace = 15 * time.Second
+
+// serve is fleetd's composition root: it opens the database, migrates it,
+// builds every service from cfg and runs them until ctx is cancelled. A new
+// long-running part (River client and workers, scheduler) is started here,
+// next to the API server, and stopped in reverse order. onListen, if set,
+// learns the bound address (tests listen on port 0).
+func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen func(net.Addr)) error {
+	log.Info("starting fleetd", zap.String("version", Version),
+		zap.String("database", cfg.Database.RedactedURL()), zap.String("listen", cfg.API.Listen))
+
+	pool, err := openPool(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	if err := dbmigrate.Up(ctx, pool, log.Named("migrate")); err != nil {
+		return err
+	}
+
+	svc, err := app.NewServices(ctx, cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	// River workers and the scheduler start here (svc.Queue becomes a
+	// working client), before the API, and stop after it.
+	srv, err := api.NewServer(svc.APIDeps())
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api.listen %q: %w", cfg.API.Listen, err)
+	}
+	scheme := "http"
+	if cfg.API.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.API.TLS.CertFile, cfg.API.TLS.KeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("api.tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	} else if !isLoopbackListen(ln.Addr()) {
+		log.Warn("API listens on a non-loopback address WITHOUT TLS: bearer tokens travel in clear text; "+
+			"set api.tls.cert_file and api.tls.key_file, or listen on 127.0.0.1",
+			zap.String("listen", ln.Addr().String()))
+	}
+
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // a large inventory upload on a slow link
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("API listening", zap.String("url", scheme+"://"+ln.Addr().String()))
+	if onListen != nil {
+		onListen(ln.Addr())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("grace", shutdownGrace))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at the end of the grace period were cut", zap.Error(err))
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api server: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func openPool(ctx context.Context, db config.Database) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		// pgx's parse error may quote the URL, password included.
+		return nil, errors.New("database.url: not a valid PostgreSQL connection string")
+	}
+	if db.MaxConns > 0 {
+		pc.MaxConns = db.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", db.RedactedURL(), err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database %s unreachable: %w", db.RedactedURL(), err)
+	}
+	return pool, nil
+}
+
+// isLoopbackListen reports whether only this host can connect.
+func isLoopbackListen(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

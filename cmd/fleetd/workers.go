@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/internal/devicediag"
+	"github.com/fleetd/fleetd/internal/jobs"
+	"github.com/fleetd/fleetd/internal/targets"
+	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/runner"
+	"github.com/fleetd/fleetd/pkg/runs"
+)
+
+// backend is everything behind the API that does work: the job queue, its
+// workers, the runner and the services built on them.
+type backend struct {
+	queue    *jobs.Client
+	runs     *runs.Service
+	runner   *runner.Runner
+	resolver *targets.Resolver
+	diag     *devicediag.Diagnoser
+	recorder *runs.Recorder
+	stopRec  context.CancelFunc
+	recDone  chan struct{}
+}
+
+// runnerConfig maps fleetd's config onto the runner's.
+func runnerConfig(cfg config.Config) runner.Config {
+	rc := runner.Config{
+		MaxConcurrent:  cfg.Runner.MaxConcurrent,
+		PerSite:        map[string]int{},
+		StartRate:      cfg.Runner.StartRate,
+		ConnectTimeout: cfg.Runner.ConnectTimeout,
+		CommandTimeout: cfg.Runner.CommandTimeout,
+		SessionTimeout: cfg.Runner.SessionTimeout,
+		Retry:          runner.RetryPolicy{Attempts: cfg.Runner.Retry.Attempts, Base: cfg.Runner.Retry.Backoff},
+		AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
+	}
+	if rc.StartRate == 0 {
+		rc.StartRate = -1 // config's 0 means unlimited
+	}
+	for name, s := range cfg.Sites {
+		if s.MaxConcurrent > 0 {
+			rc.PerSite[name] = s.MaxConcurrent
+		}
+	}
+	return rc.WithDefaults()
+}
+
+// newBackend builds the runner, the River client with its workers, and the
+// run service. Call start to begin working jobs.
+func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log *zap.Logger) (*backend, error) {
+	rcfg := runnerConfig(cfg)
+	if err := rcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	r, err := runner.New(rcfg, targets.HostKeys{Store: inv}, log.Named("runner"))
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := targets.New(cfg, inv)
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{runner: r, resolver: resolver}
+	b.diag = devicediag.New(resolver, r, log.Named("diagnose"))
+	b.recorder = runs.NewRecorder(pool, runs.RecorderConfig{}, log.Named("recorder"))
+
+	// A job is bounded by the session deadline plus time to record its result.
+	jobTimeout := cfg.Runner.SessionTimeout + 30*time.Second
+	rescue := cfg.Jobs.RescueAfter
+	if rescue == 0 {
+		rescue = cfg.Runner.SessionTimeout + time.Minute
+	}
+	workersN := cfg.Jobs.DiagnoseWorkers
+	if workersN == 0 {
+		workersN = cfg.Runner.MaxConcurrent
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
+	b.queue, err = jobs.NewClient(pool, workers, jobs.Config{
+		DiagnoseWorkers: workersN,
+		JobTimeout:      jobTimeout,
+		RescueAfter:     max(rescue, jobTimeout+time.Second),
+		RetryPolicy:     runs.RetryPolicy{Delay: cfg.Jobs.RetryDelay},
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	b.runs = runs.NewService(pool, b.queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
+	return b, nil
+}
+
+func (b *backend) start(ctx context.Context) error {
+	recCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.stopRec = cancel
+	b.recDone = make(chan struct{})
+	go func() { defer close(b.recDone); b.recorder.Run(recCtx) }()
+	if err := b.queue.Start(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// stop lets running jobs finish (bounded by ctx), then stops the recorder
+// after it has written what the finished jobs handed it.
+func (b *backend) stop(ctx context.Context, log *zap.Logger) {
+	if err := b.queue.Stop(ctx); err != nil {
+		log.Warn("jobs still running at shutdown were cancelled; another fleetd (or this one, restarted) retries them",
+			zap.Error(err))
+		_ = b.queue.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	if b.stopRec != nil {
+		b.stopRec()
+		<-b.recDone
+	}
+}

@@ -1,0 +1,229 @@
+// Command ftdsim serves a simulated fleet of Firepower FMCs and FTDs over
+// SSH for demos, tests and benchmarks. See docs/simulator.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetd/fleetd/pkg/sim"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	cfg             sim.FleetConfig
+	sites, keysFile string
+	inventoryOut    string
+	credential      string
+	fingerprintsOut string
+	knownHostsOut   string
+	control         string
+	logLevel        string
+	pprof           bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("ftdsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: ftdsim [flags]\n       ftdsim bench [flags]   (measure logins/s against a running fleet)\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	c := &o.cfg
+	fs.IntVar(&c.Count, "count", 10, "number of devices")
+	fs.StringVar(&c.Listen, "listen", "127.1.0.1", "first device address; the next devices count up from it")
+	fs.IntVar(&c.Port, "port", 22, "port of every device (0 = ephemeral) unless --port-base is set")
+	fs.IntVar(&c.PortBase, "port-base", 0, "put every device on --listen with ports port-base, port-base+1, ...")
+	fs.Int64Var(&c.Seed, "seed", 1, "seed for host keys, models, versions and the fault mix")
+	fs.StringVar(&o.sites, "sites", "amer", "comma-separated sites, given round-robin (emea→eu, amer→us, apjc→apj)")
+	fs.StringVar(&c.Faults, "faults", "", `fault mix, e.g. "eventhandler-disconnected=10%,egress-blocked=5%"`)
+	fs.StringVar(&c.Kinds, "kinds", "", `kind mix, e.g. "ftd=90%,fmc7=5%,fmc6=3%,fxos=2%" (rest: ftd)`)
+	fs.BoolVar(&c.Exec, "exec", false, "bash-like devices that accept exec requests (for Ansible/parallel-ssh)")
+	fs.Float64Var(&c.TimeScale, "time-scale", 1, "multiplies every latency and downtime (0.01 = 100x faster)")
+	fs.StringVar(&c.Username, "username", "admin", "login user")
+	fs.StringVar(&c.Password, "password", "Admin123", "login and sudo password")
+	fs.StringVar(&o.keysFile, "authorized-keys", "", "authorized_keys file whose keys may log in")
+	fs.DurationVar(&c.RebootDowntime, "reboot-downtime", 5*time.Minute, "how long a rebooting device refuses connections (before --time-scale)")
+	fs.StringVar(&c.NamePrefix, "name-prefix", "", "prefix for generated device names")
+	fs.DurationVar(&c.SlowLatency, "slow-latency", 3*time.Second, "per-command delay of the slow fault (before --time-scale)")
+	fs.IntVar(&c.DropAfter, "drop-after", 2, "commands per connection after which a drop-fault device closes it")
+	fs.StringVar(&o.inventoryOut, "inventory-out", "", "write the fleet as an import CSV to this file")
+	fs.StringVar(&o.credential, "credential", "lab", "credential name written to the inventory")
+	fs.StringVar(&o.fingerprintsOut, "fingerprints-out", "", `write "name SHA256:..." host-key lines to this file`)
+	fs.StringVar(&o.knownHostsOut, "known-hosts-out", "", "write an OpenSSH known_hosts file for the fleet")
+	fs.StringVar(&o.control, "control", "", "serve the HTTP/JSON control API on this loopback address, e.g. 127.0.0.1:8022")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range strings.Split(o.sites, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.Sites = append(c.Sites, s)
+		}
+	}
+	if o.keysFile != "" {
+		keys, err := readAuthorizedKeys(o.keysFile)
+		if err != nil {
+			return nil, err
+		}
+		c.AuthorizedKeys = keys
+	}
+	if o.control != "" {
+		host, _, err := net.SplitHostPort(o.control)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("--control %q: want a loopback host:port", o.control)
+		}
+	}
+	return o, nil
+}
+
+func readAuthorizedKeys(path string) ([]ssh.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read authorized keys: %w", err)
+	}
+	var keys []ssh.PublicKey
+	for len(strings.TrimSpace(string(data))) > 0 {
+		k, _, _, rest, err := ssh.ParseAuthorizedKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path, err)
+		}
+		keys = append(keys, k)
+		data = rest
+	}
+	return keys, nil
+}
+
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	enc := zap.NewDevelopmentEncoderConfig()
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), lvl)
+	return zap.New(core), nil
+}
+
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := fn(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ftdsim:", err)
+		return 2
+	}
+	log, err := newLogger(o.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "ftdsim:", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, o, log, stdout); err != nil {
+		log.Error("ftdsim failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, o *options, log *zap.Logger, stdout io.Writer) error {
+	began := time.Now()
+	fleet, err := sim.NewFleet(o.cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := fleet.Start(ctx); err != nil {
+		return err
+	}
+	defer fleet.Close()
+	startup := time.Since(began)
+	if o.inventoryOut != "" {
+		if err := writeFile(o.inventoryOut, func(w io.Writer) error { return fleet.WriteInventoryCSV(w, o.credential) }); err != nil {
+			return err
+		}
+	}
+	if o.fingerprintsOut != "" {
+		if err := writeFile(o.fingerprintsOut, fleet.WriteFingerprints); err != nil {
+			return err
+		}
+	}
+	if o.knownHostsOut != "" {
+		if err := writeFile(o.knownHostsOut, fleet.WriteKnownHosts); err != nil {
+			return err
+		}
+	}
+	var srv *http.Server
+	if o.control != "" {
+		ln, err := net.Listen("tcp", o.control)
+		if err != nil {
+			return fmt.Errorf("control API: %w", err)
+		}
+		srv = &http.Server{Handler: fleet.ControlHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("control API stopped", zap.Error(err))
+			}
+		}()
+	}
+	devs := fleet.Devices()
+	counts := fleet.FaultCounts()
+	var parts []string
+	for _, f := range append([]sim.Fault{sim.FaultHealthy}, sim.AllFaults()...) {
+		if counts[f] > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", f, counts[f]))
+		}
+	}
+	fmt.Fprintf(stdout, "ftdsim: %d devices %s .. %s ready in %s (%s)\n", len(devs), devs[0].Addr(),
+		devs[len(devs)-1].Addr(), startup.Round(time.Millisecond), strings.Join(parts, " "))
+	if o.control != "" {
+		fmt.Fprintf(stdout, "ftdsim: control API on http://%s/devices\n", o.control)
+	}
+	<-ctx.Done()
+	if srv != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	return nil
+}

@@ -1,0 +1,312 @@
+package config
+
+import (
+	"net/url"
+	"sort"
+	"time"
+	_ "time/tzdata" // sites name IANA zones; embed the database so minimal images without /usr/share/zoneinfo still validate
+)
+
+// Config is fleetd's whole configuration. Add a section by adding a field with
+// a mapstructure tag, its defaults in Default and its checks in Validate.
+type Config struct {
+	Database      Database              `mapstructure:"database" json:"database"`
+	API           API                   `mapstructure:"api" json:"api"`
+	Log           Log                   `mapstructure:"log" json:"log"`
+	Regions       map[string]Region     `mapstructure:"regions" json:"regions"`
+	Sites         map[string]Site       `mapstructure:"sites" json:"sites"`
+	Credentials   map[string]Credential `mapstructure:"credentials" json:"credentials"`
+	Runner        Runner                `mapstructure:"runner" json:"runner"`
+	Diagnose      Diagnose              `mapstructure:"diagnose" json:"diagnose"`
+	Jobs          Jobs                  `mapstructure:"jobs" json:"jobs"`
+	Remediation   Remediation           `mapstructure:"remediation" json:"remediation"`
+	Schedules     []Schedule            `mapstructure:"schedules" json:"schedules"`
+	Notifications Notifications         `mapstructure:"notifications" json:"notifications"`
+}
+
+// Database says where PostgreSQL is.
+type Database struct {
+	// URL is a libpq/pgx connection string. It may hold a password: log RedactedURL, never URL.
+	URL string `mapstructure:"url" json:"-"`
+	// MaxConns caps the pgx pool; workers, the API and River share it.
+	MaxConns int32 `mapstructure:"max_conns" json:"max_conns"`
+}
+
+// RedactedURL returns the URL with any password replaced, fit for logs.
+func (d Database) RedactedURL() string {
+	u, err := url.Parse(d.URL)
+	if err != nil || u.Scheme == "" {
+		// Keyword form ("host=... password=...") or garbage: say nothing rather than risk a secret.
+		return "[unparsed connection string]"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// API is the HTTP/JSON server fleetctl talks to.
+type API struct {
+	Listen       string `mapstructure:"listen" json:"listen"`
+	TLS          TLS    `mapstructure:"tls" json:"tls"`
+	MaxBodyBytes int64  `mapstructure:"max_body_bytes" json:"max_body_bytes"`
+}
+
+// TLS is optional; both files or neither.
+type TLS struct {
+	CertFile string `mapstructure:"cert_file" json:"cert_file"`
+	KeyFile  string `mapstructure:"key_file" json:"key_file"`
+}
+
+// Enabled reports whether the API should serve HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// Log configures zap.
+type Log struct {
+	Level  string `mapstructure:"level" json:"level"`   // debug, info, warn, error
+	Format string `mapstructure:"format" json:"format"` // json, console
+}
+
+// Region is one SSE cloud region's endpoints (firepower.md §2). Host names only.
+type Region struct {
+	API      string `mapstructure:"api" json:"api"`
+	EST      string `mapstructure:"est" json:"est"`
+	MX       string `mapstructure:"mx" json:"mx"`
+	DEX      string `mapstructure:"dex" json:"dex"`
+	Eventing string `mapstructure:"eventing" json:"eventing"`
+}
+
+// Site is a group of devices sharing an SSE region, a time zone, a maintenance
+// window and connection policy.
+type Site struct {
+	Region            string            `mapstructure:"region" json:"region"`
+	Timezone          string            `mapstructure:"timezone" json:"timezone"`
+	MaintenanceWindow MaintenanceWindow `mapstructure:"maintenance_window" json:"maintenance_window"`
+	HostKeyPolicy     string            `mapstructure:"hostkey_policy" json:"hostkey_policy"` // strict | tofu
+	MaxConcurrent     int               `mapstructure:"max_concurrent" json:"max_concurrent"` // 0 = only the global runner limit
+	RebootTimeout     time.Duration     `mapstructure:"reboot_timeout" json:"reboot_timeout"`
+	JumpHosts         []JumpHost        `mapstructure:"jump_hosts" json:"jump_hosts"`
+}
+
+// Location returns the site's time zone (UTC if unset; Validate rejects unknown zones).
+func (s Site) Location() *time.Location {
+	if s.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Host-key policies: strict waits for `fleetctl hostkey accept`; tofu pins the first key seen.
+const (
+	HostKeyStrict = "strict"
+	HostKeyTOFU   = "tofu"
+)
+
+// MaintenanceWindow is when reboots may run, in the site's time zone.
+// The zero value means "no window": in-window reboots are refused.
+type MaintenanceWindow struct {
+	Weekdays []string      `mapstructure:"weekdays" json:"weekdays"` // sun..sat or sunday..saturday; one or several
+	Start    string        `mapstructure:"start" json:"start"`       // "HH:MM", 24-hour, local time
+	Duration time.Duration `mapstructure:"duration" json:"duration"`
+}
+
+// JumpHost is an SSH bastion the runner goes through, in order.
+type JumpHost struct {
+	Address    string `mapstructure:"address" json:"address"`       // host or host:port
+	Credential string `mapstructure:"credential" json:"credential"` // a credentials.<name>
+}
+
+// Credential says where a device login's secrets are; it never holds them.
+type Credential struct {
+	Username         string `mapstructure:"username" json:"username"`
+	PasswordEnv      string `mapstructure:"password_env" json:"password_env,omitempty"`
+	PasswordFile     string `mapstructure:"password_file" json:"password_file,omitempty"`
+	KeyFile          string `mapstructure:"key_file" json:"key_file,omitempty"`
+	KeyPassphraseEnv string `mapstructure:"key_passphrase_env" json:"key_passphrase_env,omitempty"`
+	SudoPasswordEnv  string `mapstructure:"sudo_password_env" json:"sudo_password_env,omitempty"` // default: the login password
+	UseAgent         bool   `mapstructure:"use_agent" json:"use_agent,omitempty"`                 // SSH_AUTH_SOCK
+	CertificateFile  string `mapstructure:"certificate_file" json:"certificate_file,omitempty"`   // OpenSSH user certificate for key_file/agent key
+}
+
+// Methods lists where this credential's secrets come from (config key names),
+// e.g. ["password_env", "key_file"]. Safe to store and show.
+func (c Credential) Methods() []string {
+	var m []string
+	add := func(set bool, name string) {
+		if set {
+			m = append(m, name)
+		}
+	}
+	add(c.PasswordEnv != "", "password_env")
+	add(c.PasswordFile != "", "password_file")
+	add(c.KeyFile != "", "key_file")
+	add(c.KeyPassphraseEnv != "", "key_passphrase_env")
+	add(c.SudoPasswordEnv != "", "sudo_password_env")
+	add(c.UseAgent, "use_agent")
+	add(c.CertificateFile != "", "certificate_file")
+	return m
+}
+
+// Runner bounds the SSH fan-out.
+type Runner struct {
+	MaxConcurrent  int           `mapstructure:"max_concurrent" json:"max_concurrent"`
+	StartRate      float64       `mapstructure:"start_rate" json:"start_rate"` // new SSH connections per second; 0 = unlimited
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout" json:"connect_timeout"`
+	CommandTimeout time.Duration `mapstructure:"command_timeout" json:"command_timeout"`
+	SessionTimeout time.Duration `mapstructure:"session_timeout" json:"session_timeout"`
+	Retry          Retry         `mapstructure:"retry" json:"retry"`
+}
+
+// Retry applies to connection set-up only: a command is never re-sent.
+type Retry struct {
+	Attempts int           `mapstructure:"attempts" json:"attempts"` // total tries, >= 1
+	Backoff  time.Duration `mapstructure:"backoff" json:"backoff"`   // wait before the 2nd try, doubled after
+}
+
+// Diagnose tunes the checks.
+type Diagnose struct {
+	CurlMaxTime time.Duration `mapstructure:"curl_max_time" json:"curl_max_time"` // curl --max-time per SSE endpoint
+	LogWindow   time.Duration `mapstructure:"log_window" json:"log_window"`       // connector.log errors older than this are ignored
+}
+
+// Jobs tunes the durable job queue (River) that every fleetd process on the
+// database shares.
+type Jobs struct {
+	// DiagnoseWorkers is how many device jobs this process works at once
+	// (0: runner.max_concurrent). The runner's limits still apply.
+	DiagnoseWorkers int `mapstructure:"diagnose_workers" json:"diagnose_workers"`
+	// MaxAttempts bounds the attempts of a device job; only transient
+	// failures (device unreachable) are retried.
+	MaxAttempts int           `mapstructure:"max_attempts" json:"max_attempts"`
+	RetryDelay  time.Duration `mapstructure:"retry_delay" json:"retry_delay"`
+	// RescueAfter is how long a job may stay running before it is assumed
+	// lost with its process and handed to another one (0: runner.session_timeout + 1m).
+	RescueAfter time.Duration `mapstructure:"rescue_after" json:"rescue_after"`
+}
+
+// Remediation tunes requests and their execution.
+type Remediation struct {
+	ApprovalTTL      time.Duration `mapstructure:"approval_ttl" json:"approval_ttl"`
+	BatchSize        int           `mapstructure:"batch_size" json:"batch_size"`
+	FailureThreshold int           `mapstructure:"failure_threshold" json:"failure_threshold"` // failed devices before later batches are not started
+}
+
+// Schedule is a periodic diagnose sweep.
+type Schedule struct {
+	Name     string   `mapstructure:"name" json:"name"`
+	Cron     string   `mapstructure:"cron" json:"cron"`         // 5 fields: minute hour day-of-month month day-of-week
+	Timezone string   `mapstructure:"timezone" json:"timezone"` // IANA; default UTC
+	Selector Selector `mapstructure:"selector" json:"selector"`
+}
+
+// Selector picks devices: exactly one of All, Site, Tag.
+type Selector struct {
+	All  bool   `mapstructure:"all" json:"all,omitempty"`
+	Site string `mapstructure:"site" json:"site,omitempty"`
+	Tag  string `mapstructure:"tag" json:"tag,omitempty"` // k=v
+}
+
+// Notifications says where sweep results are sent.
+type Notifications struct {
+	Webhooks []Webhook `mapstructure:"webhooks" json:"webhooks"`
+}
+
+// Webhook is an HTTP POST target. Chat webhooks embed a secret in the URL, so
+// url_env lets the URL itself live in the environment.
+type Webhook struct {
+	Name   string   `mapstructure:"name" json:"name"`
+	URL    string   `mapstructure:"url" json:"-"`
+	URLEnv string   `mapstructure:"url_env" json:"url_env,omitempty"`
+	Events []string `mapstructure:"events" json:"events"` // empty = all
+}
+
+// DefaultRegions is the SSE region table of firepower.md §2. Config may
+// override an entry (all five endpoints) or add regions.
+func DefaultRegions() map[string]Region {
+	return map[string]Region{
+		"us": {API: "api-sse.cisco.com", EST: "est.sco.cisco.com", MX: "mx01.sse.itd.cisco.com",
+			DEX: "dex.sse.itd.cisco.com", Eventing: "eventing-ingest.sse.itd.cisco.com"},
+		"eu": {API: "api.eu.sse.itd.cisco.com", EST: "est.sco.cisco.com", MX: "mx01.eu.sse.itd.cisco.com",
+			DEX: "dex.eu.sse.itd.cisco.com", Eventing: "eventing-ingest.eu.sse.itd.cisco.com"},
+		"apj": {API: "api.apj.sse.itd.cisco.com", EST: "est.sco.cisco.com", MX: "mx01.apj.sse.itd.cisco.com",
+			DEX: "dex.apj.sse.itd.cisco.com", Eventing: "eventing-ingest.apj.sse.itd.cisco.com"},
+	}
+}
+
+// Site defaults, applied to every site by Load for keys the file leaves out.
+const (
+	DefaultHostKeyPolicy = HostKeyStrict
+	DefaultTimezone      = "UTC"
+	DefaultRebootTimeout = 15 * time.Minute
+)
+
+// Default returns the configuration used for every key the file and
+// environment leave unset.
+func Default() Config {
+	return Config{
+		Database: Database{
+			URL:      "postgres://postgres@127.0.0.1:5432/fleetd?sslmode=disable",
+			MaxConns: 20,
+		},
+		API: API{
+			Listen:       "127.0.0.1:8080",
+			MaxBodyBytes: 8 << 20, // an inventory of 50,000 devices is ~4 MiB of CSV
+		},
+		Log:         Log{Level: "info", Format: "json"},
+		Regions:     DefaultRegions(),
+		Sites:       map[string]Site{},
+		Credentials: map[string]Credential{},
+		Runner: Runner{
+			MaxConcurrent:  500,
+			StartRate:      500,
+			ConnectTimeout: 10 * time.Second,
+			CommandTimeout: 30 * time.Second,
+			SessionTimeout: 2 * time.Minute,
+			Retry:          Retry{Attempts: 2, Backoff: 2 * time.Second},
+		},
+		Diagnose: Diagnose{CurlMaxTime: 10 * time.Second, LogWindow: 15 * time.Minute},
+		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 10 * time.Second},
+		Remediation: Remediation{
+			ApprovalTTL:      24 * time.Hour,
+			BatchSize:        10,
+			FailureThreshold: 3,
+		},
+	}
+}
+
+func applySiteDefaults(s Site) Site {
+	if s.Timezone == "" {
+		s.Timezone = DefaultTimezone
+	}
+	if s.HostKeyPolicy == "" {
+		s.HostKeyPolicy = DefaultHostKeyPolicy
+	}
+	if s.RebootTimeout == 0 {
+		s.RebootTimeout = DefaultRebootTimeout
+	}
+	return s
+}
+
+// SiteNames returns the configured site names, sorted.
+func (c Config) SiteNames() []string { return sortedKeys(c.Sites) }
+
+// CredentialNames returns the configured credential names, sorted.
+func (c Config) CredentialNames() []string { return sortedKeys(c.Credentials) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,29 @@
+// Package config owns fleetd's typed configuration: the structs, their
+// defaults, validation, and loading them with viper from a YAML file plus
+// FLEETD_* environment variables. Only this package and cmd/ use viper; every
+// other package receives the validated structs.
+//
+// API (stable; later issues add sections, never rename):
+//
+//	Load(path string) (Config, error)     // "" = ./config/fleetd.yaml, then /etc/fleetd/fleetd.yaml;
+//	                                      // unknown keys, bad types and invalid values are errors naming the key
+//	Default() Config                      // every default, including the built-in SSE region table
+//	(Config) Validate() error             // every problem at once, one per line: "sites.emea.region: unknown region ..."
+//	(Config) SiteNames() []string         // sorted
+//	(Config) CredentialNames() []string   // sorted
+//	(Config) Region(site string) (Region, error)
+//	(Config) ResolveCredential(name string) (ResolvedCredential, error)
+//	                                      // reads password_env / password_file / key_file ... now; errors name the
+//	                                      // variable or file, never the secret
+//	(Database) RedactedURL() string       // database.url with any password replaced, for logs
+//	(Site) Location() *time.Location
+//	(MaintenanceWindow) Next(after time.Time, loc *time.Location) (start, end time.Time, ok bool)
+//	Secret                                // string type whose String/JSON/YAML forms are "[redacted]"; Reveal() gives the value
+//
+// Environment: every fixed key can be set as FLEETD_<KEY with dots as underscores>,
+// e.g. FLEETD_DATABASE_URL, FLEETD_API_LISTEN, FLEETD_RUNNER_MAX_CONCURRENT. Keys
+// under a named entry (sites.emea.region) can be overridden from the environment
+// (FLEETD_SITES_EMEA_REGION) only when the file already has that key.
+//
+// Viper lower-cases map keys, so site, region and credential names are lower-case.
+package config

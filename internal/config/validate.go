@@ -1,0 +1,433 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	// Entry names become viper keys (dots split keys) and appear in device
+	// commands' context, so they are a small safe set.
+	entryNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	usernameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	tagPartRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	cronFieldRE = regexp.MustCompile(`^[0-9A-Za-z*,/?-]+$`)
+	hhmmRE      = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+)
+
+// problems collects every validation error so that one run shows them all.
+type problems []string
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	sort.Strings(p)
+	return &ValidationError{Problems: p}
+}
+
+// ValidationError lists every problem found, each starting with the key.
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	if len(e.Problems) == 1 {
+		return "invalid config: " + e.Problems[0]
+	}
+	return fmt.Sprintf("invalid config (%d problems):\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// Validate checks the whole configuration and reports every problem, each
+// naming its key (e.g. `sites.emea.region: unknown region "europe" (known: apj, eu, us)`).
+func (c Config) Validate() error {
+	var p problems
+
+	if strings.TrimSpace(c.Database.URL) == "" {
+		p.add("database.url", "required")
+	} else if !validDatabaseURL(c.Database.URL) {
+		// The value may hold a password: never echo it.
+		p.add("database.url", "not a PostgreSQL connection string (want postgres://user@host:port/db or \"host=... dbname=...\")")
+	}
+	if c.Database.MaxConns < 1 {
+		p.add("database.max_conns", "must be at least 1, got %d", c.Database.MaxConns)
+	}
+
+	if err := checkListen(c.API.Listen); err != nil {
+		p.add("api.listen", "%v", err)
+	}
+	if (c.API.TLS.CertFile == "") != (c.API.TLS.KeyFile == "") {
+		p.add("api.tls", "cert_file and key_file must be set together")
+	}
+	if c.API.MaxBodyBytes < 1024 {
+		p.add("api.max_body_bytes", "must be at least 1024, got %d", c.API.MaxBodyBytes)
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		p.add("log.format", "unknown format %q (known: console, json)", c.Log.Format)
+	}
+
+	if len(c.Regions) == 0 {
+		p.add("regions", "at least one region is required")
+	}
+	for _, name := range sortedKeys(c.Regions) {
+		r, key := c.Regions[name], "regions."+name
+		if !entryNameRE.MatchString(name) {
+			p.add(key, "bad region name %q (lower-case letters, digits, - and _)", name)
+		}
+		for _, f := range []struct{ k, v string }{{"api", r.API}, {"est", r.EST}, {"mx", r.MX}, {"dex", r.DEX}, {"eventing", r.Eventing}} {
+			if f.v == "" {
+				p.add(key+"."+f.k, "required")
+			} else if !validHostname(f.v) {
+				p.add(key+"."+f.k, "not a host name: %q", f.v)
+			}
+		}
+	}
+
+	for _, name := range sortedKeys(c.Sites) {
+		c.validateSite(&p, name, c.Sites[name])
+	}
+	for _, name := range sortedKeys(c.Credentials) {
+		validateCredential(&p, name, c.Credentials[name])
+	}
+
+	if c.Jobs.DiagnoseWorkers < 0 {
+		p.add("jobs.diagnose_workers", "must not be negative, got %d", c.Jobs.DiagnoseWorkers)
+	}
+	if c.Jobs.MaxAttempts < 1 {
+		p.add("jobs.max_attempts", "must be at least 1, got %d", c.Jobs.MaxAttempts)
+	}
+	if c.Jobs.RetryDelay < 0 || c.Jobs.RescueAfter < 0 {
+		p.add("jobs", "retry_delay and rescue_after must not be negative")
+	}
+	if c.Jobs.RescueAfter != 0 && c.Jobs.RescueAfter <= c.Runner.SessionTimeout {
+		p.add("jobs.rescue_after", "%v must be longer than runner.session_timeout %v, or a slow device's job would be run twice",
+			c.Jobs.RescueAfter, c.Runner.SessionTimeout)
+	}
+	r := c.Runner
+	if r.MaxConcurrent < 1 {
+		p.add("runner.max_concurrent", "must be at least 1, got %d", r.MaxConcurrent)
+	}
+	if r.StartRate < 0 {
+		p.add("runner.start_rate", "must not be negative, got %v", r.StartRate)
+	}
+	positive(&p, "runner.connect_timeout", r.ConnectTimeout)
+	positive(&p, "runner.command_timeout", r.CommandTimeout)
+	positive(&p, "runner.session_timeout", r.SessionTimeout)
+	if r.SessionTimeout > 0 && r.CommandTimeout > r.SessionTimeout {
+		p.add("runner.command_timeout", "%v is longer than runner.session_timeout %v", r.CommandTimeout, r.SessionTimeout)
+	}
+	if r.Retry.Attempts < 1 {
+		p.add("runner.retry.attempts", "must be at least 1, got %d", r.Retry.Attempts)
+	}
+	if r.Retry.Backoff < 0 {
+		p.add("runner.retry.backoff", "must not be negative, got %v", r.Retry.Backoff)
+	}
+
+	// curl_max_time is pasted into a device command as whole seconds.
+	if c.Diagnose.CurlMaxTime < time.Second || c.Diagnose.CurlMaxTime > 5*time.Minute || c.Diagnose.CurlMaxTime%time.Second != 0 {
+		p.add("diagnose.curl_max_time", "must be whole seconds between 1s and 5m, got %v", c.Diagnose.CurlMaxTime)
+	}
+	positive(&p, "diagnose.log_window", c.Diagnose.LogWindow)
+
+	positive(&p, "remediation.approval_ttl", c.Remediation.ApprovalTTL)
+	if c.Remediation.BatchSize < 1 {
+		p.add("remediation.batch_size", "must be at least 1, got %d", c.Remediation.BatchSize)
+	}
+	if c.Remediation.FailureThreshold < 0 {
+		p.add("remediation.failure_threshold", "must not be negative, got %d", c.Remediation.FailureThreshold)
+	}
+
+	seen := map[string]int{}
+	for i, s := range c.Schedules {
+		key := fmt.Sprintf("schedules[%d]", i)
+		if !entryNameRE.MatchString(s.Name) {
+			p.add(key+".name", "bad or missing name %q (lower-case letters, digits, - and _)", s.Name)
+		} else if j, dup := seen[s.Name]; dup {
+			p.add(key+".name", "%q already used by schedules[%d]", s.Name, j)
+		} else {
+			seen[s.Name] = i
+		}
+		if err := checkCron(s.Cron); err != nil {
+			p.add(key+".cron", "%v", err)
+		}
+		if s.Timezone != "" {
+			if _, err := time.LoadLocation(s.Timezone); err != nil {
+				p.add(key+".timezone", "unknown time zone %q", s.Timezone)
+			}
+		}
+		c.validateSelector(&p, key+".selector", s.Selector)
+	}
+
+	for i, w := range c.Notifications.Webhooks {
+		key := fmt.Sprintf("notifications.webhooks[%d]", i)
+		if !entryNameRE.MatchString(w.Name) {
+			p.add(key+".name", "bad or missing name %q", w.Name)
+		}
+		switch {
+		case w.URL != "" && w.URLEnv != "":
+			p.add(key, "set url or url_env, not both")
+		case w.URL == "" && w.URLEnv == "":
+			p.add(key, "url or url_env is required")
+		case w.URL != "":
+			if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				// Webhook URLs often carry a token: do not echo.
+				p.add(key+".url", "not an http(s) URL")
+			}
+		default:
+			if !envNameRE.MatchString(w.URLEnv) {
+				p.add(key+".url_env", "not an environment variable name: %q", w.URLEnv)
+			}
+		}
+		for j, ev := range w.Events {
+			if !tagPartRE.MatchString(ev) {
+				p.add(fmt.Sprintf("%s.events[%d]", key, j), "bad event name %q", ev)
+			}
+		}
+	}
+
+	return p.err()
+}
+
+func (c Config) validateSite(p *problems, name string, s Site) {
+	key := "sites." + name
+	if !entryNameRE.MatchString(name) {
+		p.add(key, "bad site name %q (lower-case letters, digits, - and _, at most 63)", name)
+	}
+	if s.Region == "" {
+		p.add(key+".region", "required (known: %s)", strings.Join(sortedKeys(c.Regions), ", "))
+	} else if _, ok := c.Regions[s.Region]; !ok {
+		p.add(key+".region", "unknown region %q (known: %s)", s.Region, strings.Join(sortedKeys(c.Regions), ", "))
+	}
+	if s.Timezone == "" {
+		p.add(key+".timezone", "required (an IANA zone such as Europe/Amsterdam)")
+	} else if _, err := time.LoadLocation(s.Timezone); err != nil {
+		p.add(key+".timezone", "unknown time zone %q (want an IANA zone such as Europe/Amsterdam)", s.Timezone)
+	}
+	validateWindow(p, key+".maintenance_window", s.MaintenanceWindow)
+	switch s.HostKeyPolicy {
+	case HostKeyStrict, HostKeyTOFU:
+	default:
+		p.add(key+".hostkey_policy", "unknown policy %q (known: strict, tofu)", s.HostKeyPolicy)
+	}
+	if s.MaxConcurrent < 0 {
+		p.add(key+".max_concurrent", "must not be negative, got %d", s.MaxConcurrent)
+	}
+	positive(p, key+".reboot_timeout", s.RebootTimeout)
+	for i, j := range s.JumpHosts {
+		jk := fmt.Sprintf("%s.jump_hosts[%d]", key, i)
+		if err := CheckAddress(j.Address); err != nil {
+			p.add(jk+".address", "%v", err)
+		}
+		if j.Credential == "" {
+			p.add(jk+".credential", "required")
+		} else if _, ok := c.Credentials[j.Credential]; !ok {
+			p.add(jk+".credential", "unknown credential %q (known: %s)", j.Credential, strings.Join(c.CredentialNames(), ", "))
+		}
+	}
+}
+
+func validateWindow(p *problems, key string, w MaintenanceWindow) {
+	if len(w.Weekdays) == 0 && w.Start == "" && w.Duration == 0 {
+		return // no window
+	}
+	if len(w.Weekdays) == 0 {
+		p.add(key+".weekdays", "required when a window is set (e.g. [sun])")
+	}
+	for i, d := range w.Weekdays {
+		if _, ok := parseWeekday(d); !ok {
+			p.add(fmt.Sprintf("%s.weekdays[%d]", key, i), "unknown weekday %q (sun, mon, ... or sunday, monday, ...)", d)
+		}
+	}
+	if !hhmmRE.MatchString(w.Start) {
+		p.add(key+".start", "want HH:MM (24-hour), got %q", w.Start)
+	}
+	if w.Duration <= 0 || w.Duration > 24*time.Hour {
+		p.add(key+".duration", "must be between 1m and 24h, got %v", w.Duration)
+	}
+}
+
+func validateCredential(p *problems, name string, c Credential) {
+	key := "credentials." + name
+	if !entryNameRE.MatchString(name) {
+		p.add(key, "bad credential name %q (lower-case letters, digits, - and _)", name)
+	}
+	if c.Username == "" {
+		p.add(key+".username", "required")
+	} else if !usernameRE.MatchString(c.Username) {
+		p.add(key+".username", "bad user name %q (letters, digits, ., _ and -)", c.Username)
+	}
+	if c.PasswordEnv == "" && c.PasswordFile == "" && c.KeyFile == "" && !c.UseAgent {
+		p.add(key, "no secret source: set password_env, password_file, key_file or use_agent")
+	}
+	if c.PasswordEnv != "" && c.PasswordFile != "" {
+		p.add(key, "set password_env or password_file, not both")
+	}
+	for _, e := range []struct{ k, v string }{{"password_env", c.PasswordEnv}, {"key_passphrase_env", c.KeyPassphraseEnv}, {"sudo_password_env", c.SudoPasswordEnv}} {
+		if e.v != "" && !envNameRE.MatchString(e.v) {
+			p.add(key+"."+e.k, "not an environment variable name: %q", e.v)
+		}
+	}
+	if c.KeyPassphraseEnv != "" && c.KeyFile == "" {
+		p.add(key+".key_passphrase_env", "needs key_file")
+	}
+	if c.CertificateFile != "" && c.KeyFile == "" && !c.UseAgent {
+		p.add(key+".certificate_file", "needs key_file or use_agent (the certificate's private key)")
+	}
+	if c.SudoPasswordEnv == "" && c.PasswordEnv == "" && c.PasswordFile == "" && (c.KeyFile != "" || c.UseAgent) {
+		// Key-only logins still need sudo's password for the root level.
+		p.add(key+".sudo_password_env", "required when the login has no password (sudo asks for one)")
+	}
+}
+
+func (c Config) validateSelector(p *problems, key string, s Selector) {
+	n := 0
+	if s.All {
+		n++
+	}
+	if s.Site != "" {
+		n++
+		if _, ok := c.Sites[s.Site]; !ok {
+			p.add(key+".site", "unknown site %q (known: %s)", s.Site, strings.Join(c.SiteNames(), ", "))
+		}
+	}
+	if s.Tag != "" {
+		n++
+		k, v, ok := strings.Cut(s.Tag, "=")
+		if !ok || !tagPartRE.MatchString(k) || !tagPartRE.MatchString(v) {
+			p.add(key+".tag", "want key=value of letters, digits, ., _ and -, got %q", s.Tag)
+		}
+	}
+	if n != 1 {
+		p.add(key, "set exactly one of all, site, tag")
+	}
+}
+
+func positive(p *problems, key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, "must be a positive duration such as \"30s\", got %v", d)
+	}
+}
+
+func validDatabaseURL(s string) bool {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		_, err := url.Parse(s)
+		return err == nil
+	}
+	// libpq keyword/value form.
+	return strings.Contains(s, "=")
+}
+
+func checkListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port (e.g. 127.0.0.1:8080), got %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+		return fmt.Errorf("bad host %q", host)
+	}
+	return nil
+}
+
+// CheckAddress validates a device or jump-host address: host or host:port,
+// where host is an IPv4/IPv6 literal or a DNS name and port is 1-65535. An
+// IPv6 address with a port is written in brackets ("[2001:db8::1]:22").
+// pkg/inventory uses the same rule for inventory rows.
+func CheckAddress(s string) error {
+	if s == "" {
+		return errors.New("required")
+	}
+	host := s
+	if strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1 {
+		h, port, err := net.SplitHostPort(s)
+		if err != nil {
+			return fmt.Errorf("not host or host:port: %q", s)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '0' {
+			return fmt.Errorf("bad port %q in %q (want 1-65535)", port, s)
+		}
+		host = h
+	}
+	if strings.ContainsRune(host, '%') {
+		return fmt.Errorf("zoned IPv6 addresses are not supported: %q", s)
+	}
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("not an IP address or host name: %q", host)
+	}
+	return nil
+}
+
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if !hostLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	// An all-numeric last label would be a mistyped IPv4 address ("10.0.0.300").
+	last := labels[len(labels)-1]
+	if _, err := strconv.Atoi(last); err == nil {
+		return false
+	}
+	return true
+}
+
+func checkCron(s string) error {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return errors.New("required (5 fields: minute hour day-of-month month day-of-week)")
+	}
+	if len(fields) != 5 {
+		return fmt.Errorf("want 5 fields (minute hour day-of-month month day-of-week), got %d in %q", len(fields), s)
+	}
+	for _, f := range fields {
+		if !cronFieldRE.MatchString(f) {
+			return fmt.Errorf("bad field %q in %q", f, s)
+		}
+	}
+	return nil
+}
+
+// Region returns the SSE region of a site.
+func (c Config) Region(site string) (Region, error) {
+	s, ok := c.Sites[site]
+	if !ok {
+		return Region{}, fmt.Errorf("unknown site %q", site)
+	}
+	r, ok := c.Regions[s.Region]
+	if !ok {
+		return Region{}, fmt.Errorf("site %q: unknown region %q", site, s.Region)
+	}
+	return r, nil
+}

@@ -1,0 +1,107 @@
+// Package targets turns an inventory device into what the runner and the
+// checks need: a runner.Target (address, resolved credential, host-key
+// policy, jump hosts) and a diagnose.Env (site, region and its endpoints).
+// Secrets are read here, at use time, and live only in the returned Target.
+package targets
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/diagnose"
+	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/runner"
+)
+
+// DeviceGetter loads one device (pkg/inventory.Store).
+type DeviceGetter interface {
+	Get(ctx context.Context, name string) (inventory.Device, error)
+}
+
+// Resolver resolves devices against the config.
+type Resolver struct {
+	cfg     config.Config
+	devices DeviceGetter
+	regions diagnose.RegionTable
+}
+
+// New validates the region table once.
+func New(cfg config.Config, devices DeviceGetter) (*Resolver, error) {
+	regions := RegionTable(cfg)
+	if err := regions.Validate(); err != nil {
+		return nil, fmt.Errorf("regions: %w", err)
+	}
+	return &Resolver{cfg: cfg, devices: devices, regions: regions}, nil
+}
+
+// RegionTable converts the config's regions to the checks' table.
+func RegionTable(cfg config.Config) diagnose.RegionTable {
+	t := diagnose.RegionTable{}
+	for name, r := range cfg.Regions {
+		t[name] = diagnose.Endpoints{API: r.API, EST: r.EST, MX: r.MX, DEX: r.DEX, Eventing: r.Eventing}
+	}
+	return t
+}
+
+// Resolved is one device ready to be reached.
+type Resolved struct {
+	Device inventory.Device
+	Target runner.Target
+	Env    diagnose.Env
+}
+
+// Resolve loads the device by name and resolves its credential and site.
+func (r *Resolver) Resolve(ctx context.Context, name string) (Resolved, error) {
+	d, err := r.devices.Get(ctx, name)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("device %s: %w", name, err)
+	}
+	return r.ResolveDevice(d)
+}
+
+// ResolveDevice resolves an already loaded device.
+func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
+	site, ok := r.cfg.Sites[d.Site]
+	if !ok {
+		return Resolved{}, fmt.Errorf("device %s: site %q is not in the config", d.Name, d.Site)
+	}
+	cred, err := r.credential(d.Credential)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("device %s: %w", d.Name, err)
+	}
+	t := runner.Target{
+		Device: d.Name, Site: d.Site, Kind: string(d.Kind), Addr: d.Address, Credential: cred,
+		HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
+		Exec:          d.Tags["exec"] == "true",
+	}
+	for i, j := range site.JumpHosts {
+		jc, err := r.credential(j.Credential)
+		if err != nil {
+			return Resolved{}, fmt.Errorf("device %s: jump host %d: %w", d.Name, i+1, err)
+		}
+		t.JumpHosts = append(t.JumpHosts, runner.JumpHost{
+			Name: fmt.Sprintf("jump-%s-%d", d.Site, i+1), Addr: j.Address, Credential: jc,
+			HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
+		})
+	}
+	env, err := diagnose.NewEnv(d.Name, d.Site, site.Region, r.regions)
+	if err != nil {
+		return Resolved{}, err
+	}
+	env.CurlMaxTime = r.cfg.Diagnose.CurlMaxTime
+	env.LogWindow = r.cfg.Diagnose.LogWindow
+	return Resolved{Device: d, Target: t, Env: env}, nil
+}
+
+func (r *Resolver) credential(name string) (runner.Credential, error) {
+	rc, err := r.cfg.ResolveCredential(name)
+	if err != nil {
+		return runner.Credential{}, err
+	}
+	return runner.Credential{
+		Name: rc.Name, Username: rc.Username, Password: rc.Password.Reveal(),
+		SudoPassword: rc.SudoPassword.Reveal(), PrivateKeyPEM: []byte(rc.PrivateKey.Reveal()),
+		Passphrase: rc.KeyPassphrase.Reveal(), UseAgent: rc.UseAgent, Certificate: rc.Certificate,
+	}, nil
+}

@@ -1,0 +1,79 @@
+package api
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
+// StartRun asks fleetd to diagnose the selected devices (POST /v1/runs).
+func (c *Client) StartRun(ctx context.Context, req StartRunRequest) (Run, error) {
+	var out Run
+	err := c.do(ctx, "POST", "/v1/runs", nil, req, &out)
+	return out, err
+}
+
+// RunQuery says how much of a run GetRun loads.
+type RunQuery struct {
+	Devices    bool
+	Checks     bool
+	Device     string
+	Transcript bool
+}
+
+// GetRun loads one run (GET /v1/runs/{id}).
+func (c *Client) GetRun(ctx context.Context, id uuid.UUID, q RunQuery) (Run, error) {
+	v := url.Values{}
+	if q.Devices {
+		v.Set("devices", "true")
+	}
+	if q.Checks {
+		v.Set("checks", "true")
+	}
+	if q.Device != "" {
+		v.Set("device", q.Device)
+	}
+	if q.Transcript {
+		v.Set("transcript", "true")
+	}
+	var out Run
+	err := c.do(ctx, "GET", "/v1/runs/"+id.String(), v, nil, &out)
+	return out, err
+}
+
+// ListRuns lists recent runs, newest first (GET /v1/runs).
+func (c *Client) ListRuns(ctx context.Context, limit int) ([]Run, error) {
+	v := url.Values{}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var out []Run
+	err := c.do(ctx, "GET", "/v1/runs", v, nil, &out)
+	return out, err
+}
+
+// StatusFilter narrows Status.
+type StatusFilter struct {
+	Site      string
+	Diagnosis string
+	Health    string
+}
+
+// Status returns the latest health of every device (GET /v1/status).
+func (c *Client) Status(ctx context.Context, f StatusFilter) ([]DeviceStatus, error) {
+	v := url.Values{}
+	if f.Site != "" {
+		v.Set("site", f.Site)
+	}
+	if f.Diagnosis != "" {
+		v.Set("diagnosis", f.Diagnosis)
+	}
+	if f.Health != "" {
+		v.Set("health", f.Health)
+	}
+	var out []DeviceStatus
+	err := c.do(ctx, "GET", "/v1/status", v, nil, &out)
+	return out, err
+}

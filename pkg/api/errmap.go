@@ -1,0 +1,53 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/fleetd/fleetd/pkg/auth"
+	"github.com/fleetd/fleetd/pkg/inventory"
+)
+
+// toAPIError is the one mapping from the services' errors to HTTP answers.
+// A new service adds its sentinel errors here. Anything unknown is a 500
+// whose message hides the cause (it may name tables or hosts); the cause is
+// logged with the request id.
+func toAPIError(err error) *Error {
+	var (
+		apiErr *Error
+		valErr *inventory.ValidationError
+	)
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.As(err, &valErr):
+		return validationError(valErr)
+	case errors.Is(err, inventory.ErrNotFound), errors.Is(err, auth.ErrNotFound):
+		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+	case errors.Is(err, inventory.ErrExists), errors.Is(err, auth.ErrNameTaken):
+		return Errorf(http.StatusConflict, CodeConflict, "%s", err.Error())
+	default:
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal}
+	}
+}
+
+func validationError(v *inventory.ValidationError) *Error {
+	e := &Error{Status: http.StatusBadRequest, Code: CodeValidation}
+	for _, p := range v.Problems {
+		e.Details = append(e.Details, ErrorDetail{Line: p.Line, Field: p.Field, Message: p.Message})
+	}
+	n := len(v.Problems)
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	if v.File != "" {
+		e.Message = fmt.Sprintf("%s: %d problem%s; nothing was written", v.File, n, plural)
+	} else if n == 1 {
+		e.Message = fmt.Sprintf("invalid: %s", e.Details[0])
+	} else {
+		e.Message = fmt.Sprintf("%d problems; nothing was written", n)
+	}
+	return e
+}

@@ -1,0 +1,130 @@
+package api
+
+import (
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/fleetd/fleetd/pkg/inventory"
+)
+
+func deviceFromStore(d inventory.Device) Device {
+	tags := d.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind), Site: d.Site, Address: d.Address,
+		Credential: d.Credential, Tags: tags, ManagedBy: d.ManagedBy,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "site", "kind", "tag")
+	if err != nil {
+		return err
+	}
+	f := inventory.Filter{
+		Site: q.str("site"),
+		Kind: inventory.Kind(q.oneOf("kind", string(inventory.KindFMC), string(inventory.KindFTD))),
+		Tags: q.tags("tag"),
+	}
+	if err := q.done(); err != nil {
+		return err
+	}
+	devs, err := s.deps.Inventory.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]Device, len(devs))
+	for i, d := range devs {
+		out[i] = deviceFromStore(d)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r); err != nil {
+		return err
+	}
+	d, err := s.deps.Inventory.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceFromStore(d))
+	return nil
+}
+
+func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) error {
+	var in NewDevice
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	d, err := s.deps.Inventory.Add(r.Context(), actor(r), inventory.Device{
+		Name: in.Name, Kind: inventory.Kind(in.Kind), Site: in.Site, Address: in.Address,
+		Credential: in.Credential, Tags: in.Tags, ManagedBy: in.ManagedBy,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/devices/"+d.Name)
+	writeJSON(w, http.StatusCreated, deviceFromStore(d))
+	return nil
+}
+
+// deleteDevice answers with the device as it was, so the caller can show
+// (or script) exactly what went away.
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	d, err := s.deps.Inventory.Get(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Inventory.Delete(r.Context(), actor(r), name); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceFromStore(d))
+	return nil
+}
+
+func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) error {
+	var in ImportRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Content) == "" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeValidation,
+			Message: "content is empty: send the inventory file's text",
+			Details: []ErrorDetail{{Field: "content", Message: "required"}}}
+	}
+	// Only the base name: it picks the format and prefixes error messages;
+	// a client's directory layout means nothing here.
+	filename := path.Base(strings.ReplaceAll(in.Filename, "\\", "/"))
+	if filename == "." || filename == "/" {
+		filename = "inventory"
+	}
+	plan, err := s.deps.Inventory.ImportFile(r.Context(), actor(r), filename, []byte(in.Content), in.DryRun)
+	if err != nil {
+		return err
+	}
+	out := ImportResult{DryRun: plan.DryRun, Added: make([]Device, 0, len(plan.Added)),
+		Changed: make([]DeviceChange, 0, len(plan.Changed)), Unchanged: plan.Unchanged}
+	if out.Unchanged == nil {
+		out.Unchanged = []string{}
+	}
+	for _, d := range plan.Added {
+		out.Added = append(out.Added, deviceFromStore(d))
+	}
+	for _, c := range plan.Changed {
+		dc := DeviceChange{Device: c.Device, Fields: make([]FieldChange, 0, len(c.Fields))}
+		for _, fc := range c.Fields {
+			dc.Fields = append(dc.Fields, FieldChange{Field: fc.Field, Old: fc.Old, New: fc.New})
+		}
+		out.Changed = append(out.Changed, dc)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/fleetd/fleetd/pkg/inventory"
+)
+
+func hostKeyFromStore(k inventory.HostKey) HostKey {
+	return HostKey{Device: k.Device, Site: k.Site, Address: k.Address, KeyType: k.KeyType,
+		Fingerprint: k.Fingerprint, PublicKey: k.PublicKey, State: string(k.State), SeenCount: k.SeenCount,
+		FirstSeen: k.FirstSeen, LastSeen: k.LastSeen, PinnedBy: k.PinnedBy, PinnedAt: k.PinnedAt}
+}
+
+func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "state", "site", "device")
+	if err != nil {
+		return err
+	}
+	f := inventory.HostKeyFilter{
+		State: inventory.HostKeyState(q.oneOf("state",
+			string(inventory.StatePending), string(inventory.StatePinned), string(inventory.StateMismatch))),
+		Site:   q.str("site"),
+		Device: q.str("device"),
+	}
+	if err := q.done(); err != nil {
+		return err
+	}
+	keys, err := s.deps.Inventory.ListHostKeys(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]HostKey, len(keys))
+	for i, k := range keys {
+		out[i] = hostKeyFromStore(k)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) acceptHostKeys(w http.ResponseWriter, r *http.Request) error {
+	var in AcceptHostKeysRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	switch {
+	case len(in.Devices) > 0 && in.AllPending:
+		return errBadRequest("give either devices or all_pending, not both")
+	case len(in.Devices) == 0 && !in.AllPending:
+		return errBadRequest("give devices (names) or all_pending: true")
+	case in.Site != "" && !in.AllPending:
+		return errBadRequest("site only narrows all_pending")
+	}
+	res, err := s.deps.Inventory.AcceptHostKeys(r.Context(), actor(r),
+		inventory.AcceptSelector{Devices: in.Devices, AllPending: in.AllPending, Site: in.Site})
+	if err != nil {
+		return err
+	}
+	out := AcceptHostKeysResult{Accepted: make([]HostKey, 0, len(res.Accepted)),
+		Skipped: make([]SkippedHostKey, 0, len(res.Skipped))}
+	for _, k := range res.Accepted {
+		out.Accepted = append(out.Accepted, hostKeyFromStore(k))
+	}
+	for _, sk := range res.Skipped {
+		out.Skipped = append(out.Skipped, SkippedHostKey{Device: sk.Device, Reason: sk.Reason})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

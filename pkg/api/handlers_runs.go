@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+
+	"github.com/google/uuid"
+
+	"github.com/fleetd/fleetd/pkg/auth"
+	"github.com/fleetd/fleetd/pkg/diagnose"
+	"github.com/fleetd/fleetd/pkg/runs"
+)
+
+// Wire types of runs and status are pkg/runs' own: they were written to the
+// DESIGN.md contract (`diagnose -o json`, `status -o json`).
+type (
+	Run          = runs.Run
+	RunSummary   = runs.Summary
+	DeviceResult = runs.DeviceResult
+	DeviceStatus = runs.DeviceStatus
+	Selector     = runs.Selector
+)
+
+// StartRunRequest is the body of POST /v1/runs.
+type StartRunRequest struct {
+	Selector Selector `json:"selector"`
+	Checks   []string `json:"checks,omitempty"`
+}
+
+// Runs is what the run and status routes need (*runs.Service).
+type Runs interface {
+	Start(ctx context.Context, req runs.StartRequest) (runs.Run, error)
+	Get(ctx context.Context, id uuid.UUID, opt runs.GetOptions) (runs.Run, error)
+	List(ctx context.Context, limit int) ([]runs.Run, error)
+	Status(ctx context.Context, f runs.StatusFilter) ([]runs.DeviceStatus, error)
+}
+
+var (
+	deviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	tagRE        = regexp.MustCompile(`^[A-Za-z0-9._-]+=[A-Za-z0-9._:/-]*$`)
+)
+
+func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r); err != nil {
+		return err
+	}
+	var req StartRunRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	sel := req.Selector
+	n := 0
+	for _, set := range []bool{sel.All, sel.Site != "" || sel.Tag != "", len(sel.Devices) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return errBadRequest("selector: give exactly one of all, site (optionally with tag), tag, devices")
+	}
+	if sel.Site != "" {
+		if _, ok := s.deps.Config.Sites[sel.Site]; !ok {
+			return errBadRequest("selector.site: unknown site %q", sel.Site)
+		}
+	}
+	if sel.Tag != "" && !tagRE.MatchString(sel.Tag) {
+		return errBadRequest("selector.tag: want k=v, got %q", sel.Tag)
+	}
+	for _, d := range sel.Devices {
+		if !deviceNameRE.MatchString(d) {
+			return errBadRequest("selector.devices: %q is not a valid device name", d)
+		}
+	}
+	if err := diagnose.ValidateCheckIDs(req.Checks); err != nil {
+		return errBadRequest("checks: %v", err)
+	}
+	run, err := s.deps.Runs.Start(r.Context(), runs.StartRequest{
+		Kind: runs.KindDiagnose, RequestedBy: actor(r), Selector: sel, Checks: req.Checks,
+	})
+	var selErr *runs.SelectionError
+	if errors.As(err, &selErr) {
+		if len(selErr.Unknown) > 0 {
+			return Errorf(http.StatusNotFound, CodeNotFound, "%s", selErr.Error())
+		}
+		return errBadRequest("%s", selErr.Error())
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, run)
+	return nil
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "limit")
+	if err != nil {
+		return err
+	}
+	limit := q.int("limit", 1, 1000)
+	if err := q.done(); err != nil {
+		return err
+	}
+	list, err := s.deps.Runs.List(r.Context(), int(limit))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []runs.Run{}
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return errBadRequest("run id %q is not a UUID", r.PathValue("id"))
+	}
+	q, err := parseQuery(r, "devices", "checks", "device", "transcript")
+	if err != nil {
+		return err
+	}
+	opt := runs.GetOptions{
+		Devices:     q.oneOf("devices", "true", "false") == "true",
+		Checks:      q.oneOf("checks", "true", "false") == "true",
+		Device:      q.str("device"),
+		Transcripts: q.oneOf("transcript", "true", "false") == "true",
+	}
+	if err := q.done(); err != nil {
+		return err
+	}
+	if opt.Transcripts {
+		// Transcripts show what the device printed as root: more than a
+		// viewer gets.
+		if id, _ := IdentityFrom(r.Context()); !id.Role.AtLeast(auth.RoleOperator) {
+			return Errorf(http.StatusForbidden, CodeForbidden, "transcripts need role operator or higher")
+		}
+		if opt.Device == "" {
+			return errBadRequest("transcript=true needs device=NAME")
+		}
+	}
+	run, err := s.deps.Runs.Get(r.Context(), id, opt)
+	if errors.Is(err, runs.ErrNotFound) {
+		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, run)
+	return nil
+}
+
+func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "site", "diagnosis", "health")
+	if err != nil {
+		return err
+	}
+	f := runs.StatusFilter{Site: q.str("site"), Diagnosis: q.str("diagnosis"),
+		Health: q.oneOf("health", "healthy", "unhealthy", "error", "unknown")}
+	if err := q.done(); err != nil {
+		return err
+	}
+	list, err := s.deps.Runs.Status(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []runs.DeviceStatus{}
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}

@@ -1,0 +1,19 @@
+package api_test
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/api"
+)
+
+func zapString(k, v string) zap.Field { return zap.String(k, v) }
+
+func newHTTPServer(t *testing.T, srv *api.Server) string {
+	t.Helper()
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}

@@ -1,0 +1,459 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetd/fleetd/pkg/audit"
+)
+
+// HostKeyState is where a device's host key stands.
+type HostKeyState string
+
+// Host-key states.
+const (
+	StatePending  HostKeyState = "pending"  // seen, waiting for `fleetctl hostkey accept`
+	StatePinned   HostKeyState = "pinned"   // the device's trusted key
+	StateMismatch HostKeyState = "mismatch" // seen while another key is pinned
+)
+
+// Host-key policies, as in config (sites.<name>.hostkey_policy).
+const (
+	PolicyStrict = "strict"
+	PolicyTOFU   = "tofu"
+)
+
+// SystemActor is the audit actor of changes fleetd makes by itself.
+const SystemActor = "fleetd"
+
+// HostKey is one key a device presented.
+type HostKey struct {
+	Device      string       `json:"device"`
+	Site        string       `json:"site"`
+	KeyType     string       `json:"key_type"`
+	Fingerprint string       `json:"fingerprint"`
+	PublicKey   string       `json:"public_key"` // authorized_keys form
+	State       HostKeyState `json:"state"`
+	Address     string       `json:"address"` // where it was last presented
+	SeenCount   int64        `json:"seen_count"`
+	FirstSeen   time.Time    `json:"first_seen"`
+	LastSeen    time.Time    `json:"last_seen"`
+	PinnedBy    string       `json:"pinned_by"`
+	PinnedAt    *time.Time   `json:"pinned_at"`
+}
+
+// HostKeyFilter narrows ListHostKeys.
+type HostKeyFilter struct {
+	State  HostKeyState
+	Site   string
+	Device string
+}
+
+const hostKeyColumns = `d.name, d.site, h.key_type, h.fingerprint, h.public_key, h.state, h.address, h.seen_count,
+	h.first_seen, h.last_seen, coalesce(h.pinned_by, ''), h.pinned_at`
+
+func scanHostKey(r pgx.CollectableRow) (HostKey, error) {
+	var k HostKey
+	var wire []byte
+	var state string
+	if err := r.Scan(&k.Device, &k.Site, &k.KeyType, &k.Fingerprint, &wire, &state, &k.Address, &k.SeenCount,
+		&k.FirstSeen, &k.LastSeen, &k.PinnedBy, &k.PinnedAt); err != nil {
+		return k, err
+	}
+	k.State = HostKeyState(state)
+	if pk, err := ssh.ParsePublicKey(wire); err == nil {
+		k.PublicKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
+	}
+	return k, nil
+}
+
+// ListHostKeys returns host keys ordered by device, then state.
+func (s *Store) ListHostKeys(ctx context.Context, f HostKeyFilter) ([]HostKey, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.State != "" {
+		where = append(where, "h.state = "+arg(string(f.State)))
+	}
+	if f.Site != "" {
+		where = append(where, "d.site = "+arg(f.Site))
+	}
+	if f.Device != "" {
+		where = append(where, "d.name = "+arg(f.Device))
+	}
+	q := "SELECT " + hostKeyColumns + " FROM host_keys h JOIN devices d ON d.id = h.device_id"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY d.name, h.state, h.first_seen"
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: list host keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, scanHostKey)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: list host keys: %w", err)
+	}
+	return keys, nil
+}
+
+// AcceptSelector picks the keys to accept: named devices, or every device
+// with a pending key (optionally within one site).
+type AcceptSelector struct {
+	Devices    []string `json:"devices,omitempty"`
+	AllPending bool     `json:"all_pending,omitempty"`
+	Site       string   `json:"site,omitempty"`
+}
+
+// Skipped is a device AllPending left alone, and why.
+type Skipped struct {
+	Device string `json:"device"`
+	Reason string `json:"reason"`
+}
+
+// AcceptResult says what AcceptHostKeys did.
+type AcceptResult struct {
+	Accepted []HostKey `json:"accepted"`
+	Skipped  []Skipped `json:"skipped"`
+}
+
+type candidate struct {
+	id       int64
+	deviceID string
+	device   string
+	state    string
+	fp       string
+	pinnedFP string // "" when nothing is pinned
+}
+
+// AcceptHostKeys pins the candidate key of each selected device.
+//
+// By name, it is all-or-nothing: every name must be a device with exactly one
+// candidate (pending, or mismatch when the device was legitimately re-keyed,
+// which replaces its pinned key); otherwise a *ValidationError lists each
+// problem and nothing changes. With AllPending, devices with exactly one
+// pending key and nothing pinned are accepted and the rest are Skipped.
+func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSelector) (AcceptResult, error) {
+	if (len(sel.Devices) > 0) == sel.AllPending {
+		return AcceptResult{}, &ValidationError{Problems: []Problem{{Message: "give device names or all-pending, not both or neither"}}}
+	}
+	if len(sel.Devices) > 0 && sel.Site != "" {
+		return AcceptResult{}, &ValidationError{Problems: []Problem{{Field: "site", Message: "site only narrows all-pending"}}}
+	}
+	res := AcceptResult{Accepted: []HostKey{}, Skipped: []Skipped{}}
+	var acceptedIDs []int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			rows pgx.Rows
+			err  error
+		)
+		// Candidates and the pinned key per device, locked against a racing
+		// CheckHostKey or a second accept.
+		const q = `
+			SELECT h.id, d.id::text, d.name, h.state, h.fingerprint, coalesce(p.fingerprint, '')
+			FROM devices d
+			JOIN host_keys h ON h.device_id = d.id AND h.state <> 'pinned'
+			LEFT JOIN host_keys p ON p.device_id = d.id AND p.state = 'pinned'
+			WHERE `
+		if sel.AllPending {
+			rows, err = tx.Query(ctx, q+`h.state = 'pending' AND ($1 = '' OR d.site = $1) ORDER BY d.name, h.id FOR UPDATE OF h`, sel.Site)
+		} else {
+			rows, err = tx.Query(ctx, q+`d.name = ANY($1::text[]) ORDER BY d.name, h.id FOR UPDATE OF h`, sel.Devices)
+		}
+		if err != nil {
+			return err
+		}
+		cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (candidate, error) {
+			var c candidate
+			err := r.Scan(&c.id, &c.deviceID, &c.device, &c.state, &c.fp, &c.pinnedFP)
+			return c, err
+		})
+		if err != nil {
+			return err
+		}
+		byDevice := map[string][]candidate{}
+		var order []string
+		for _, c := range cands {
+			if _, seen := byDevice[c.device]; !seen {
+				order = append(order, c.device)
+			}
+			byDevice[c.device] = append(byDevice[c.device], c)
+		}
+
+		var chosen []candidate
+		if sel.AllPending {
+			for _, name := range order {
+				cs := byDevice[name]
+				switch {
+				case len(cs) > 1:
+					res.Skipped = append(res.Skipped, Skipped{Device: name, Reason: fmt.Sprintf("%d different keys pending; accept by name after checking", len(cs))})
+				case cs[0].pinnedFP != "":
+					res.Skipped = append(res.Skipped, Skipped{Device: name, Reason: "a key is already pinned; accept by name to replace it"})
+				default:
+					chosen = append(chosen, cs[0])
+				}
+			}
+		} else {
+			var probs []Problem
+			known, err := s.existingNames(ctx, tx, sel.Devices)
+			if err != nil {
+				return err
+			}
+			for _, name := range sel.Devices {
+				cs := byDevice[name]
+				switch {
+				case !known[name]:
+					probs = append(probs, Problem{Field: name, Message: "no such device"})
+				case len(cs) == 0:
+					probs = append(probs, Problem{Field: name, Message: "no pending or mismatched key to accept"})
+				case len(cs) > 1:
+					fps := make([]string, len(cs))
+					for i, c := range cs {
+						fps[i] = c.fp
+					}
+					probs = append(probs, Problem{Field: name, Message: "several different keys seen (" + strings.Join(fps, ", ") + "); refusing to guess"})
+				default:
+					chosen = append(chosen, cs[0])
+				}
+			}
+			if len(probs) > 0 {
+				return &ValidationError{Problems: probs}
+			}
+		}
+
+		var events []audit.Event
+		for _, c := range chosen {
+			if c.pinnedFP != "" {
+				// The device was re-keyed: the old pin goes (its record stays in the audit trail).
+				if _, err := tx.Exec(ctx, `DELETE FROM host_keys WHERE device_id = $1 AND state = 'pinned'`, c.deviceID); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE host_keys SET state = 'pinned', pinned_by = $2, pinned_at = now() WHERE id = $1`, c.id, actor); err != nil {
+				return err
+			}
+			acceptedIDs = append(acceptedIDs, c.id)
+			d := map[string]any{"fingerprint": c.fp, "was": c.state}
+			if c.pinnedFP != "" {
+				d["replaced"] = c.pinnedFP
+			}
+			events = append(events, audit.Event{Actor: actor, Action: audit.ActionHostKeyAccept, TargetKind: audit.TargetDevice, Target: c.device, Details: d})
+		}
+		return audit.RecordMany(ctx, tx, events)
+	})
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return AcceptResult{}, err
+		}
+		return AcceptResult{}, fmt.Errorf("inventory: accept host keys: %w", err)
+	}
+	if len(acceptedIDs) > 0 {
+		rows, err := s.pool.Query(ctx, "SELECT "+hostKeyColumns+" FROM host_keys h JOIN devices d ON d.id = h.device_id WHERE h.id = ANY($1) ORDER BY d.name", acceptedIDs)
+		if err != nil {
+			return AcceptResult{}, fmt.Errorf("inventory: accepted keys: %w", err)
+		}
+		if res.Accepted, err = pgx.CollectRows(rows, scanHostKey); err != nil {
+			return AcceptResult{}, fmt.Errorf("inventory: accepted keys: %w", err)
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) existingNames(ctx context.Context, tx pgx.Tx, names []string) (map[string]bool, error) {
+	rows, err := tx.Query(ctx, `SELECT name FROM devices WHERE name = ANY($1::text[])`, names)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(found))
+	for _, n := range found {
+		out[n] = true
+	}
+	return out, nil
+}
+
+// errRace means a concurrent CheckHostKey changed the rows between our read
+// and our write; the check is simply run again against the new state.
+var errRace = errors.New("host key changed concurrently")
+
+// CheckHostKey decides whether key may be trusted for device, recording what
+// it saw. It implements the runner's host-key store:
+//
+//   - a pinned key equal to key: nil;
+//   - nothing pinned, policy strict: key recorded as pending (audited once), ErrHostKeyUnknown;
+//   - nothing pinned, policy tofu: key pinned (audited), nil;
+//   - a different key pinned: key recorded as mismatch (audited once), ErrHostKeyMismatch.
+//
+// Several workers may present the same or different keys for one device at
+// once: unique indexes plus ON CONFLICT decide, and the loser re-reads.
+func (s *Store) CheckHostKey(ctx context.Context, device, addr string, key ssh.PublicKey, policy string) error {
+	if key == nil {
+		return errors.New("inventory: check host key: nil key")
+	}
+	switch policy {
+	case "", PolicyStrict, PolicyTOFU:
+	default:
+		return fmt.Errorf("inventory: check host key: unknown policy %q", policy)
+	}
+	var deviceID string
+	err := s.pool.QueryRow(ctx, `SELECT id::text FROM devices WHERE name = $1`, device).Scan(&deviceID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("device %q: %w", device, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("inventory: check host key of %s: %w", device, err)
+	}
+	seen := seenKey{deviceID: deviceID, device: device, addr: addr, keyType: key.Type(), wire: key.Marshal(), fp: ssh.FingerprintSHA256(key)}
+	for range 5 {
+		var verdict error
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			verdict, err = s.checkOnce(ctx, tx, seen, policy == PolicyTOFU)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.Is(err, errRace) || (errors.As(err, &pgErr) && pgErr.Code == "23505") {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("inventory: check host key of %s: %w", device, err)
+		}
+		return verdict
+	}
+	return fmt.Errorf("inventory: check host key of %s: %w (gave up after retries)", device, errRace)
+}
+
+type seenKey struct {
+	deviceID, device, addr, keyType, fp string
+	wire                                []byte
+}
+
+// checkOnce runs one attempt inside tx. It returns the verdict for the
+// caller (nil, ErrHostKeyUnknown, ErrHostKeyMismatch) separately from err,
+// so the transaction commits what it recorded even when the verdict is "no".
+func (s *Store) checkOnce(ctx context.Context, tx pgx.Tx, k seenKey, tofu bool) (verdict, err error) {
+	var pinnedFP string
+	err = tx.QueryRow(ctx, `SELECT fingerprint FROM host_keys WHERE device_id = $1 AND state = 'pinned'`, k.deviceID).Scan(&pinnedFP)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	pinned := err == nil
+
+	// This key's own row, if any, locked.
+	var prev string
+	err = tx.QueryRow(ctx, `SELECT state FROM host_keys WHERE device_id = $1 AND fingerprint = $2 FOR UPDATE`, k.deviceID, k.fp).Scan(&prev)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	exists := err == nil
+
+	touch := func(state string) error {
+		_, err := tx.Exec(ctx, `
+			UPDATE host_keys SET last_seen = now(), seen_count = seen_count + 1, address = $3, state = $4
+			WHERE device_id = $1 AND fingerprint = $2`, k.deviceID, k.fp, k.addr, state)
+		return err
+	}
+	insert := func(state string, pinnedBy any) (bool, error) {
+		var id int64
+		err := tx.QueryRow(ctx, `
+			INSERT INTO host_keys (device_id, key_type, public_key, fingerprint, state, address, pinned_by, pinned_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $5 = 'pinned' THEN now() END)
+			ON CONFLICT DO NOTHING RETURNING id`,
+			k.deviceID, k.keyType, k.wire, k.fp, state, k.addr, pinnedBy).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil // someone else inserted first
+		}
+		return err == nil, err
+	}
+	record := func(action string, details map[string]any) error {
+		details["fingerprint"] = k.fp
+		details["key_type"] = k.keyType
+		details["address"] = k.addr
+		return audit.Record(ctx, tx, audit.Event{Actor: SystemActor, Action: action, TargetKind: audit.TargetDevice, Target: k.device, Details: details})
+	}
+
+	switch {
+	case exists && prev == string(StatePinned):
+		// Pinned and equal (possibly pinned by a racer since our first read).
+		return nil, touch(string(StatePinned))
+
+	case pinned:
+		s.log.Warn("host key mismatch: refusing device", zap.String("device", k.device), zap.String("address", k.addr),
+			zap.String("presented", k.fp), zap.String("pinned", pinnedFP))
+		if exists {
+			if err := touch(string(StateMismatch)); err != nil {
+				return nil, err
+			}
+			if prev != string(StateMismatch) {
+				if err := record(audit.ActionHostKeyMismatch, map[string]any{"pinned": pinnedFP}); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			ok, err := insert(string(StateMismatch), nil)
+			if err != nil || !ok {
+				return nil, orRace(err)
+			}
+			if err := record(audit.ActionHostKeyMismatch, map[string]any{"pinned": pinnedFP}); err != nil {
+				return nil, err
+			}
+		}
+		return fmt.Errorf("device %s presented %s, pinned %s: %w", k.device, k.fp, pinnedFP, ErrHostKeyMismatch), nil
+
+	case tofu:
+		if exists {
+			// A candidate recorded earlier (e.g. while the site was strict):
+			// promoting it fails on host_keys_one_pinned_idx if a racer pinned another key.
+			_, err := tx.Exec(ctx, `
+				UPDATE host_keys SET state = 'pinned', pinned_by = 'tofu', pinned_at = now(), last_seen = now(),
+					seen_count = seen_count + 1, address = $3
+				WHERE device_id = $1 AND fingerprint = $2`, k.deviceID, k.fp, k.addr)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			ok, err := insert(string(StatePinned), "tofu")
+			if err != nil || !ok {
+				return nil, orRace(err)
+			}
+		}
+		s.log.Info("host key pinned on first use", zap.String("device", k.device), zap.String("fingerprint", k.fp))
+		return nil, record(audit.ActionHostKeyPin, map[string]any{"policy": PolicyTOFU})
+
+	default: // strict, nothing pinned
+		if exists {
+			return fmt.Errorf("device %s presented %s: %w", k.device, k.fp, ErrHostKeyUnknown), touch(string(StatePending))
+		}
+		ok, err := insert(string(StatePending), nil)
+		if err != nil || !ok {
+			return nil, orRace(err)
+		}
+		if err := record(audit.ActionHostKeyPending, map[string]any{}); err != nil {
+			return nil, err
+		}
+		return fmt.Errorf("device %s presented %s: %w", k.device, k.fp, ErrHostKeyUnknown), nil
+	}
+}
+
+func orRace(err error) error {
+	if err != nil {
+		return err
+	}
+	return errRace
+}

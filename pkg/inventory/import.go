@@ -1,0 +1,224 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/audit"
+)
+
+// FieldChange is one field's old and new value; tags are rendered "k=v;k=v".
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Change is an existing device an import modifies.
+type Change struct {
+	Device string        `json:"device"`
+	Fields []FieldChange `json:"fields"`
+}
+
+// Plan is what an import does (or, for a dry run, would do).
+type Plan struct {
+	DryRun    bool     `json:"dry_run"`
+	Added     []Device `json:"added"`
+	Changed   []Change `json:"changed"`
+	Unchanged []string `json:"unchanged"`
+}
+
+// ImportFile parses and validates a CSV or YAML inventory, then imports it.
+// Any invalid row makes it return a *ValidationError listing every problem,
+// and nothing is written.
+func (s *Store) ImportFile(ctx context.Context, actor, filename string, data []byte, dryRun bool) (Plan, error) {
+	rows, err := Parse(filename, data, s.cat)
+	if err != nil {
+		return Plan{}, err
+	}
+	return s.importRows(ctx, actor, filepath.Base(filename), rows, dryRun)
+}
+
+// Import upserts rows by name in one transaction: new names are added,
+// existing devices updated where a field differs, nothing is removed. Rows
+// are validated again (a caller may have built them by hand); with dryRun the
+// plan is computed and nothing is written.
+func (s *Store) Import(ctx context.Context, actor string, rows []Row, dryRun bool) (Plan, error) {
+	return s.importRows(ctx, actor, "", rows, dryRun)
+}
+
+func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, dryRun bool) (Plan, error) {
+	ix := s.cat.index()
+	var probs []Problem
+	first := map[string]int{}
+	names := make([]string, len(rows))
+	for i := range rows {
+		rows[i].Device = normalise(rows[i].Device)
+		d := rows[i].Device
+		probs = append(probs, validateDevice(d, ix, rows[i].Line)...)
+		if prev, dup := first[d.Name]; dup {
+			probs = append(probs, Problem{Line: rows[i].Line, Field: "name", Message: fmt.Sprintf("duplicate name %q (first on line %d)", d.Name, prev)})
+		}
+		first[d.Name] = rows[i].Line
+		names[i] = d.Name
+	}
+	if len(probs) > 0 {
+		sortProblems(probs)
+		return Plan{}, &ValidationError{File: file, Problems: probs}
+	}
+	if len(rows) == 0 {
+		return Plan{}, &ValidationError{File: file, Problems: []Problem{{Message: "no devices"}}}
+	}
+	if !dryRun {
+		if err := s.ensureCatalog(ctx); err != nil {
+			return Plan{}, err
+		}
+	}
+
+	plan := Plan{DryRun: dryRun, Added: []Device{}, Changed: []Change{}, Unchanged: []string{}}
+	errDryRun := errors.New("dry run") // rolls the transaction back
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ANY($1::text[]) FOR UPDATE", names)
+		if err != nil {
+			return err
+		}
+		existing, err := pgx.CollectRows(q, scanDevice)
+		if err != nil {
+			return err
+		}
+		byName := make(map[string]Device, len(existing))
+		for _, d := range existing {
+			byName[d.Name] = d
+		}
+
+		var add, upd []Device
+		for _, r := range rows {
+			old, ok := byName[r.Device.Name]
+			if !ok {
+				add = append(add, r.Device)
+				continue
+			}
+			want := r.Device
+			if !r.HasTags {
+				want.Tags = old.Tags
+			}
+			if !r.HasManagedBy {
+				want.ManagedBy = old.ManagedBy
+			}
+			if ch := diff(old, want); len(ch) > 0 {
+				plan.Changed = append(plan.Changed, Change{Device: want.Name, Fields: ch})
+				upd = append(upd, want)
+			} else {
+				plan.Unchanged = append(plan.Unchanged, want.Name)
+			}
+		}
+		if dryRun {
+			plan.Added = append(plan.Added, add...)
+			return errDryRun
+		}
+
+		if plan.Added, err = insertDevices(ctx, tx, add); err != nil {
+			return err
+		}
+		if err := updateDevices(ctx, tx, upd); err != nil {
+			return err
+		}
+		events := make([]audit.Event, 0, len(add)+len(upd))
+		for _, d := range plan.Added {
+			events = append(events, audit.Event{Actor: actor, Action: audit.ActionDeviceAdd, TargetKind: audit.TargetDevice,
+				Target: d.Name, Details: map[string]any{"device": deviceDetails(d), "via": "import", "file": file}})
+		}
+		for _, c := range plan.Changed {
+			events = append(events, audit.Event{Actor: actor, Action: audit.ActionDeviceUpdate, TargetKind: audit.TargetDevice,
+				Target: c.Device, Details: map[string]any{"changes": changeDetails(c.Fields), "via": "import", "file": file}})
+		}
+		return audit.RecordMany(ctx, tx, events)
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return Plan{}, err
+	}
+	s.log.Info("inventory import",
+		zap.String("actor", actor), zap.String("file", file), zap.Bool("dry_run", dryRun),
+		zap.Int("added", len(plan.Added)), zap.Int("changed", len(plan.Changed)), zap.Int("unchanged", len(plan.Unchanged)))
+	return plan, nil
+}
+
+// insertDevices adds devices in one statement and returns them as stored.
+func insertDevices(ctx context.Context, tx pgx.Tx, devs []Device) ([]Device, error) {
+	if len(devs) == 0 {
+		return []Device{}, nil
+	}
+	cols := columnsOf(devs)
+	rows, err := tx.Query(ctx, `
+		INSERT INTO devices (name, kind, site, address, credential, tags, managed_by)
+		SELECT n, k, s, a, c, t::jsonb, m
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(n, k, s, a, c, t, m, o)
+		ORDER BY o
+		RETURNING `+deviceColumns, cols...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, scanDevice)
+	if err != nil {
+		return nil, fmt.Errorf("insert devices: %w", err)
+	}
+	return out, nil
+}
+
+func updateDevices(ctx context.Context, tx pgx.Tx, devs []Device) error {
+	if len(devs) == 0 {
+		return nil
+	}
+	tag, err := tx.Exec(ctx, `
+		UPDATE devices d SET kind = u.k, site = u.s, address = u.a, credential = u.c, tags = u.t::jsonb, managed_by = u.m, updated_at = now()
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(n, k, s, a, c, t, m)
+		WHERE d.name = u.n`, columnsOf(devs)...)
+	if err != nil {
+		return fmt.Errorf("update devices: %w", err)
+	}
+	if int(tag.RowsAffected()) != len(devs) {
+		return fmt.Errorf("update devices: %d of %d rows updated", tag.RowsAffected(), len(devs))
+	}
+	return nil
+}
+
+// columnsOf turns devices into the seven column arrays the bulk statements unnest.
+func columnsOf(devs []Device) []any {
+	n := len(devs)
+	names, kinds, sites, addrs, creds, tags, mgr := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, d := range devs {
+		names[i], kinds[i], sites[i], addrs[i], creds[i], mgr[i] = d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.ManagedBy
+		tags[i] = tagsJSON(d.Tags)
+	}
+	return []any{names, kinds, sites, addrs, creds, tags, mgr}
+}
+
+// diff lists the fields of want that differ from old, in column order.
+func diff(old, want Device) []FieldChange {
+	var ch []FieldChange
+	cmp := func(field, o, n string) {
+		if o != n {
+			ch = append(ch, FieldChange{Field: field, Old: o, New: n})
+		}
+	}
+	cmp("kind", string(old.Kind), string(want.Kind))
+	cmp("site", old.Site, want.Site)
+	cmp("address", old.Address, want.Address)
+	cmp("credential", old.Credential, want.Credential)
+	cmp("tags", FormatTags(old.Tags), FormatTags(want.Tags))
+	cmp("managed_by", old.ManagedBy, want.ManagedBy)
+	return ch
+}
+
+func changeDetails(ch []FieldChange) map[string]any {
+	out := make(map[string]any, len(ch))
+	for _, c := range ch {
+		out[c.Field] = map[string]string{"old": c.Old, "new": c.New}
+	}
+	return out
+}

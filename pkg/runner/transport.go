@@ -1,0 +1,240 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// link is an established SSH connection to a device, possibly through jump
+// hosts.
+type link struct {
+	client      *ssh.Client
+	jumps       []*ssh.Client // outermost first
+	tcp         net.Conn      // the TCP connection of the first hop
+	fingerprint string
+	ka          *keepalive
+	closeOnce   sync.Once
+}
+
+// kill tears the whole chain down at once by closing the first hop's TCP
+// connection; every blocked read or write on any hop returns.
+func (l *link) kill() { _ = l.tcp.Close() }
+
+func (l *link) close() {
+	l.closeOnce.Do(func() {
+		if l.ka != nil {
+			l.ka.stop()
+		}
+		_ = l.client.Close()
+		for i := len(l.jumps) - 1; i >= 0; i-- {
+			_ = l.jumps[i].Close()
+		}
+		_ = l.tcp.Close()
+	})
+}
+
+// hop is one SSH server on the way to a device (jump host or the device).
+type hop struct {
+	name   string
+	addr   string
+	cred   Credential
+	policy HostKeyPolicy
+}
+
+// connect dials t (through its jump hosts), checks host keys and
+// authenticates, recording dial/handshake/auth durations into tm. Every error
+// is a *dialError saying which hop and phase failed.
+func (r *Runner) connect(ctx context.Context, t *Target, tm *Timings) (*link, error) {
+	hops := make([]hop, 0, len(t.JumpHosts)+1)
+	for _, j := range t.JumpHosts {
+		hops = append(hops, hop{j.Name, withDefaultPort(j.Addr), j.Credential, j.HostKeyPolicy})
+	}
+	hops = append(hops, hop{t.Device, withDefaultPort(t.Addr), t.Credential, t.HostKeyPolicy})
+
+	l := &link{}
+	var prev *ssh.Client
+	for i, h := range hops {
+		start := time.Now()
+		nc, err := r.dialHop(ctx, prev, h)
+		tm.Dial += time.Since(start)
+		if err != nil {
+			l.abandon()
+			return nil, err
+		}
+		if i == 0 {
+			l.tcp = nc
+		}
+		c, hk, err := r.handshake(ctx, nc, h, tm)
+		if err != nil {
+			_ = nc.Close()
+			l.abandon()
+			return nil, err
+		}
+		if i < len(hops)-1 {
+			l.jumps = append(l.jumps, c)
+		} else {
+			l.client = c
+			l.fingerprint = hk.fingerprint
+		}
+		prev = c
+	}
+	if r.cfg.Keepalive > 0 {
+		l.ka = startKeepalive(l.client, r.cfg.Keepalive, l.kill)
+	}
+	return l, nil
+}
+
+// abandon closes a partially built chain.
+func (l *link) abandon() {
+	for i := len(l.jumps) - 1; i >= 0; i-- {
+		_ = l.jumps[i].Close()
+	}
+	if l.tcp != nil {
+		_ = l.tcp.Close()
+	}
+}
+
+func (r *Runner) dialHop(ctx context.Context, via *ssh.Client, h hop) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if via == nil {
+		d := net.Dialer{KeepAlive: r.cfg.Keepalive}
+		nc, err = d.DialContext(dctx, "tcp", h.addr)
+	} else {
+		nc, err = via.DialContext(dctx, "tcp", h.addr)
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// Our connect timeout, not the session's: say so plainly.
+			err = fmt.Errorf("no answer within %s: %w", r.cfg.ConnectTimeout, ErrTimeout)
+		}
+		return nil, &dialError{phase: phaseTCP, hop: h.name, err: err}
+	}
+	return nc, nil
+}
+
+// handshake runs the SSH key exchange and authentication over nc. x/crypto's
+// handshake ignores contexts and deadlines, so (as Teleport's newClientConn
+// does) cancellation and the handshake timeout close nc underneath it.
+func (r *Runner) handshake(ctx context.Context, nc net.Conn, h hop, tm *Timings) (*ssh.Client, *hostKeyCheck, error) {
+	hk := &hostKeyCheck{ctx: ctx, store: r.hostKeys, device: h.name, addr: h.addr, policy: h.policy}
+	var pinned ssh.PublicKey
+	if lk, ok := r.hostKeys.(PinnedHostKeyLookup); ok {
+		// A lookup failure only costs the algorithm ordering; the check itself
+		// still runs in the callback.
+		pinned, _ = lk.PinnedHostKey(ctx, h.name)
+	}
+	methods, closeAgent, err := h.cred.authMethods(r.cfg.AgentSocket)
+	if err != nil {
+		return nil, hk, &dialError{phase: phaseAuth, hop: h.name, err: err}
+	}
+	defer closeAgent()
+	cfg := &ssh.ClientConfig{
+		Config: ssh.Config{
+			KeyExchanges: kexAlgorithms,
+			Ciphers:      cipherAlgorithms,
+			MACs:         macAlgorithms,
+		},
+		User:              h.cred.Username,
+		Auth:              methods,
+		HostKeyCallback:   hk.callback,
+		HostKeyAlgorithms: hostKeyAlgorithmsFor(pinned),
+		ClientVersion:     r.cfg.ClientVersion,
+	}
+
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(r.cfg.HandshakeTimeout, func() {
+		timedOut.Store(true)
+		_ = nc.Close()
+	})
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	start := time.Now()
+	c, chans, reqs, err := ssh.NewClientConn(nc, h.addr, cfg)
+	timer.Stop()
+	ctxFired := !stop()
+	end := time.Now()
+	if hk.checkedAt.IsZero() {
+		tm.Handshake += end.Sub(start)
+	} else {
+		tm.Handshake += hk.checkedAt.Sub(start)
+		tm.Auth += end.Sub(hk.checkedAt)
+	}
+	if err == nil && (timedOut.Load() || ctxFired) {
+		_ = c.Close()
+		err = errors.New("interrupted after handshake")
+	}
+	if err != nil {
+		phase := phaseBanner
+		if !hk.checkedAt.IsZero() && hk.err == nil {
+			phase = phaseAuth
+		}
+		switch {
+		case hk.err != nil:
+			err = hk.err
+		case timedOut.Load():
+			err = fmt.Errorf("no SSH handshake within %s: %w", r.cfg.HandshakeTimeout, ErrTimeout)
+		case ctxFired:
+			err = context.Cause(ctx)
+		case phase == phaseAuth && isAuthRefusal(err):
+			err = fmt.Errorf("%s: %w", strings.TrimPrefix(err.Error(), "ssh: handshake failed: "), ErrAuthFailed)
+		}
+		return nil, hk, &dialError{phase: phase, hop: h.name, err: err}
+	}
+	return ssh.NewClient(c, chans, reqs), hk, nil
+}
+
+func isAuthRefusal(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "no supported methods remain") ||
+		strings.Contains(msg, "authentication") || strings.Contains(msg, "keyboard-interactive")
+}
+
+// keepalive sends keepalive@openssh.com on a timer; a request not answered
+// within the interval kills the connection. It uses timer callbacks rather
+// than a parked goroutine per session: at ten thousand sessions the difference
+// shows.
+type keepalive struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+func startKeepalive(c *ssh.Client, interval time.Duration, kill func()) *keepalive {
+	k := &keepalive{}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.t = time.AfterFunc(interval, func() {
+		k.mu.Lock()
+		if k.stopped {
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Unlock()
+		watchdog := time.AfterFunc(interval, kill)
+		_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+		watchdog.Stop()
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if err == nil && !k.stopped {
+			k.t.Reset(interval)
+		}
+	})
+	return k
+}
+
+func (k *keepalive) stop() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.stopped = true
+	k.t.Stop()
+}

@@ -1,0 +1,92 @@
+// Package sim is the Firepower device simulator: a fleet of FMCs and FTDs
+// served over SSH from one process, behaving as ../shared/firepower.md says
+// (prompts, banners, command outputs, errors, faults and their cures).
+// cmd/ftdsim is a thin main over it; other packages' tests use it in-process.
+//
+// # API
+//
+//	fleet, err := sim.NewFleet(sim.FleetConfig{
+//		Count: 3, Listen: "127.77.0.1", Port: 0, // ephemeral ports, one loopback address per device
+//		Sites: []string{"emea", "amer"}, Faults: "eventhandler-disconnected=34%",
+//		TimeScale: 0.001, // latencies 1000x shorter
+//	}, logger)
+//	err = fleet.Start(ctx)      // listening when it returns; ctx end or Close stops it
+//	defer fleet.Close()
+//	for _, d := range fleet.Devices() {
+//		d.Name(); d.Kind(); d.Site(); d.Addr() /* "127.77.0.1:41234" */; d.HostKey(); d.Fingerprint()
+//		d.SetFault(sim.FaultHang); d.RemoveFault(sim.FaultHang); d.ClearFaults(); d.Faults()
+//		d.Counters() /* Connections, Logins, AuthAttempts, PasswordsReceived, PublicKeyAttempts,
+//		                Commands, ConnectorRestarts, Reboots */
+//		d.CommandLog() /* last CommandLogSize lines, oldest first */; d.State(); d.Reboot()
+//	}
+//	fleet.Device("ftd-emea-00001")
+//	fleet.WriteInventoryCSV(w, "lab"); fleet.WriteFingerprints(w); fleet.WriteKnownHosts(w)
+//	http.Handle("/", fleet.ControlHandler())
+//
+// FleetConfig.Devices pins devices exactly (name, kind, site, hostname,
+// model, version, faults); Count generates more after them, named
+// "<NamePrefix><ftd|fmc>-<site>-<00001>" by position, with sites given
+// round-robin and the Faults/Kinds mixes applied to exact shares chosen by
+// Seed. Port 0 = an ephemeral port per device (tests); cmd/ftdsim uses 22.
+// TimeScale 0 means 1 (real latencies): tests should set it small.
+// Clock (default time.Now) is the devices' wall clock; tests inject
+// FixedClock for stable transcripts.
+//
+// # What a session sees
+//
+// Credentials: FleetConfig.Username/Password (admin/Admin123), by password,
+// keyboard-interactive ("Password: ") or AuthorizedKeys. Host keys are
+// ed25519, derived from Seed and the device name.
+//
+//	ftd, fmc7: ">" --expert--> admin@host:~$ --sudo su - (lecture once, "Password: ")--> root@host:~#
+//	fmc6:      lands in admin@host:~$
+//	fxos:      host# --connect module 1 console--> Firepower-module1> --connect ftd--> ">"
+//	           (connect ftd also works from host#; exit goes back one level)
+//	Exec:      every device lands in bash; exec requests run as root.
+//
+// Exec requests on clish devices are refused as a real FTD does: stderr
+// `Syntax error on line stdin:1 "<cmd>": Unknown command`, exit status 255.
+// FMC 6.x accepts exec as admin (sudo then says "no tty present").
+//
+// At the root prompt every command of contracts-internal.md works,
+// including the pipes into grep / grep -E; also cat/more/less/head/tail,
+// netstat -anlp, lsof -i, ps, pmtool status|disablebyid|enablebyid|
+// restartbyid, reboot, shutdown -r [now|+N], cd/pwd/ls, echo $?, sh -c,
+// timeout, stty cols N / -echo, PS1=..., ; && || and 2>&1, >/dev/null.
+// Clish: show version|clock|managers, expert, reboot (YES/NO), exit/logout,
+// abbreviations ("sh ver"; "ex" is ambiguous), "Syntax error: ..." with a
+// BEL. Unknown bash commands: "-bash: x: command not found" (127).
+//
+// On a PTY, output lines longer than the PTY width (pty-req / window-change
+// / stty cols) are hard-wrapped with CRLF, as the seed's captures show:
+// a client that wants unbroken lines asks for a wide PTY (e.g. 512 columns).
+// The curl -v trace contains a line "> " (end of request headers) exactly
+// as real curl prints it; prompt matching must anchor at the end of the
+// output.
+//
+// # Faults
+//
+// The connector faults (egress-blocked, eventhandler-disconnected,
+// connector-stopped, not-enrolled, region-mismatch) change what the
+// commands print (see contracts-internal.md). eventhandler-disconnected,
+// connector-stopped and not-enrolled are device state: Faults() reports
+// them from that state, so a cure (pmtool disable+enable or restartbyid,
+// enable, reboot) removes them. Transport faults: auth-failure (every
+// credential rejected, attempts counted), hostkey-changed (another key is
+// presented; HostKey() stays the pinned one), hang (TCP accepted, no SSH
+// banner ever; Connections still counts), slow (SlowLatency per command),
+// drop (connection closed when the DropAfter-th command arrives on it),
+// flapping (listener closed for FlapDown every FlapUp+FlapDown).
+//
+// Reboot (clish reboot + YES, root reboot or shutdown -r, Device.Reboot,
+// POST /devices/{name}/reboot): sessions drop, connections are refused for
+// RebootDowntime×TimeScale, then the device is back with a fresh connector;
+// egress-blocked, region-mismatch, auth-failure, hostkey-changed and
+// flapping remain, the others are gone.
+//
+// Counters: Commands counts every non-empty line typed at a prompt or a
+// YES/NO question and every exec request; passwords typed at "Password:"
+// are not commands (PasswordsReceived counts them, with login passwords and
+// keyboard-interactive answers). ConnectorRestarts counts enable-after-
+// disable and restartbyid.
+package sim

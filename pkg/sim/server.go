@@ -1,0 +1,218 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+)
+
+// serverVersion is what FTD 6.x/7.x sshd announces.
+const serverVersion = "SSH-2.0-OpenSSH_7.9"
+
+var errAuth = errors.New("permission denied")
+
+// connState is one TCP connection to a device.
+type connState struct {
+	d        *Device
+	raw      net.Conn
+	ctx      context.Context
+	commands atomic.Int32
+}
+
+func (f *Fleet) serverConfig(d *Device) *ssh.ServerConfig {
+	cfg := &f.cfg
+	authOK := func(user string) bool { return user == cfg.Username && !d.hasFlag(FaultAuthFailure) }
+	sc := &ssh.ServerConfig{
+		ServerVersion: serverVersion,
+		PasswordCallback: func(m ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			d.cnt.authAttempts.Add(1)
+			d.cnt.passwords.Add(1)
+			if authOK(m.User()) && string(pw) == cfg.Password {
+				return nil, nil
+			}
+			return nil, errAuth
+		},
+		KeyboardInteractiveCallback: func(m ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			d.cnt.authAttempts.Add(1)
+			answers, err := client("", "", []string{"Password: "}, []bool{false})
+			if err != nil {
+				return nil, err
+			}
+			d.cnt.passwords.Add(int64(len(answers)))
+			if authOK(m.User()) && len(answers) == 1 && answers[0] == cfg.Password {
+				return nil, nil
+			}
+			return nil, errAuth
+		},
+		PublicKeyCallback: func(m ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			d.cnt.authAttempts.Add(1)
+			d.cnt.pubkeys.Add(1)
+			if !authOK(m.User()) {
+				return nil, errAuth
+			}
+			kb := key.Marshal()
+			for _, k := range cfg.AuthorizedKeys {
+				if string(k.Marshal()) == string(kb) {
+					return nil, nil
+				}
+			}
+			return nil, errAuth
+		},
+	}
+	sc.AddHostKey(d.presentedSigner())
+	return sc
+}
+
+func (f *Fleet) serveConn(d *Device, c net.Conn) {
+	if d.hasFlag(FaultHang) {
+		// TCP is up but sshd never speaks: the client waits for a banner
+		// until its own timeout.
+		_, _ = io.Copy(io.Discard, c)
+		return
+	}
+	_ = c.SetDeadline(time.Now().Add(f.cfg.HandshakeTimeout))
+	sconn, chans, reqs, err := ssh.NewServerConn(c, f.serverConfig(d))
+	if err != nil {
+		f.log.Debug("ssh handshake failed", zap.String("device", d.name), zap.Error(err))
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	d.cnt.logins.Add(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := &connState{d: d, raw: c, ctx: ctx}
+	go ssh.DiscardRequests(reqs)
+	var sessions sync.WaitGroup
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			_ = nc.Reject(ssh.Prohibited, "only session channels are allowed")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		sessions.Add(1)
+		go func() {
+			defer sessions.Done()
+			cs.serveSession(ch, creqs)
+		}()
+	}
+	// The connection is gone: stop whatever the sessions are sleeping on.
+	cancel()
+	_ = sconn.Close()
+	sessions.Wait()
+}
+
+// ptyRequest is the payload of "pty-req" (RFC 4254 §6.2).
+type ptyRequest struct {
+	Term          string
+	Cols, Rows    uint32
+	Width, Height uint32
+	Modes         string
+}
+
+type windowChange struct {
+	Cols, Rows    uint32
+	Width, Height uint32
+}
+
+type execRequest struct {
+	Command string
+}
+
+type exitStatus struct {
+	Status uint32
+}
+
+func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
+	s := newShell(cs, ch)
+	done := make(chan struct{})
+	started := false
+	start := func(run func() int) {
+		started = true
+		go func() {
+			defer close(done)
+			status := run()
+			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{uint32(status)}))
+			_ = ch.CloseWrite()
+			_ = ch.Close()
+		}()
+	}
+	for req := range reqs {
+		ok := false
+		switch req.Type {
+		case "pty-req":
+			var p ptyRequest
+			if err := ssh.Unmarshal(req.Payload, &p); err == nil && !started {
+				s.setPTY(int(p.Cols), int(p.Rows))
+				ok = true
+			}
+		case "window-change":
+			var w windowChange
+			if err := ssh.Unmarshal(req.Payload, &w); err == nil {
+				s.setSize(int(w.Cols), int(w.Rows))
+				ok = true
+			}
+		case "env":
+			ok = true
+		case "shell":
+			if !started {
+				ok = true
+				start(s.runInteractive)
+			}
+		case "exec":
+			var e execRequest
+			if err := ssh.Unmarshal(req.Payload, &e); err == nil && !started {
+				ok = true
+				start(func() int { return s.runExec(e.Command) })
+			}
+		}
+		if req.WantReply {
+			_ = req.Reply(ok, nil)
+		}
+	}
+	// The client closed the channel: a command still sleeping stops.
+	s.cancelSession()
+	if started {
+		<-done
+	} else {
+		_ = ch.Close()
+	}
+}
+
+// noteCommand counts and logs a command line; with the drop fault the
+// connection dies once DropAfter commands were received on it.
+func (cs *connState) noteCommand(line string) bool {
+	cs.d.recordCommand(line)
+	n := cs.commands.Add(1)
+	if cs.d.hasFlag(FaultDrop) && int(n) >= cs.d.fleet.cfg.DropAfter {
+		_ = cs.raw.Close()
+		return false
+	}
+	return true
+}
+
+// sleep waits a device-time duration scaled by TimeScale; it ends early
+// when ctx ends (Ctrl-C, connection closed).
+func (cs *connState) sleep(ctx context.Context, d time.Duration) error {
+	real := cs.d.fleet.cfg.scaled(d)
+	if real <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(real)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,504 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// level is a privilege level of the Firepower session state machine
+// (firepower.md §4).
+type level uint8
+
+const (
+	lvChassis level = iota // FXOS "host#"
+	lvModule               // "Firepower-module1>"
+	lvClish                // ">"
+	lvExpert               // admin@host:~$
+	lvRoot                 // root@host:~#
+)
+
+type frame struct {
+	lv    level
+	cwd   string
+	login bool // a login shell says "logout" when left, others "exit"
+}
+
+var (
+	errInterrupt = errors.New("interrupted")
+	errCtrlD     = errors.New("end of input typed")
+)
+
+const maxLineLen = 16 << 10 // a longer line is cut, like a tty's buffer
+
+// shell is one SSH session channel: the line discipline of its PTY and the
+// device CLI behind it.
+type shell struct {
+	cs            *connState
+	d             *Device
+	ch            ssh.Channel
+	ctx           context.Context
+	cancelSession context.CancelFunc
+
+	pty  bool
+	echo bool
+	cols atomic.Int32
+	rows atomic.Int32
+
+	inOnce  sync.Once
+	in      chan []byte
+	pending []byte
+	lastCR  bool
+	tw      *termWriter
+
+	frames []frame
+	status int
+	sudoAt time.Time
+	files  map[string]string
+	ps1    string
+	depth  int
+
+	cmdMu     sync.Mutex
+	cmdCancel context.CancelFunc
+	running   atomic.Bool
+}
+
+func newShell(cs *connState, ch ssh.Channel) *shell {
+	ctx, cancel := context.WithCancel(cs.ctx)
+	s := &shell{cs: cs, d: cs.d, ch: ch, ctx: ctx, cancelSession: cancel}
+	cfg := &s.d.fleet.cfg
+	switch {
+	case cfg.Exec || s.d.kind == KindFMC6:
+		s.frames = []frame{{lv: lvExpert, cwd: adminHome, login: true}}
+	case s.d.kind == KindFXOS:
+		s.frames = []frame{{lv: lvChassis}}
+	default:
+		s.frames = []frame{{lv: lvClish}}
+	}
+	return s
+}
+
+const (
+	adminHome     = "/home/admin"
+	adminHomeReal = "/Volume/home/admin"
+	rootHome      = "/root"
+)
+
+func (s *shell) setPTY(cols, rows int) {
+	s.pty = true
+	s.echo = true
+	s.setSize(cols, rows)
+}
+
+func (s *shell) setSize(cols, rows int) {
+	s.cols.Store(int32(min(cols, 1<<20)))
+	s.rows.Store(int32(min(rows, 1<<20)))
+}
+
+func (s *shell) top() *frame { return &s.frames[len(s.frames)-1] }
+
+func (s *shell) isRoot() bool { return len(s.frames) > 0 && s.top().lv == lvRoot }
+
+func (s *shell) execCapable() bool {
+	return s.d.fleet.cfg.Exec || s.d.kind == KindFMC6
+}
+
+// print writes device text (banners, prompts) with the tty's newline
+// translation but without wrapping.
+func (s *shell) print(text string) {
+	if s.pty {
+		text = strings.ReplaceAll(text, "\n", "\r\n")
+	}
+	_, _ = io.WriteString(s.ch, text)
+}
+
+// outputs returns the writers a command prints to. On a PTY both streams
+// are the terminal, wrapped at its width; without one stderr is the
+// channel's extended data.
+func (s *shell) outputs() (stdout, stderr io.Writer) {
+	if s.tw == nil {
+		s.tw = &termWriter{w: s.ch, pty: s.pty, cols: &s.cols}
+	}
+	s.tw.col = 0
+	if s.pty {
+		return s.tw, s.tw
+	}
+	return s.tw, &termWriter{w: s.ch.Stderr(), cols: &s.cols}
+}
+
+// termWriter is the terminal: onlcr on a PTY, and hard wrapping at the
+// PTY's width, which is how the seed's lsof/netstat lines came out broken.
+type termWriter struct {
+	w    io.Writer
+	pty  bool
+	cols *atomic.Int32
+	col  int
+	buf  []byte
+}
+
+func (t *termWriter) Write(p []byte) (int, error) {
+	cols := 0
+	if t.pty {
+		cols = int(t.cols.Load())
+	}
+	t.buf = t.buf[:0]
+	for _, b := range p {
+		switch {
+		case b == '\n':
+			if t.pty {
+				t.buf = append(t.buf, '\r')
+			}
+			t.buf = append(t.buf, '\n')
+			t.col = 0
+			continue
+		case b == '\r':
+			t.col = 0
+		case b < 0x20 || b == 0x7f || b&0xC0 == 0x80:
+			// control characters and UTF-8 continuation bytes take no column
+		default:
+			if cols > 0 && t.col >= cols {
+				t.buf = append(t.buf, '\r', '\n')
+				t.col = 0
+			}
+			t.col++
+		}
+		t.buf = append(t.buf, b)
+	}
+	if _, err := t.w.Write(t.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// startInput reads the channel in the background: typed bytes queue up
+// while a command runs (type-ahead), and Ctrl-C interrupts the command.
+func (s *shell) startInput() {
+	s.inOnce.Do(func() {
+		s.in = make(chan []byte, 16)
+		go func() {
+			defer close(s.in)
+			buf := make([]byte, 1024)
+			for {
+				n, err := s.ch.Read(buf)
+				if n > 0 {
+					chunk := append([]byte(nil), buf[:n]...)
+					if s.running.Load() {
+						if i := strings.IndexByte(string(chunk), 0x03); i >= 0 {
+							s.interrupt()
+							chunk = chunk[i+1:]
+						}
+					}
+					if len(chunk) > 0 {
+						select {
+						case s.in <- chunk:
+						case <-s.ctx.Done():
+							return
+						}
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+func (s *shell) interrupt() {
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	if s.cmdCancel != nil {
+		s.cmdCancel()
+	}
+}
+
+func (s *shell) readByte() (byte, error) {
+	s.startInput()
+	for len(s.pending) == 0 {
+		select {
+		case chunk, ok := <-s.in:
+			if !ok {
+				return 0, io.EOF
+			}
+			s.pending = chunk
+		case <-s.ctx.Done():
+			return 0, io.EOF
+		}
+	}
+	b := s.pending[0]
+	s.pending = s.pending[1:]
+	return b, nil
+}
+
+// readLine is the cooked-mode line discipline: echo, erase, ^C, ^D, and
+// readline's bell where it would ring.
+func (s *shell) readLine(echo bool) (string, error) {
+	var line []byte
+	show := func(b ...byte) {
+		if s.pty && s.echo && echo {
+			_, _ = s.ch.Write(b)
+		}
+	}
+	for {
+		b, err := s.readByte()
+		if err != nil {
+			if len(line) > 0 {
+				return string(line), nil
+			}
+			return "", err
+		}
+		if b == '\n' && s.lastCR {
+			s.lastCR = false
+			continue
+		}
+		s.lastCR = b == '\r'
+		switch {
+		case b == '\r' || b == '\n':
+			if s.pty {
+				_, _ = s.ch.Write([]byte("\r\n"))
+			}
+			return string(line), nil
+		case b == 0x7f || b == 0x08:
+			if len(line) == 0 {
+				show(0x07)
+				continue
+			}
+			line = line[:len(line)-1]
+			show('\b', ' ', '\b')
+		case b == 0x03:
+			if s.pty {
+				_, _ = s.ch.Write([]byte("^C\r\n"))
+			}
+			return "", errInterrupt
+		case b == 0x04:
+			if len(line) == 0 {
+				return "", errCtrlD
+			}
+		case b == 0x15: // ^U
+			for range line {
+				show('\b', ' ', '\b')
+			}
+			line = line[:0]
+		case b == '\t':
+			show(0x07) // no completion here: the bell
+		case b == 0x1b:
+			s.skipEscape()
+		case b < 0x20:
+		default:
+			if len(line) < maxLineLen {
+				line = append(line, b)
+				show(b)
+			}
+		}
+	}
+}
+
+// skipEscape drops an ANSI escape sequence (arrow keys and the like).
+func (s *shell) skipEscape() {
+	b, err := s.readByte()
+	if err != nil || (b != '[' && b != 'O') {
+		return
+	}
+	for i := 0; i < 16; i++ {
+		b, err := s.readByte()
+		if err != nil || (b >= 0x40 && b <= 0x7e) {
+			return
+		}
+	}
+}
+
+// runInteractive is a login shell: banner, then prompt/command until the
+// last level is left or the connection ends.
+func (s *shell) runInteractive() int {
+	s.print(s.d.loginBanner())
+	if s.top().lv == lvChassis {
+		s.print(fxosBanner)
+	}
+	for len(s.frames) > 0 {
+		s.print(s.prompt())
+		line, err := s.readLine(true)
+		switch {
+		case errors.Is(err, errInterrupt):
+			s.status = 130
+			continue
+		case errors.Is(err, errCtrlD):
+			if s.top().lv >= lvExpert {
+				s.leaveLevel()
+			} else {
+				s.frames = s.frames[:len(s.frames)-1]
+			}
+			continue
+		case err != nil:
+			return s.status
+		}
+		s.execLine(line)
+		if s.cs.ctx.Err() != nil {
+			return s.status
+		}
+	}
+	return s.status
+}
+
+// runExec answers an exec request. The Firepower CLI refuses it exactly as
+// a real FTD does; bash-like devices (--exec, FMC 6.x) run it.
+func (s *shell) runExec(cmd string) int {
+	if !s.execCapable() {
+		if !s.cs.noteCommand(strings.TrimSpace(cmd)) {
+			return 255
+		}
+		_, errw := s.outputs()
+		fmt.Fprintf(errw, "Syntax error on line stdin:1 %q: Unknown command\n", cmd)
+		return 255
+	}
+	if s.d.fleet.cfg.Exec {
+		// The --exec lab account runs commands with root rights so that
+		// generic tools need no sudo dance.
+		s.frames = []frame{{lv: lvRoot, cwd: rootHome, login: true}}
+	}
+	line := strings.TrimSpace(cmd)
+	if line == "" {
+		return 0
+	}
+	if !s.cs.noteCommand(line) {
+		return 255
+	}
+	if s.d.hasFlag(FaultSlow) {
+		_ = s.cs.sleep(s.ctx, s.d.fleet.cfg.SlowLatency)
+	}
+	out, errw := s.outputs()
+	return s.runCmd(func(ctx context.Context) int { return s.bash(ctx, line, out, errw) })
+}
+
+// execLine runs one typed line at the current level.
+func (s *shell) execLine(line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	if !s.cs.noteCommand(line) {
+		return
+	}
+	if s.d.hasFlag(FaultSlow) {
+		if s.cs.sleep(s.ctx, s.d.fleet.cfg.SlowLatency) != nil {
+			return
+		}
+	}
+	out, errw := s.outputs()
+	switch s.top().lv {
+	case lvChassis:
+		s.status = s.runCmd(func(ctx context.Context) int { return s.fxosCommand(ctx, line, out) })
+	case lvModule:
+		s.status = s.runCmd(func(ctx context.Context) int { return s.moduleCommand(ctx, line, out) })
+	case lvClish:
+		s.status = s.runCmd(func(ctx context.Context) int { return s.clishCommand(ctx, line, out) })
+	default:
+		s.status = s.runCmd(func(ctx context.Context) int { return s.bash(ctx, line, out, errw) })
+	}
+}
+
+// runCmd runs fn with a context that Ctrl-C cancels.
+func (s *shell) runCmd(fn func(ctx context.Context) int) int {
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.cmdMu.Lock()
+	s.cmdCancel = cancel
+	s.cmdMu.Unlock()
+	s.running.Store(true)
+	defer func() {
+		s.running.Store(false)
+		s.cmdMu.Lock()
+		s.cmdCancel = nil
+		s.cmdMu.Unlock()
+		cancel()
+	}()
+	status := fn(ctx)
+	if ctx.Err() != nil && s.ctx.Err() == nil {
+		s.print("^C\n")
+		return 130
+	}
+	return status
+}
+
+// latency waits a command's device-time latency; false if interrupted.
+func (s *shell) latency(ctx context.Context, d time.Duration) bool {
+	return s.cs.sleep(ctx, d) == nil
+}
+
+func (s *shell) prompt() string {
+	f := s.top()
+	switch f.lv {
+	case lvChassis:
+		return s.d.hostname + "# "
+	case lvModule:
+		return "Firepower-module1> "
+	case lvClish:
+		return "> "
+	}
+	if s.ps1 != "" {
+		return s.expandPS1(s.ps1)
+	}
+	if f.lv == lvRoot {
+		return fmt.Sprintf("root@%s:%s# ", s.d.hostname, displayPath(f.cwd, rootHome))
+	}
+	return fmt.Sprintf("%s@%s:%s$ ", s.d.fleet.cfg.Username, s.d.hostname, displayPath(f.cwd, adminHome))
+}
+
+func (s *shell) expandPS1(ps string) string {
+	f := s.top()
+	user, home, sign := s.d.fleet.cfg.Username, adminHome, "$"
+	if f.lv == lvRoot {
+		user, home, sign = "root", rootHome, "#"
+	}
+	r := strings.NewReplacer(`\u`, user, `\h`, s.d.hostname, `\H`, s.d.fqdn(), `\w`, displayPath(f.cwd, home),
+		`\W`, lastElem(displayPath(f.cwd, home)), `\$`, sign, `\n`, "\n", `\\`, `\`)
+	return r.Replace(ps)
+}
+
+func displayPath(cwd, home string) string {
+	if cwd == home {
+		return "~"
+	}
+	if strings.HasPrefix(cwd, home+"/") {
+		return "~" + cwd[len(home):]
+	}
+	return cwd
+}
+
+func lastElem(p string) string {
+	if p == "/" || p == "~" {
+		return p
+	}
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// leaveLevel is exit/logout/^D at a bash level.
+func (s *shell) leaveLevel() {
+	f := s.top()
+	if f.login {
+		s.print("logout\n")
+	} else {
+		s.print("exit\n")
+	}
+	s.frames = s.frames[:len(s.frames)-1]
+	if f.lv == lvRoot || len(s.frames) == 0 {
+		s.ps1 = ""
+	}
+	if len(s.frames) > 0 && s.top().lv < lvExpert {
+		s.ps1 = ""
+	}
+}
+
+// waitDrop blocks until the device drops the connection (reboot), so the
+// client sees the session die rather than end cleanly.
+func (s *shell) waitDrop() {
+	select {
+	case <-s.cs.ctx.Done():
+	case <-time.After(5 * time.Second):
+	}
+}
