@@ -183,7 +183,12 @@ func (s *server) start() {
 	require.NoError(t, s.cmd.Start())
 	s.exited = make(chan struct{})
 	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() { s.kill() })
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("fleetd log (last 8 KiB):\n%s", tail(s.logs.String(), 8<<10))
+		}
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
@@ -238,7 +243,7 @@ type result struct {
 // ctl runs fleetctl as the named token's owner.
 func (s *server) ctl(token string, args ...string) result {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "fleetctl"), args...)
 	cmd.Env = append(os.Environ(), "FLEETCTL_SERVER="+s.url, "FLEETCTL_TOKEN="+s.tokens[token],
@@ -270,4 +275,11 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(1)
 		}
+		fmt.Println("helper: up ok")
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -131,7 +133,8 @@ func TestConcurrentUp(t *testing.T) {
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), helperEnv+"="+dsn)
-			if out, err := cmd.CombinedOutput(); err != nil {
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "helper: up ok") {
 				errs <- fmt.Errorf("helper process: %v: %s", err, out)
 			}
 		}()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -62,12 +63,30 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	if err != nil {
 		return err
 	}
-	// River workers and the scheduler start here (svc.Queue becomes a
-	// working client), before the API, and stop after it.
-	srv, err := api.NewServer(svc.APIDeps())
+	// The backend (workers.go) owns the River client that works jobs; the
+	// API's run and remediation services insert through that client.
+	b, err := newBackend(cfg, pool, svc.Inventory, log)
 	if err != nil {
 		return err
 	}
+	deps := svc.APIDeps()
+	deps.Runs, deps.Remediation = b.runs, b.remedy
+	srv, err := api.NewServer(deps)
+	if err != nil {
+		return err
+	}
+	// Not ctx: a cancelled Start context would cut running jobs short;
+	// stopBackend stops them gracefully, after the API server, because
+	// requests in flight may still insert jobs.
+	if err := b.start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	stopBackend := sync.OnceFunc(func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		b.stop(sctx, log)
+	})
+	defer stopBackend()
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
@@ -118,6 +137,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("api server: %w", err)
 	}
+	stopBackend()
 	log.Info("stopped")
 	return nil
 }

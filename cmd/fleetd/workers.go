@@ -15,6 +15,7 @@ import (
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/targets"
 	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
@@ -28,6 +29,7 @@ type backend struct {
 	resolver *targets.Resolver
 	diag     *devicediag.Diagnoser
 	recorder *runs.Recorder
+	remedy   *remediate.Service
 	stopRec  context.CancelFunc
 	recDone  chan struct{}
 }
@@ -86,6 +88,8 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
+	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
+	river.AddWorker(workers, remediate.NewWorker(pool, actions, remediate.WorkerConfig{Sites: cfg.Sites}, nil, log.Named("remediate")))
 	b.queue, err = jobs.NewClient(pool, workers, jobs.Config{
 		DiagnoseWorkers: workersN,
 		JobTimeout:      jobTimeout,
@@ -96,6 +100,8 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 		return nil, err
 	}
 	b.runs = runs.NewService(pool, b.queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
+	b.remedy = remediate.NewService(pool, b.queue, remediate.InventorySource{DB: pool, Status: b.runs},
+		remediate.ConfigFrom(cfg), nil, log.Named("remediate"))
 	return b, nil
 }
 

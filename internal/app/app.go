@@ -23,12 +23,15 @@ import (
 
 // Services are fleetd's long-lived services.
 type Services struct {
-	Config      config.Config
-	Pool        *pgxpool.Pool
-	Log         *zap.Logger
-	Inventory   *inventory.Store
-	Auth        *auth.Store
-	Queue       *jobs.Client // insert-only until workers are registered
+	Config    config.Config
+	Pool      *pgxpool.Pool
+	Log       *zap.Logger
+	Inventory *inventory.Store
+	Auth      *auth.Store
+	// Queue only inserts jobs. fleetd serve builds the River client that
+	// works them (cmd/fleetd/workers.go) and serves Runs and Remediation
+	// built on that client instead; tests need no workers.
+	Queue       *jobs.Client
 	Runs        *runs.Service
 	Remediation *remediate.Service
 }

@@ -19,6 +19,24 @@
 //	(Site) Location() *time.Location
 //	(MaintenanceWindow) Next(after time.Time, loc *time.Location) (start, end time.Time, ok bool)
 //	Secret                                // string type whose String/JSON/YAML forms are "[redacted]"; Reveal() gives the value
+//	ResolvedCredential{Name, Username; Password, SudoPassword, PrivateKey, KeyPassphrase Secret; Certificate []byte; UseAgent bool}
+//	ErrUnknownCredential                  // ResolveCredential of a name not in credentials
+//	*ValidationError{Problems []string}   // from Validate/Load: every problem, each "key: message"
+//	CheckAddress(s string) error          // host or host:port rule shared with inventory rows and jump hosts
+//	DefaultRegions() map[string]Region; EnvPrefix = "FLEETD"; DefaultPaths
+//	HostKeyStrict, HostKeyTOFU = "strict", "tofu"
+//	(Credential) Methods() []string       // which secret sources are set (safe to store/show)
+//	(TLS) Enabled() bool; (MaintenanceWindow) IsSet() bool
+//
+// Sections: database{url,max_conns} api{listen,tls{cert_file,key_file},max_body_bytes}
+// log{level,format} regions.<name>{api,est,mx,dex,eventing} sites.<name>{region,timezone,
+// maintenance_window{weekdays,start,duration},hostkey_policy,max_concurrent,reboot_timeout,
+// jump_hosts[{address,credential}]} credentials.<name>{username,password_env,password_file,
+// key_file,key_passphrase_env,sudo_password_env,use_agent,certificate_file} runner{max_concurrent,
+// start_rate,connect_timeout,command_timeout,session_timeout,retry{attempts,backoff}}
+// diagnose{curl_max_time,log_window} remediation{approval_ttl,batch_size,failure_threshold}
+// schedules[{name,cron,timezone,selector{all,site,tag}}] notifications{webhooks[{name,url,url_env,events}]}.
+// docs/config.md documents each key and its default.
 //
 // Environment: every fixed key can be set as FLEETD_<KEY with dots as underscores>,
 // e.g. FLEETD_DATABASE_URL, FLEETD_API_LISTEN, FLEETD_RUNNER_MAX_CONCURRENT. Keys

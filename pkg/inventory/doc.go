@@ -52,10 +52,14 @@
 //	  Named devices: all-or-nothing (error if a name has no candidate or several different keys pending);
 //	  a device's mismatch candidate can be accepted by name (re-imaged device), replacing its pinned key.
 //	  AllPending: every device with exactly one pending key (in Site, if given); others are Skipped.
-//	(*Store) CheckHostKey(ctx, device, addr string, key ssh.PublicKey, policy string) error
+//	(*Store) CheckHostKey(ctx, device, addr string, key ssh.PublicKey, policy string) error   // "strict" | "tofu" | "" (= strict)
 //	  pinned+equal -> nil; none pinned + strict -> recorded pending, ErrHostKeyUnknown;
 //	  none pinned + tofu -> pinned (audited), nil; pinned+different -> recorded mismatch (audited), ErrHostKeyMismatch.
-//	  Safe when several workers see the same key at once.
+//	  Safe when several workers see the same key at once. Unknown device -> ErrNotFound.
+//	(*Store) PinnedHostKey(ctx, device) (ssh.PublicKey, error)    // nil, nil when none pinned
+//	*Store implements runner.PinnedHostKeyLookup; internal/targets adapts CheckHostKey to runner.HostKeyStore.
+//	PolicyStrict, PolicyTOFU = "strict", "tofu"
 //
-// Errors: ErrNotFound, ErrExists, ErrHostKeyUnknown, ErrHostKeyMismatch, *ValidationError.
+// Errors: ErrNotFound, ErrExists, *ValidationError; ErrHostKeyUnknown and
+// ErrHostKeyMismatch are runner.ErrHostKeyUnknown / runner.ErrHostKeyMismatch.
 package inventory

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/fleetd/fleetd/pkg/runner"
 )
 
 // Errors.
@@ -12,10 +14,11 @@ var (
 	ErrExists   = errors.New("device already exists")
 	// ErrHostKeyUnknown: no key is pinned for the device and the site's policy
 	// is strict; the key was recorded as pending for `fleetctl hostkey accept`.
-	ErrHostKeyUnknown = errors.New("host key not yet accepted")
+	// The runner's own sentinel, so that its error classification applies.
+	ErrHostKeyUnknown = runner.ErrHostKeyUnknown
 	// ErrHostKeyMismatch: the device presented a key other than the pinned
 	// one. Nothing may be sent to it.
-	ErrHostKeyMismatch = errors.New("host key does not match the pinned key")
+	ErrHostKeyMismatch = runner.ErrHostKeyMismatch
 )
 
 // Problem is one thing wrong with one row (Line 0 when there is no file).

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/fleetd/fleetd/pkg/audit"
+	"github.com/fleetd/fleetd/pkg/runner"
 )
 
 // HostKeyState is where a device's host key stands.
@@ -26,11 +27,15 @@ const (
 	StateMismatch HostKeyState = "mismatch" // seen while another key is pinned
 )
 
-// Host-key policies, as in config (sites.<name>.hostkey_policy).
+// Host-key policies, as in config (sites.<name>.hostkey_policy) and
+// runner.HostKeyPolicy.
 const (
-	PolicyStrict = "strict"
-	PolicyTOFU   = "tofu"
+	PolicyStrict = string(runner.HostKeyStrict)
+	PolicyTOFU   = string(runner.HostKeyTOFU)
 )
+
+// PinnedHostKey lets the runner prefer the pinned key type during the handshake.
+var _ runner.PinnedHostKeyLookup = (*Store)(nil)
 
 // SystemActor is the audit actor of changes fleetd makes by itself.
 const SystemActor = "fleetd"
@@ -288,6 +293,26 @@ func (s *Store) existingNames(ctx context.Context, tx pgx.Tx, names []string) (m
 	return out, nil
 }
 
+// PinnedHostKey returns the device's pinned key, or nil when none is pinned
+// (or the device is unknown), so the runner can prefer the pinned key type.
+func (s *Store) PinnedHostKey(ctx context.Context, device string) (ssh.PublicKey, error) {
+	var wire []byte
+	err := s.pool.QueryRow(ctx, `
+		SELECT h.public_key FROM host_keys h JOIN devices d ON d.id = h.device_id
+		WHERE d.name = $1 AND h.state = 'pinned'`, device).Scan(&wire)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inventory: pinned host key of %s: %w", device, err)
+	}
+	key, err := ssh.ParsePublicKey(wire)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: pinned host key of %s: %w", device, err)
+	}
+	return key, nil
+}
+
 // errRace means a concurrent CheckHostKey changed the rows between our read
 // and our write; the check is simply run again against the new state.
 var errRace = errors.New("host key changed concurrently")
@@ -311,15 +336,28 @@ func (s *Store) CheckHostKey(ctx context.Context, device, addr string, key ssh.P
 	default:
 		return fmt.Errorf("inventory: check host key: unknown policy %q", policy)
 	}
+	fp := ssh.FingerprintSHA256(key)
+	// Fast path, the common case of every sweep: the pinned key, one round trip.
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE host_keys h SET last_seen = now(), seen_count = h.seen_count + 1, address = $3
+		FROM devices d
+		WHERE d.name = $1 AND h.device_id = d.id AND h.state = 'pinned' AND h.fingerprint = $2`, device, fp, addr)
+	if err != nil {
+		return fmt.Errorf("inventory: check host key of %s: %w", device, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+
 	var deviceID string
-	err := s.pool.QueryRow(ctx, `SELECT id::text FROM devices WHERE name = $1`, device).Scan(&deviceID)
+	err = s.pool.QueryRow(ctx, `SELECT id::text FROM devices WHERE name = $1`, device).Scan(&deviceID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("device %q: %w", device, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("inventory: check host key of %s: %w", device, err)
 	}
-	seen := seenKey{deviceID: deviceID, device: device, addr: addr, keyType: key.Type(), wire: key.Marshal(), fp: ssh.FingerprintSHA256(key)}
+	seen := seenKey{deviceID: deviceID, device: device, addr: addr, keyType: key.Type(), wire: key.Marshal(), fp: fp}
 	for range 5 {
 		var verdict error
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

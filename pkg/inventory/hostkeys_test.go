@@ -14,12 +14,14 @@ import (
 	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
-func newKey(t *testing.T) ssh.PublicKey {
-	t.Helper()
+func newKey(t *testing.T) ssh.PublicKey { return newKeyTB(t) }
+
+func newKeyTB(tb testing.TB) ssh.PublicKey {
+	tb.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	k, err := ssh.NewPublicKey(pub)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return k
 }
 

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/pkg/remediate"
 )
 
@@ -418,4 +420,31 @@ func TestCancelScheduledBeforeItRuns(t *testing.T) {
 	_, err = h.svc.Cancel(ctx, alice, r.ID, "")
 	require.True(t, errors.Is(err, remediate.ErrConflict), err)
 	require.Contains(t, err.Error(), "can no longer be cancelled")
+}
+
+// TestExpiryJobExpiresUnreadRequests: the periodic job expires a request
+// that nobody reads, with its audit event.
+func TestExpiryJobExpiresUnreadRequests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, remediate.Config{ApprovalTTL: time.Minute})
+	h.addDevices("emea", sick, "ftd-ams-01")
+	r, err := h.svc.Create(ctx, alice, restartReq("ftd-ams-01"))
+	require.NoError(t, err)
+	h.clock.Advance(2 * time.Minute)
+
+	workers := river.NewWorkers()
+	remediate.Register(workers, remediate.NewWorker(h.pool, h.fake, remediate.WorkerConfig{}, h.clock, h.log))
+	c, err := jobs.NewClient(h.pool, workers, jobs.Config{FetchPollInterval: 50 * time.Millisecond, TestOnly: true,
+		PeriodicJobs: []*river.PeriodicJob{remediate.ExpirePeriodicJob(100 * time.Millisecond)}}, h.log)
+	require.NoError(t, err)
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() { _ = c.StopAndCancel(context.Background()) })
+
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, h.pool.QueryRow(ctx, `SELECT state FROM remediation_requests WHERE id = $1`, r.ID).Scan(&state))
+		return state == "expired"
+	}, 15*time.Second, 50*time.Millisecond)
+	require.Equal(t, []string{remediate.AuditRequested, remediate.AuditExpired}, h.auditActions(r.ID))
 }

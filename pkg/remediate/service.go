@@ -417,9 +417,13 @@ func (r rowWithExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r
 // ExpireDue turns pending requests past their expiry into expired ones,
 // with an audit event each, and returns how many.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
-	now := s.clock.Now()
+	return expireDue(ctx, s.pool, s.clock, s.log)
+}
+
+func expireDue(ctx context.Context, pool *pgxpool.Pool, clock Clock, log *zap.Logger) (int, error) {
+	now := clock.Now()
 	var n int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE remediation_requests SET state = 'expired', decided_at = $1, updated_at = now()
 			WHERE state = 'pending' AND expires_at <= $1 RETURNING id, expires_at`, now)
 		if err != nil {
@@ -449,7 +453,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("expire requests: %w", err)
 	}
 	if n > 0 {
-		s.log.Info("remediation requests expired", zap.Int("count", n))
+		log.Info("remediation requests expired", zap.Int("count", n))
 	}
 	return n, nil
 }

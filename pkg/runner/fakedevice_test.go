@@ -27,10 +27,10 @@ type fakeDevice struct {
 	ln   net.Listener
 	addr string
 
-	conns, passwords, commands, logins, pubkeys atomic.Int64
-	mu                                          sync.Mutex
-	log                                         []string
-	live                                        sync.WaitGroup
+	conns, passwords, commands, logins, pubkeys, keepalives atomic.Int64
+	mu                                                      sync.Mutex
+	log                                                     []string
+	live                                                    sync.WaitGroup
 }
 
 type fakeConfig struct {
@@ -50,6 +50,7 @@ type fakeConfig struct {
 	forward      bool // act as a jump host (direct-tcpip)
 	kbdInteract  bool // offer keyboard-interactive instead of password
 	noEcho       bool
+	legacyOnly   bool // only what an old appliance offers: dh-group14-sha1, aes128-cbc, hmac-sha1, ssh-rsa
 }
 
 func newHostKey(t testing.TB) ssh.Signer {
@@ -161,6 +162,11 @@ func (d *fakeDevice) serverConfig() *ssh.ServerConfig {
 		}
 	}
 	sc.AddHostKey(d.cfg.hostKey)
+	if d.cfg.legacyOnly {
+		sc.KeyExchanges = []string{ssh.InsecureKeyExchangeDH14SHA1}
+		sc.Ciphers = []string{ssh.InsecureCipherAES128CBC}
+		sc.MACs = []string{ssh.HMACSHA1}
+	}
 	return sc
 }
 
@@ -172,7 +178,16 @@ func (d *fakeDevice) handle(c net.Conn) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	d.logins.Add(1)
-	go ssh.DiscardRequests(reqs)
+	go func() {
+		for req := range reqs {
+			if req.Type == "keepalive@openssh.com" {
+				d.keepalives.Add(1)
+			}
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+		}
+	}()
 	var cmds atomic.Int64
 	var wg sync.WaitGroup
 	for nc := range chans {

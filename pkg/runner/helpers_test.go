@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"runtime"
 	"testing"
 	"time"
 
@@ -43,27 +42,6 @@ func labCred() Credential {
 func targetFor(d *fakeDevice, store *MemoryHostKeyStore, name string) Target {
 	store.Pin(name, d.cfg.hostKey.PublicKey())
 	return Target{Device: name, Site: "emea", Kind: "ftd", Addr: d.addr, Credential: labCred()}
-}
-
-// checkNoLeaks fails the test if goroutines started during it outlive it.
-func checkNoLeaks(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before || time.Now().After(deadline) {
-				if n > before {
-					buf := make([]byte, 1<<20)
-					buf = buf[:runtime.Stack(buf, true)]
-					t.Fatalf("goroutines: %d before, %d after\n%s", before, n, buf)
-				}
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
 }
 
 func ctxT(t testing.TB) context.Context {

@@ -71,13 +71,14 @@ func (k promptKind) state() shellState {
 	return stateUnknown
 }
 
-// Prompt regexes of firepower.md §4, applied to the last line of output after
+// Prompt regexes of firepower.md §4 (with line breaks excluded from the path
+// part, which only matters to callers passing more than one line), applied to the last line of output after
 // BEL and ANSI sequences are stripped. They are compiled once; matching uses
 // the []byte forms, which do not allocate.
 var (
 	reClish    = regexp.MustCompile(`^[\w.-]*> ?$`)
-	reExpert   = regexp.MustCompile(`^[\w.-]{1,63}@[\w.-]+:[^$]*\$ ?$`)
-	reRoot     = regexp.MustCompile(`^root@[\w.-]+:[^#]*# ?$`)
+	reExpert   = regexp.MustCompile(`^[\w.-]{1,63}@[\w.-]+:[^$\n]*\$ ?$`)
+	reRoot     = regexp.MustCompile(`^root@[\w.-]+:[^#\n]*# ?$`)
 	reFXOS     = regexp.MustCompile(`^[\w.-]+(\([\w-]+\))?# ?$`)
 	rePassword = regexp.MustCompile(`(?i)^(\[sudo\] )?password( for [\w.-]+)?: ?$`)
 	rePager    = regexp.MustCompile(`^\s*(<--- More --->|--More--|-- More --)\s*$`)

@@ -145,12 +145,14 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 	log := r.log.With(zap.String("device", t.Device), zap.String("site", t.Site))
 	var s *Session
 	defer func() {
+		if s != nil {
+			// Normally closed already; this covers fn panicking or calling
+			// runtime.Goexit (t.FailNow in tests).
+			s.link.close()
+		}
 		if p := recover(); p != nil {
 			// A bug in one device's fn must not take the fleet down with it.
 			log.Error("panic in session function", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			if s != nil {
-				s.link.close()
-			}
 			res.Err = fmt.Errorf("%s: panic in session function: %v: %w", t.Device, p, ErrProtocol)
 			res.Class = ClassProtocol
 			res.Finished = time.Now()
@@ -178,9 +180,10 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 		log.Debug("connect failed", zap.String("class", string(res.Class)), zap.Error(res.Err), zap.Int("attempts", res.Attempts))
 		return res
 	}
-	res.HostKeyFingerprint = l.fingerprint
 
-	s = &Session{r: r, target: t, link: l, log: log, red: red, exec: t.Exec, tr: transcript{max: r.cfg.MaxTranscript}}
+	s = &Session{r: r, target: t, link: l, log: log, red: red, exec: t.Exec,
+		// Most sessions fit in 16 KiB; starting there saves the early regrowth copies.
+		tr: transcript{max: r.cfg.MaxTranscript, buf: make([]byte, 0, min(16<<10, r.cfg.MaxTranscript))}}
 	shellStart := time.Now()
 	if !s.exec {
 		err = s.openShell(sctx)
@@ -241,7 +244,7 @@ func (r *Runner) connectWithRetry(ctx context.Context, t *Target, res *Result) (
 		}
 		res.Attempts = attempt
 		var l *link
-		l, err = r.connect(ctx, t, &res.Timings)
+		l, err = r.connect(ctx, t, res)
 		if err == nil {
 			return l, nil
 		}

@@ -53,6 +53,7 @@ type Session struct {
 
 	commands time.Duration
 	execRan  bool
+	landing  string
 }
 
 // Device is the target's device name.
@@ -84,10 +85,7 @@ func (s *Session) Landing() string {
 	if s.exec {
 		return "exec"
 	}
-	if len(s.stack) == 0 {
-		return "unknown"
-	}
-	return s.stack[0].String()
+	return s.landing
 }
 
 // HostKeyFingerprint is the SHA256 fingerprint the device presented.
@@ -223,6 +221,7 @@ func (s *Session) openShell(ctx context.Context) error {
 		switch k := detectPrompt(s.line); k {
 		case promptClish, promptExpert, promptRoot, promptFXOS:
 			s.push(k.state())
+			s.landing = k.state().String()
 			s.log.Debug("landed", zap.Stringer("state", k.state()))
 			return true, nil
 		case promptPassword:

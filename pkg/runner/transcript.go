@@ -94,14 +94,14 @@ func (rd *redactor) string(s string) string {
 	return rd.r.Replace(s)
 }
 
-// capped returns b redacted and cut to max bytes. The cut can leave the start
-// of a secret at the very end; that prefix is redacted too.
+// capped returns b cut to max bytes, then redacted. The cut can leave the
+// start of a secret at the very end; that prefix is redacted too. (Each
+// replacement may lengthen the text by a few bytes.)
 func (rd *redactor) capped(b []byte, max int) string {
-	s := rd.bytes(b)
-	if len(s) <= max {
-		return rd.tail(s)
+	if len(b) > max {
+		b = b[:max]
 	}
-	return rd.tail(s[:max])
+	return rd.tail(rd.bytes(b))
 }
 
 // tail redacts a trailing partial secret (at least 3 bytes of one).

@@ -50,9 +50,11 @@ type hop struct {
 }
 
 // connect dials t (through its jump hosts), checks host keys and
-// authenticates, recording dial/handshake/auth durations into tm. Every error
-// is a *dialError saying which hop and phase failed.
-func (r *Runner) connect(ctx context.Context, t *Target, tm *Timings) (*link, error) {
+// authenticates, recording dial/handshake/auth durations and the device's
+// key fingerprint into res. Every error is a *dialError saying which hop and
+// phase failed.
+func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, error) {
+	tm := &res.Timings
 	hops := make([]hop, 0, len(t.JumpHosts)+1)
 	for _, j := range t.JumpHosts {
 		hops = append(hops, hop{j.Name, withDefaultPort(j.Addr), j.Credential, j.HostKeyPolicy})
@@ -73,6 +75,9 @@ func (r *Runner) connect(ctx context.Context, t *Target, tm *Timings) (*link, er
 			l.tcp = nc
 		}
 		c, hk, err := r.handshake(ctx, nc, h, tm)
+		if i == len(hops)-1 {
+			res.HostKeyFingerprint = hk.fingerprint
+		}
 		if err != nil {
 			_ = nc.Close()
 			l.abandon()

@@ -63,6 +63,7 @@ func (s *shell) bash(ctx context.Context, line string, out, errw io.Writer) int 
 }
 
 func (s *shell) runPipeline(ctx context.Context, pl pipeline, out, errw io.Writer) int {
+	depth := len(s.frames)
 	var stdin []byte
 	hasIn := false
 	status := 0
@@ -124,6 +125,9 @@ func (s *shell) runPipeline(ctx context.Context, pl pipeline, out, errw io.Write
 		stdin, hasIn = pipeBuf.Bytes(), true
 		if ctx.Err() != nil {
 			return 130
+		}
+		if len(s.frames) != depth {
+			return status // the level changed under the pipeline (exit | ...)
 		}
 	}
 	return status
@@ -247,6 +251,10 @@ func init() {
 		commands[k] = v
 	}
 }
+
+// shellBuiltins are bash builtins: sudo cannot run them.
+var shellBuiltins = map[string]bool{"exit": true, "logout": true, "cd": true, "export": true, "unset": true,
+	"set": true, "history": true, "type": true, ":": true, "echo": false, "pwd": false}
 
 // commands is every command bash knows; tools register in init.
 var commands = map[string]command{}
@@ -478,7 +486,11 @@ func cmdSudo(p *proc) int {
 				return 0
 			}
 		case "-u":
-			if len(args) > 1 && args[1] != "root" {
+			if len(args) < 2 {
+				p.errf("sudo: option requires an argument -- 'u'\nusage: sudo -h | -K | -k | -V\n")
+				return 1
+			}
+			if args[1] != "root" {
 				p.errf("sudo: unknown user: %s\n", args[1])
 				return 1
 			}
@@ -508,6 +520,10 @@ func cmdSudo(p *proc) int {
 	}
 	if shell {
 		return p.s.enterRoot(login)
+	}
+	if shellBuiltins[args[0]] {
+		p.errf("sudo: %s: command not found\n", args[0])
+		return 1
 	}
 	saved := p.s.frames
 	p.s.frames = append(append([]frame(nil), saved...), frame{lv: lvRoot, cwd: p.s.top().cwd})

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -317,5 +316,3 @@ func (w word) expand(lookup func(string) string) string {
 	}
 	return b.String()
 }
-
-var errExit = errors.New("exit")

@@ -1,8 +1,13 @@
 package sim
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -60,7 +65,10 @@ func TestParseLine(t *testing.T) {
 
 func TestBREToRE2(t *testing.T) {
 	t.Parallel()
-	cases := []struct{ bre, line string; match bool }{
+	cases := []struct {
+		bre, line string
+		match     bool
+	}{
 		{`EventHandler_SSEConnector.sock`, "x /ngfw/var/sf/run/EventHandler_SSEConnector.sock", true},
 		{`^\(SSEConnector\|EventHandler\) `, "EventHandler (normal) - Running 1", true},
 		{`(a)`, "(a)", true},
@@ -101,5 +109,68 @@ func FuzzParseLine(f *testing.F) {
 		_, _ = parseGrepArgs("grep", []string{line, "-e"})
 		_, _ = parseCurlArgs([]string{line, "-m"})
 		_, _ = parseCurlURL(line)
+	})
+}
+
+// fakeChannel is an ssh.Channel with no input whose output is dropped.
+type fakeChannel struct{}
+
+func (fakeChannel) Read([]byte) (int, error)                       { return 0, io.EOF }
+func (fakeChannel) Write(p []byte) (int, error)                    { return len(p), nil }
+func (fakeChannel) Close() error                                   { return nil }
+func (fakeChannel) CloseWrite() error                              { return nil }
+func (fakeChannel) Stderr() io.ReadWriter                          { return fakeStderr{} }
+func (fakeChannel) SendRequest(string, bool, []byte) (bool, error) { return true, nil }
+
+type fakeStderr struct{}
+
+func (fakeStderr) Read([]byte) (int, error)    { return 0, io.EOF }
+func (fakeStderr) Write(p []byte) (int, error) { return len(p), nil }
+
+// FuzzShellLine types arbitrary lines at every level of a device: the CLI
+// must answer anything without panicking.
+func FuzzShellLine(f *testing.F) {
+	for _, s := range append(diagnoseCommands, "show version", "sh ver", "expert", "sudo su -", "cd /etc/sf",
+		"pmtool restartbyid sseconnector", "grep -e", "curl -m", "echo $? | wc -l", "sh -c 'sh -c \"echo x\"'",
+		"stty cols 3", "PS1='\\u@\\h:\\w\\$ '", "ls -l /ngfw", "exit 3", "connect module 1 console") {
+		f.Add(s)
+	}
+	fleet, err := NewFleet(FleetConfig{Count: 1, TimeScale: 1e-9, Clock: FixedClock(goldenTime)}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	d := fleet.Devices()[0]
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.Contains(line, "reboot") || strings.Contains(line, "shutdown") ||
+			strings.Contains(line, "sleep") || strings.Contains(line, "timeout") {
+			return // reboots the device for real, or waits as long as asked
+		}
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(3 * time.Second):
+				panic(fmt.Sprintf("line %q hangs the CLI", line))
+			}
+		}()
+		for _, lv := range []level{lvChassis, lvModule, lvClish, lvExpert, lvRoot} {
+			cs := &connState{d: d, raw: nil, ctx: context.Background()}
+			s := newShell(cs, fakeChannel{})
+			s.setPTY(7, 5)
+			s.frames = []frame{{lv: lvClish}, {lv: lv, cwd: "/root"}}
+			out, errw := s.outputs()
+			switch lv {
+			case lvChassis:
+				s.fxosCommand(context.Background(), "x "+line, out)
+			case lvModule:
+				s.moduleCommand(context.Background(), "x "+line, out)
+			case lvClish:
+				s.clishCommand(context.Background(), "x "+line, out)
+			default:
+				s.bash(context.Background(), line, out, errw)
+			}
+			_ = s.prompt
+		}
 	})
 }

@@ -323,9 +323,22 @@ func (d *Device) SetFault(f Fault) {
 func (d *Device) RemoveFault(f Fault) {
 	now := d.now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.removeFaultLocked(f, now)
 	d.syncIntervals(now)
+	up := d.endFlapLocked()
+	d.mu.Unlock()
+	if up {
+		d.fleet.bringUp(d)
+	}
+}
+
+// endFlapLocked ends a flapping outage at once when the fault is gone.
+func (d *Device) endFlapLocked() bool {
+	if d.phase == phaseFlapDown && !d.flags.has(FaultFlapping) {
+		d.phase = phaseUp
+		return true
+	}
+	return false
 }
 
 func (d *Device) removeFaultLocked(f Fault, now time.Time) {
@@ -361,11 +374,15 @@ func (d *Device) removeFaultLocked(f Fault, now time.Time) {
 func (d *Device) ClearFaults() {
 	now := d.now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	for _, f := range allFaults {
 		d.removeFaultLocked(f, now)
 	}
 	d.syncIntervals(now)
+	up := d.endFlapLocked()
+	d.mu.Unlock()
+	if up {
+		d.fleet.bringUp(d)
+	}
 }
 
 // State returns a snapshot of the device's condition.

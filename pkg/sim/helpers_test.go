@@ -95,12 +95,12 @@ func (b *syncBuffer) String() string {
 // term is an interactive PTY session driven like a person would: type a
 // line, wait for the prompt.
 type term struct {
-	t     *testing.T
-	sess  *ssh.Session
-	in    interface{ Write([]byte) (int, error) }
-	out   *syncBuffer
-	mark  int
-	done  chan error
+	t    *testing.T
+	sess *ssh.Session
+	in   interface{ Write([]byte) (int, error) }
+	out  *syncBuffer
+	mark int
+	done chan error
 }
 
 func openTerm(t *testing.T, c *ssh.Client, cols int) *term {

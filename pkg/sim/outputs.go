@@ -19,9 +19,6 @@ type devSnap struct {
 
 func (s devSnap) ehPMPID() int { return s.ehPID + 9712 } // pmtool's EventHandler wrapper
 
-// cloudConnected says whether the connector holds its websocket.
-func (s devSnap) cloudConnected() bool { return s.conn.running && s.enrolled && !s.egress }
-
 func (d *Device) snap() devSnap {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -140,6 +140,14 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		started = true
 		go func() {
 			defer close(done)
+			// A bug in one session must not take 10,000 devices down.
+			defer func() {
+				if r := recover(); r != nil {
+					cs.d.fleet.log.Error("session panicked", zap.String("device", cs.d.name), zap.Any("panic", r),
+						zap.Stack("stack"))
+					_ = ch.Close()
+				}
+			}()
 			status := run()
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{uint32(status)}))
 			_ = ch.CloseWrite()

@@ -102,7 +102,14 @@ func (s *shell) setSize(cols, rows int) {
 	s.rows.Store(int32(min(rows, 1<<20)))
 }
 
-func (s *shell) top() *frame { return &s.frames[len(s.frames)-1] }
+// top is the current level; after the last level was left (the session
+// is ending) it is a throwaway frame, so late lookups cannot panic.
+func (s *shell) top() *frame {
+	if len(s.frames) == 0 {
+		return &frame{lv: lvExpert, cwd: "/"}
+	}
+	return &s.frames[len(s.frames)-1]
+}
 
 func (s *shell) isRoot() bool { return len(s.frames) > 0 && s.top().lv == lvRoot }
 

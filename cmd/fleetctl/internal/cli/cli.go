@@ -19,6 +19,7 @@ import (
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/diagnose"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/hostkey"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
+	"github.com/fleetd/fleetd/cmd/fleetctl/internal/remediate"
 	"github.com/fleetd/fleetd/pkg/api"
 )
 
@@ -86,6 +87,11 @@ unhealthy or unreachable devices.`,
 	root.AddCommand(diagnose.NewCmdDiagnose(f, nil))
 	root.AddCommand(diagnose.NewCmdRuns(f))
 	root.AddCommand(diagnose.NewCmdStatus(f, nil))
+	root.AddCommand(remediate.NewCmdRemediate(f, nil))
+	root.AddCommand(remediate.NewCmdApprovals(f))
+	root.AddCommand(remediate.NewCmdApprove(f, nil))
+	root.AddCommand(remediate.NewCmdReject(f, nil))
+	root.AddCommand(remediate.NewCmdRequests(f))
 	root.AddCommand(audit.NewCmdAudit(f))
 	root.AddCommand(newCmdWhoAmI(f))
 	root.AddCommand(newCmdCompletion(f))

@@ -192,4 +192,9 @@ func TestEndToEndBadInventory(t *testing.T) {
 	code, stdout, _ = runCLI(t, env, "device", "list", "-o", "json")
 	require.Equal(t, 0, code)
 	require.Equal(t, "[]\n", stdout, "nothing was imported")
+
+	env["FLEETCTL_TOKEN"] = tokens[auth.RoleOperator] + "x"
+	code, _, stderr = runCLI(t, env, "device", "list")
+	require.Equal(t, 1, code)
+	require.Equal(t, "error: invalid or revoked token\nhint: check the token (--token, FLEETCTL_TOKEN or the config file)\n", stderr)
 }

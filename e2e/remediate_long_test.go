@@ -1,0 +1,77 @@
+//go:build long
+
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fleetd/fleetd/pkg/api"
+	"github.com/fleetd/fleetd/pkg/sim"
+)
+
+// TestR4KillFleetdDuringRestart is DESIGN.md R4 with a real crash: fleetd is
+// SIGKILLed while a connector restart is at a given journal step (the
+// device is slow, so each step lasts long enough to be hit), restarted, and
+// the request must end succeeded with the simulator counting exactly one
+// connector restart.
+func TestR4KillFleetdDuringRestart(t *testing.T) {
+	for _, step := range []string{"precheck", "disable-sent", "disabled", "enable-sent", "enabled"} {
+		t.Run(step, func(t *testing.T) {
+			f := startFleet(t, sim.FleetConfig{
+				Devices:     []sim.DeviceSpec{{Name: "ftd-r4", Kind: sim.KindFTD, Site: "emea"}},
+				SlowLatency: 40 * time.Second, // 0.4 s per command at TimeScale 0.01
+			})
+			s := newServer(t, serverOpts{})
+			r := s.ctl("ops-emea", "device", "import", f.inventory)
+			require.Zero(t, r.code, r.stderr)
+			dev := f.Device("ftd-r4")
+			dev.SetFault(sim.FaultEventHandlerDisconnected)
+			dev.SetFault(sim.FaultSlow)
+
+			var req api.RemediationRequest
+			r = s.ctlJSON("ops-emea", &req, "remediate", "--restart-connector", "ftd-r4", "--reason", "R4")
+			require.Zero(t, r.code, r.stderr)
+			r = s.ctl("lead-emea", "approve", req.ID.String())
+			require.Zero(t, r.code, r.stderr)
+
+			pool, err := pgxpool.New(context.Background(), s.dbURL)
+			require.NoError(t, err)
+			defer pool.Close()
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				var cur string
+				err := pool.QueryRow(context.Background(),
+					`SELECT step FROM remediation_devices WHERE request_id = $1`, req.ID).Scan(&cur)
+				require.NoError(t, err)
+				if cur == step {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "step %q never reached (at %q)", step, cur)
+				time.Sleep(2 * time.Millisecond)
+			}
+			s.kill()
+			s.start()
+
+			deadline = time.Now().Add(3 * time.Minute)
+			for {
+				var got api.RemediationRequest
+				s.ctlJSON("auditor", &got, "requests", "show", req.ID.String())
+				if got.State == "succeeded" || got.State == "failed" {
+					require.Equal(t, "succeeded", string(got.State), "%+v", got.Result)
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "request still %s", got.State)
+				time.Sleep(200 * time.Millisecond)
+			}
+			require.Equal(t, int64(1), dev.Counters().ConnectorRestarts, "exactly one restart per approval")
+			for _, flt := range dev.Faults() {
+				require.NotEqual(t, sim.FaultEventHandlerDisconnected, flt)
+			}
+		})
+	}
+}

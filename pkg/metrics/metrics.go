@@ -1,0 +1,137 @@
+package metrics
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fleetd/fleetd/pkg/runner"
+	"github.com/fleetd/fleetd/pkg/runs"
+)
+
+// Metrics are fleetd's instruments, on a registry of their own (no global
+// state: two fleetd servers in one test process do not collide).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	devicesChecked    prometheus.Counter
+	results           *prometheus.CounterVec
+	sshErrors         *prometheus.CounterVec
+	runDuration       *prometheus.HistogramVec
+	sweepsStarted     *prometheus.CounterVec
+	webhookDeliveries *prometheus.CounterVec
+	jobs              *prometheus.GaugeVec
+	approvalsPending  prometheus.Gauge
+	refreshErrors     prometheus.Counter
+}
+
+// sshClasses bounds the class label to the runner's classes.
+var sshClasses = []string{
+	string(runner.ClassUnreachable), string(runner.ClassAuthFailed), string(runner.ClassHostKeyMismatch),
+	string(runner.ClassHostKeyUnknown), string(runner.ClassTimeout), string(runner.ClassProtocol),
+}
+
+// New returns the metrics on a fresh registry that also carries the Go
+// runtime and process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		devicesChecked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetd_devices_checked_total",
+			Help: "Device results recorded by this process (rate() gives devices checked per second).",
+		}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetd_device_results_total",
+			Help: "Device results by health and diagnosis code (diagnosis \"none\" when healthy; a device with two diagnoses counts once under each).",
+		}, []string{"health", "diagnosis"}),
+		sshErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetd_ssh_errors_total",
+			Help: "Devices that could not be checked, by error class (unreachable, auth-failed, hostkey-mismatch, timeout, ...).",
+		}, []string{"class"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fleetd_run_duration_seconds",
+			Help:    "Time from a run's creation to its completion, by kind (diagnose, sweep), observed by the process that completed it.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400},
+		}, []string{"kind"}),
+		sweepsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetd_sweeps_started_total",
+			Help: "Scheduled sweeps started by this process, by schedule.",
+		}, []string{"schedule"}),
+		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetd_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by webhook and outcome (delivered, retry, failed).",
+		}, []string{"webhook", "outcome"}),
+		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_jobs",
+			Help: "Jobs in the shared queue not yet finished, by queue and state (refreshed periodically; same on every replica).",
+		}, []string{"queue", "state"}),
+		approvalsPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetd_approvals_pending",
+			Help: "Remediation requests waiting for approval (refreshed periodically; same on every replica).",
+		}),
+		refreshErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetd_metrics_refresh_errors_total",
+			Help: "Failed refreshes of the database gauges.",
+		}),
+	}
+	reg.MustRegister(m.devicesChecked, m.results, m.sshErrors, m.runDuration, m.sweepsStarted,
+		m.webhookDeliveries, m.jobs, m.approvalsPending, m.refreshErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Series that exist from the start, so rate() and alerts see zeros
+	// rather than nothing.
+	for _, h := range []string{runs.HealthHealthy, runs.HealthUnhealthy, runs.HealthError} {
+		m.results.WithLabelValues(h, "none")
+	}
+	for _, c := range sshClasses {
+		m.sshErrors.WithLabelValues(c)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveResults counts newly recorded device results (runs.Recorder's
+// OnRecorded hook).
+func (m *Metrics) ObserveResults(results []runs.Result) {
+	m.devicesChecked.Add(float64(len(results)))
+	for _, r := range results {
+		health := r.Health
+		if health == "" {
+			health = runs.HealthError
+		}
+		if len(r.Diagnoses) == 0 {
+			m.results.WithLabelValues(health, "none").Inc()
+		}
+		for _, d := range r.Diagnoses {
+			m.results.WithLabelValues(health, d).Inc()
+		}
+		if health == runs.HealthError {
+			class := "other"
+			if len(r.Diagnoses) > 0 && slices.Contains(sshClasses, r.Diagnoses[0]) {
+				class = r.Diagnoses[0]
+			}
+			m.sshErrors.WithLabelValues(class).Inc()
+		}
+	}
+}
+
+// ObserveRun records a completed run's duration.
+func (m *Metrics) ObserveRun(kind string, d time.Duration) {
+	m.runDuration.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// SweepStarted counts a scheduled sweep started by this process.
+func (m *Metrics) SweepStarted(schedule string) { m.sweepsStarted.WithLabelValues(schedule).Inc() }
+
+// WebhookDelivery counts one delivery attempt (notify.Service.Observe).
+func (m *Metrics) WebhookDelivery(webhook, outcome string) {
+	m.webhookDeliveries.WithLabelValues(webhook, outcome).Inc()
+}
