@@ -103,7 +103,18 @@ type server struct {
 
 type serverOpts struct {
 	HostKeyPolicy string // default tofu
+	MaxConcurrent int    // runner.max_concurrent; default 100
 	ExtraYAML     string
+	// DatabaseURL reuses a database (a second replica); default a fresh one.
+	DatabaseURL string
+	Tokens      map[string]string // with DatabaseURL: the first replica's tokens
+}
+
+// replica starts another fleetd on the same database (its own port, the
+// same tokens): the scale-out setup of DESIGN.md.
+func (s *server) replica(o serverOpts) *server {
+	o.DatabaseURL, o.Tokens = s.dbURL, s.tokens
+	return newServer(s.t, o)
 }
 
 func newServer(t *testing.T, o serverOpts) *server {
@@ -111,7 +122,13 @@ func newServer(t *testing.T, o serverOpts) *server {
 	if o.HostKeyPolicy == "" {
 		o.HostKeyPolicy = "tofu"
 	}
-	s := &server{t: t, dir: t.TempDir(), dbURL: testdb.URL(t), tokens: map[string]string{}}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = 100
+	}
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = testdb.URL(t)
+	}
+	s := &server{t: t, dir: t.TempDir(), dbURL: o.DatabaseURL, tokens: map[string]string{}}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	s.config = filepath.Join(s.dir, "fleetd.yaml")
@@ -130,7 +147,7 @@ sites:
 credentials:
   lab: {username: admin, password_env: FLEETD_LAB_PASSWORD}
 runner:
-  max_concurrent: 100
+  max_concurrent: %[5]d
   start_rate: 0
   connect_timeout: 2s
   command_timeout: 5s
@@ -142,9 +159,13 @@ jobs:
   max_attempts: 2
   retry_delay: 200ms
   rescue_after: 12s
-%s`, s.dbURL, port, o.HostKeyPolicy, o.ExtraYAML)
+%[4]s`, s.dbURL, port, o.HostKeyPolicy, o.ExtraYAML, o.MaxConcurrent)
 	require.NoError(t, os.WriteFile(s.config, []byte(yaml), 0o600))
 	s.start()
+	if o.Tokens != nil {
+		s.tokens = o.Tokens
+		return s
+	}
 	for _, tk := range []struct{ name, role string }{
 		{"admin", "admin"}, {"ops-emea", "operator"}, {"lead-emea", "approver"}, {"auditor", "viewer"},
 	} {

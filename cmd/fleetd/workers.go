@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,9 @@ type backend struct {
 	resolver *targets.Resolver
 	diag     *devicediag.Diagnoser
 	recorder *runs.Recorder
+	clientID string
+	pool     *pgxpool.Pool
+	log      *zap.Logger
 	remedy   *remediate.Service
 	stopRec  context.CancelFunc
 	recDone  chan struct{}
@@ -90,7 +94,14 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
 	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
 	river.AddWorker(workers, remediate.NewWorker(pool, actions, remediate.WorkerConfig{Sites: cfg.Sites}, nil, log.Named("remediate")))
+	b.clientID = cfg.Jobs.ClientID
+	if b.clientID == "" {
+		host, _ := os.Hostname()
+		b.clientID = strings.NewReplacer(":", "_", "[", "", "]", "").Replace(host + "-" + cfg.API.Listen)
+	}
+	b.pool, b.log = pool, log
 	b.queue, err = jobs.NewClient(pool, workers, jobs.Config{
+		ClientID:        b.clientID,
 		DiagnoseWorkers: workersN,
 		JobTimeout:      jobTimeout,
 		RescueAfter:     max(rescue, jobTimeout+time.Second),
@@ -110,6 +121,15 @@ func (b *backend) start(ctx context.Context) error {
 	b.stopRec = cancel
 	b.recDone = make(chan struct{})
 	go func() { defer close(b.recDone); b.recorder.Run(recCtx) }()
+	n, err := jobs.ReleaseOrphans(ctx, b.pool, b.clientID)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if n > 0 {
+		b.log.Info("took back jobs this process held when it last stopped abruptly",
+			zap.Int64("jobs", n), zap.String("client_id", b.clientID))
+	}
 	if err := b.queue.Start(ctx); err != nil {
 		cancel()
 		return fmt.Errorf("start job queue: %w", err)

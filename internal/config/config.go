@@ -22,6 +22,7 @@ type Config struct {
 	Remediation   Remediation           `mapstructure:"remediation" json:"remediation"`
 	Schedules     []Schedule            `mapstructure:"schedules" json:"schedules"`
 	Notifications Notifications         `mapstructure:"notifications" json:"notifications"`
+	Metrics       Metrics               `mapstructure:"metrics" json:"metrics"`
 }
 
 // Database says where PostgreSQL is.
@@ -191,6 +192,9 @@ type Jobs struct {
 	// RescueAfter is how long a job may stay running before it is assumed
 	// lost with its process and handed to another one (0: runner.session_timeout + 1m).
 	RescueAfter time.Duration `mapstructure:"rescue_after" json:"rescue_after"`
+	// ClientID names this process in the job queue; unique among running
+	// replicas, stable across its restarts (default: host name + api.listen).
+	ClientID string `mapstructure:"client_id" json:"client_id"`
 }
 
 // Remediation tunes requests and their execution.
@@ -206,7 +210,17 @@ type Schedule struct {
 	Cron     string   `mapstructure:"cron" json:"cron"`         // 5 fields: minute hour day-of-month month day-of-week
 	Timezone string   `mapstructure:"timezone" json:"timezone"` // IANA; default UTC
 	Selector Selector `mapstructure:"selector" json:"selector"`
+	// Enabled is the schedule's state at start (default true). A run-time
+	// `fleetctl schedule disable|enable` wins until this value changes.
+	Enabled *bool `mapstructure:"enabled" json:"enabled,omitempty"`
+	// CreateRemediationRequests lets a finished sweep open restart-connector
+	// requests for the devices whose diagnosis that cures; a person still
+	// approves them. Default false.
+	CreateRemediationRequests bool `mapstructure:"create_remediation_requests" json:"create_remediation_requests"`
 }
+
+// IsEnabled reports the configured state (unset means enabled).
+func (s Schedule) IsEnabled() bool { return s.Enabled == nil || *s.Enabled }
 
 // Selector picks devices: exactly one of All, Site, Tag.
 type Selector struct {
@@ -218,6 +232,27 @@ type Selector struct {
 // Notifications says where sweep results are sent.
 type Notifications struct {
 	Webhooks []Webhook `mapstructure:"webhooks" json:"webhooks"`
+	// MaxAttempts bounds the deliveries of one event to one webhook.
+	MaxAttempts int `mapstructure:"max_attempts" json:"max_attempts"`
+	// Timeout bounds one delivery (HTTP request).
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	// Backoff is the wait before the first retry; it doubles after each
+	// failure, up to MaxBackoff.
+	Backoff    time.Duration `mapstructure:"backoff" json:"backoff"`
+	MaxBackoff time.Duration `mapstructure:"max_backoff" json:"max_backoff"`
+}
+
+// Webhook payload formats and event names (pkg/notify).
+var (
+	WebhookFormats = []string{"json", "slack", "webex"}
+	WebhookEvents  = []string{"sweep.completed", "approval.pending", "remediation.finished"}
+)
+
+// Metrics tunes the Prometheus metrics served at GET /metrics (viewer role).
+type Metrics struct {
+	// RefreshInterval is how often the database gauges (job queue depth,
+	// approvals pending) are re-read.
+	RefreshInterval time.Duration `mapstructure:"refresh_interval" json:"refresh_interval"`
 }
 
 // Webhook is an HTTP POST target. Chat webhooks embed a secret in the URL, so
@@ -227,6 +262,7 @@ type Webhook struct {
 	URL    string   `mapstructure:"url" json:"-"`
 	URLEnv string   `mapstructure:"url_env" json:"url_env,omitempty"`
 	Events []string `mapstructure:"events" json:"events"` // empty = all
+	Format string   `mapstructure:"format" json:"format"` // json (default) | slack | webex
 }
 
 // DefaultRegions is the SSE region table of firepower.md §2. Config may
@@ -275,6 +311,9 @@ func Default() Config {
 		},
 		Diagnose: Diagnose{CurlMaxTime: 10 * time.Second, LogWindow: 15 * time.Minute},
 		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 10 * time.Second},
+		Notifications: Notifications{MaxAttempts: 8, Timeout: 10 * time.Second, Backoff: 10 * time.Second,
+			MaxBackoff: 30 * time.Minute},
+		Metrics: Metrics{RefreshInterval: 15 * time.Second},
 		Remediation: Remediation{
 			ApprovalTTL:      24 * time.Hour,
 			BatchSize:        10,

@@ -196,6 +196,20 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			want: []string{"api.tls: cert_file and key_file must be set together"},
 		},
 		{
+			name: "schedule that never fires, webhooks",
+			body: minimal + "schedules:\n  - name: feb30\n    cron: '0 0 30 2 *'\n    selector: {all: true}\n" +
+				"notifications:\n  backoff: 1m\n  max_backoff: 10s\n  webhooks:\n" +
+				"    - {name: noc, url: 'http://127.0.0.1:9/x', format: teams, events: [sweep.done]}\n" +
+				"    - {name: noc, url: 'http://127.0.0.1:9/y'}\n",
+			want: []string{
+				`schedules[0].cron: "0 0 30 2 *" never fires`,
+				`notifications.webhooks[0].format: unknown format "teams" (known: json, slack, webex)`,
+				`notifications.webhooks[0].events[0]: unknown event "sweep.done"`,
+				`notifications.webhooks[1].name: "noc" already used by notifications.webhooks[0]`,
+				`notifications.max_backoff: 10s is shorter than notifications.backoff 1m0s`,
+			},
+		},
+		{
 			name: "unknown key inside a list item",
 			body: minimal + "schedules:\n  - name: nightly\n    cron: '0 3 * * *'\n    selector: {all: true}\n    every: 1d\n",
 			want: []string{"schedules[0].every: unknown key"},

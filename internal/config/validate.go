@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetd/fleetd/pkg/sweep/cron"
 )
 
 var (
@@ -170,6 +173,8 @@ func (c Config) Validate() error {
 		}
 		if err := checkCron(s.Cron); err != nil {
 			p.add(key+".cron", "%v", err)
+		} else if _, err := cron.Parse(s.Cron, ""); err != nil {
+			p.add(key+".cron", "%v", err)
 		}
 		if s.Timezone != "" {
 			if _, err := time.LoadLocation(s.Timezone); err != nil {
@@ -179,6 +184,7 @@ func (c Config) Validate() error {
 		c.validateSelector(&p, key+".selector", s.Selector)
 	}
 
+	seenHook := map[string]int{}
 	for i, w := range c.Notifications.Webhooks {
 		key := fmt.Sprintf("notifications.webhooks[%d]", i)
 		if !entryNameRE.MatchString(w.Name) {
@@ -200,11 +206,30 @@ func (c Config) Validate() error {
 			}
 		}
 		for j, ev := range w.Events {
-			if !tagPartRE.MatchString(ev) {
-				p.add(fmt.Sprintf("%s.events[%d]", key, j), "bad event name %q", ev)
+			if !slices.Contains(WebhookEvents, ev) {
+				p.add(fmt.Sprintf("%s.events[%d]", key, j), "unknown event %q (known: %s)", ev, strings.Join(WebhookEvents, ", "))
+			}
+		}
+		if w.Format != "" && !slices.Contains(WebhookFormats, w.Format) {
+			p.add(key+".format", "unknown format %q (known: %s)", w.Format, strings.Join(WebhookFormats, ", "))
+		}
+		if w.Name != "" {
+			if j, dup := seenHook[w.Name]; dup {
+				p.add(key+".name", "%q already used by notifications.webhooks[%d]", w.Name, j)
+			} else {
+				seenHook[w.Name] = i
 			}
 		}
 	}
+	if n := c.Notifications; n.MaxAttempts < 1 {
+		p.add("notifications.max_attempts", "must be at least 1, got %d", n.MaxAttempts)
+	}
+	positive(&p, "notifications.timeout", c.Notifications.Timeout)
+	positive(&p, "notifications.backoff", c.Notifications.Backoff)
+	if c.Notifications.MaxBackoff < c.Notifications.Backoff {
+		p.add("notifications.max_backoff", "%v is shorter than notifications.backoff %v", c.Notifications.MaxBackoff, c.Notifications.Backoff)
+	}
+	positive(&p, "metrics.refresh_interval", c.Metrics.RefreshInterval)
 
 	return p.err()
 }

@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -43,7 +44,12 @@ type Config struct {
 	FetchPollInterval time.Duration
 	RetryPolicy       river.ClientRetryPolicy
 	PeriodicJobs      []*river.PeriodicJob
-	// Insecure test toggles.
+	// ClientID identifies this fleetd process to River. It must be unique
+	// among running processes and stable across restarts of the same one
+	// (cmd/fleetd derives it from the host name and the API address), so
+	// that a restarted process can take back at once the jobs its previous
+	// incarnation held when it died: see ReleaseOrphans.
+	ClientID string
 	TestOnly bool
 }
 
@@ -81,6 +87,7 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config, log *zap.
 		RetryPolicy:          cfg.RetryPolicy,
 		PeriodicJobs:         cfg.PeriodicJobs,
 		TestOnly:             cfg.TestOnly,
+		ID:                   cfg.ClientID,
 	}
 	if workers != nil {
 		rc.Workers = workers
@@ -95,4 +102,23 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config, log *zap.
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	return c, nil
+}
+
+// ReleaseOrphans makes the jobs that a previous incarnation of this process
+// (same ClientID) was running when it died available again right away.
+// Without it they wait for River's rescuer (RescueAfter, checked every 30 s).
+// Call it before Start: nothing of this process runs yet, so every running
+// job attributed to clientID is an orphan. Jobs are idempotent (a device
+// result is recorded once; remediation resumes from its journal), so a
+// job released here that had in fact completed its work is harmless.
+func ReleaseOrphans(ctx context.Context, pool *pgxpool.Pool, clientID string) (int64, error) {
+	if clientID == "" {
+		return 0, nil
+	}
+	tag, err := pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+		WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("release jobs of a previous run of %s: %w", clientID, err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -23,8 +23,10 @@ import (
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
+	"github.com/fleetd/fleetd/pkg/sweep"
 )
 
 // testEnv is a real API server (real stores, fresh migrated database) on an
@@ -71,8 +73,21 @@ func newTestEnv(t *testing.T) *testEnv {
 	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, 2, log)
 	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{DB: pool, Status: runSvc},
 		remediate.ConfigFrom(cfg), nil, log)
+	// Per role, a schedule to enable (en-ROLE, off) and one to disable
+	// (dis-ROLE, on), for the route matrix.
+	var scheds []sweep.ScheduleConfig
+	for _, r := range auth.AllRoles() {
+		scheds = append(scheds,
+			sweep.ScheduleConfig{Name: "en-" + r.String(), Cron: "0 3 * * *", Selector: runs.Selector{All: true}},
+			sweep.ScheduleConfig{Name: "dis-" + r.String(), Cron: "0 3 * * *", Selector: runs.Selector{All: true}, Enabled: true})
+	}
+	sweepSvc, err := sweep.New(pool, sweep.Config{Schedules: scheds}, nil, log)
+	require.NoError(t, err)
+	sweepSvc.Bind(sweep.Deps{Runs: runSvc, Queue: queue})
+	require.NoError(t, sweepSvc.Sync(ctx))
 	srv, err := api.NewServer(api.Deps{Log: log, Config: cfg, DB: pool, Auth: authStore,
-		Inventory: inv, Audit: api.AuditFromDB(pool), Runs: runSvc, Remediation: remSvc})
+		Inventory: inv, Audit: api.AuditFromDB(pool), Runs: runSvc, Remediation: remSvc,
+		Sweeps: sweepSvc, Metrics: metrics.New().Handler()})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -103,7 +103,17 @@ func routeSamples() map[string]routeSample {
 		"GET /v1/runs": {minRole: viewer, path: fixed("/v1/runs?limit=5"), want: 200},
 		"GET /v1/runs/{id}": {minRole: viewer,
 			path: func(role string) string { return "/v1/runs/" + e0RunID + "?devices=true" }, want: 200},
-		"GET /v1/status": {minRole: viewer, path: fixed("/v1/status?site=emea"), want: 200},
+		"GET /v1/runs/{id}/diff": {minRole: viewer, path: fixed("/v1/runs/" + e0RunID + "/diff"), want: 200},
+		"GET /v1/status":         {minRole: viewer, path: fixed("/v1/status?site=emea"), want: 200},
+
+		"GET /v1/schedules": {minRole: viewer, path: fixed("/v1/schedules"), want: 200},
+		"POST /v1/schedules/{name}/enable": {minRole: operator,
+			path: func(role string) string { return "/v1/schedules/en-" + role + "/enable" },
+			want: 200, unchanged: scheduleEnabled("en-", false)},
+		"POST /v1/schedules/{name}/disable": {minRole: operator,
+			path: func(role string) string { return "/v1/schedules/dis-" + role + "/disable" },
+			want: 200, unchanged: scheduleEnabled("dis-", true)},
+		"GET /metrics": {minRole: viewer, path: fixed("/metrics"), want: 200},
 
 		"GET /v1/audit": {minRole: operator, path: fixed("/v1/audit?limit=10"), want: 200},
 
@@ -138,6 +148,16 @@ func routeSamples() map[string]routeSample {
 			path:  remediationPath("cancel", "/cancel"),
 			body:  func(string) string { return `{}` },
 			want:  200, unchanged: remediationState("cancel", "pending")},
+	}
+}
+
+// scheduleEnabled proves a denied enable/disable left the schedule as it was.
+func scheduleEnabled(prefix string, want bool) func(t *testing.T, e *testEnv, role string) {
+	return func(t *testing.T, e *testEnv, role string) {
+		var enabled bool
+		require.NoError(t, e.pool.QueryRow(context.Background(),
+			`SELECT enabled FROM sweep_schedules WHERE name = $1`, prefix+role).Scan(&enabled))
+		require.Equal(t, want, enabled, "denied request must not have changed schedule %s%s", prefix, role)
 	}
 }
 

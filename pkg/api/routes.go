@@ -64,7 +64,17 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/v1/runs", MinRole: operator, Summary: "start a diagnose run over a selector", Handler: s.startRun},
 		{Method: "GET", Path: "/v1/runs", MinRole: viewer, Summary: "recent runs, newest first (?limit=)", Handler: s.listRuns},
 		{Method: "GET", Path: "/v1/runs/{id}", MinRole: viewer, Summary: "one run (?devices=&checks=&device=&transcript=; transcripts need operator)", Handler: s.getRun},
+		{Method: "GET", Path: "/v1/runs/{id}/diff", MinRole: viewer, Summary: "what changed since the previous completed run of the same kind and selector: newly unhealthy, recovered, still broken (with how many runs in a row), unreachable", Handler: s.runDiff},
 		{Method: "GET", Path: "/v1/status", MinRole: viewer, Summary: "latest health per device (?site=&diagnosis=&health=)", Handler: s.deviceStatus},
+
+		// Sweep schedules (handlers_sweeps.go): defined in config, switched
+		// on and off at run time (audited).
+		{Method: "GET", Path: "/v1/schedules", MinRole: viewer, Summary: "sweep schedules with last and next run", Handler: s.listSchedules},
+		{Method: "POST", Path: "/v1/schedules/{name}/enable", MinRole: operator, Summary: "enable a schedule at run time (no catch-up of nights it was off)", Handler: s.enableSchedule},
+		{Method: "POST", Path: "/v1/schedules/{name}/disable", MinRole: operator, Summary: "disable a schedule at run time", Handler: s.disableSchedule},
+
+		// Prometheus metrics: a route like any other, so behind a token.
+		{Method: "GET", Path: "/metrics", MinRole: viewer, Summary: "Prometheus metrics (text format)", Handler: s.metrics},
 
 		{Method: "GET", Path: "/v1/audit", MinRole: operator, Summary: "audit trail, newest first", Handler: s.listAudit},
 

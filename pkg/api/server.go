@@ -57,6 +57,12 @@ type Deps struct {
 	// Remediation serves remediation requests (handlers_remediation.go).
 	// Optional: without it those routes answer 503.
 	Remediation Remediation
+	// Sweeps serves schedules and run diffs (handlers_sweeps.go).
+	// Optional: without it those routes answer 503.
+	Sweeps Sweeps
+	// Metrics serves Prometheus metrics at GET /metrics (pkg/metrics).
+	// Optional: without it the route answers 503.
+	Metrics http.Handler
 }
 
 // AuditFromDB adapts pkg/audit's functions over a pool to AuditLog.

@@ -166,6 +166,11 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 	defer cancel()
 
 	if err := r.limiter.Wait(sctx); err != nil {
+		if ctx.Err() == nil {
+			// The limiter refuses a wait that would outlast the session
+			// deadline: that is this device running out of time.
+			err = fmt.Errorf("waiting for the start rate: %w (%w)", ErrTimeout, err)
+		}
 		return r.abandoned(res, queued, err)
 	}
 	res.Started = time.Now()
@@ -174,7 +179,7 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 	red := newRedactor(secretsOf(t))
 	l, err := r.connectWithRetry(sctx, t, &res)
 	if err != nil {
-		res.Err = &classifiedError{msg: red.string(fmt.Sprintf("%s: %v", t.Device, err)), err: err}
+		res.Err = &classifiedError{msg: red.string(err.Error()), err: err}
 		res.Class = Classify(err)
 		res.Finished = time.Now()
 		log.Debug("connect failed", zap.String("class", string(res.Class)), zap.Error(res.Err), zap.Int("attempts", res.Attempts))
@@ -285,7 +290,7 @@ type dispatcher struct {
 	mu      sync.Mutex
 	queues  [][]*Target // per site, in input order
 	sems    []*semaphore.Weighted
-	next_   int
+	rr      int // round-robin position over queues
 	left    int
 	changed chan struct{} // closed and replaced when a site slot is released
 	queued  time.Time
@@ -325,7 +330,7 @@ func (d *dispatcher) next(ctx context.Context) (t *Target, queued time.Time, rel
 		}
 		cancelled := ctx.Err() != nil
 		for i := range d.queues {
-			k := (d.next_ + i) % len(d.queues)
+			k := (d.rr + i) % len(d.queues)
 			q := d.queues[k]
 			if len(q) == 0 {
 				continue
@@ -337,7 +342,7 @@ func (d *dispatcher) next(ctx context.Context) (t *Target, queued time.Time, rel
 			t = q[0]
 			d.queues[k] = q[1:]
 			d.left--
-			d.next_ = k + 1
+			d.rr = k + 1
 			d.mu.Unlock()
 			if cancelled {
 				return t, d.queued, nil, true

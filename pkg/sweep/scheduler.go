@@ -73,9 +73,9 @@ func (s *Service) StartSlot(ctx context.Context, name string, slot time.Time) (S
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var enabled bool
 		var selJSON []byte
-		var lastSlot *time.Time
-		err := tx.QueryRow(ctx, `SELECT enabled, selector, last_slot FROM sweep_schedules WHERE name = $1 FOR UPDATE`, name).
-			Scan(&enabled, &selJSON, &lastSlot)
+		var lastSlot, lastRunAt *time.Time
+		err := tx.QueryRow(ctx, `SELECT enabled, selector, last_slot, last_run_at FROM sweep_schedules
+			WHERE name = $1 FOR UPDATE`, name).Scan(&enabled, &selJSON, &lastSlot, &lastRunAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w %q", ErrUnknownSchedule, name)
 		}
@@ -91,13 +91,17 @@ func (s *Service) StartSlot(ctx context.Context, name string, slot time.Time) (S
 			return nil
 		}
 		// A previous attempt may have started the run and died before
-		// recording it: the run, not the schedule row, is the truth.
-		err = tx.QueryRow(ctx, `SELECT id FROM runs WHERE kind = 'sweep' AND schedule = $1 AND created_at >= $2
-			ORDER BY created_at LIMIT 1`, name, slot).Scan(&res.RunID)
+		// recording it: a run of this schedule newer than the last one
+		// recorded is that run. (last_run_at is the recorded run's own
+		// created_at, so both sides come from the same clock.)
+		var orphanAt time.Time
+		err = tx.QueryRow(ctx, `SELECT id, created_at FROM runs WHERE kind = 'sweep' AND schedule = $1
+			AND ($2::timestamptz IS NULL OR created_at > $2) ORDER BY created_at LIMIT 1`, name, lastRunAt).
+			Scan(&res.RunID, &orphanAt)
 		switch {
 		case err == nil:
 			res.Outcome = SlotDone
-			return s.recordSlot(ctx, tx, name, slot, res.RunID, "")
+			return s.recordSlot(ctx, tx, name, slot, res.RunID, orphanAt, "")
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("look for the slot's run: %w", err)
 		}
@@ -111,13 +115,13 @@ func (s *Service) StartSlot(ctx context.Context, name string, slot time.Time) (S
 		if errors.As(err, &selErr) {
 			res.Outcome = SlotNoDevice
 			s.log.Warn("scheduled sweep selects no device; skipped", zap.String("schedule", name), zap.Error(err))
-			return s.recordSlot(ctx, tx, name, slot, uuid.Nil, err.Error())
+			return s.recordSlot(ctx, tx, name, slot, uuid.Nil, time.Time{}, err.Error())
 		}
 		if err != nil {
 			return fmt.Errorf("start sweep: %w", err)
 		}
 		res.Outcome, res.RunID = SlotStarted, run.ID
-		return s.recordSlot(ctx, tx, name, slot, run.ID, "")
+		return s.recordSlot(ctx, tx, name, slot, run.ID, run.CreatedAt, "")
 	})
 	if err != nil {
 		return SlotResult{}, fmt.Errorf("schedule %s slot %s: %w", name, slot.Format(time.RFC3339), err)
@@ -132,16 +136,17 @@ func (s *Service) StartSlot(ctx context.Context, name string, slot time.Time) (S
 	return res, nil
 }
 
-func (s *Service) recordSlot(ctx context.Context, tx pgx.Tx, name string, slot time.Time, runID uuid.UUID, lastErr string) error {
+func (s *Service) recordSlot(ctx context.Context, tx pgx.Tx, name string, slot time.Time, runID uuid.UUID,
+	runCreated time.Time, lastErr string) error {
 	var id *uuid.UUID
+	var at *time.Time
 	if runID != uuid.Nil {
-		id = &runID
+		id, at = &runID, &runCreated
 	}
 	_, err := tx.Exec(ctx, `UPDATE sweep_schedules SET last_slot = $2,
-			last_run_id = coalesce($3, last_run_id),
-			last_run_at = CASE WHEN $3::uuid IS NULL THEN last_run_at ELSE $4 END,
-			last_error = $5, updated_at = $4
-		WHERE name = $1`, name, slot, id, s.clock.Now().UTC(), lastErr)
+			last_run_id = coalesce($3, last_run_id), last_run_at = coalesce($4, last_run_at),
+			last_error = $5, updated_at = $6
+		WHERE name = $1`, name, slot, id, at, lastErr, s.clock.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("record slot: %w", err)
 	}
