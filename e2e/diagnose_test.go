@@ -21,18 +21,18 @@ func TestDiagnoseEveryFault(t *testing.T) {
 		diagnosis string
 		recommend string
 	}{
-		"ftd-healthy":   {sim.FaultHealthy, "healthy", "", ""},
-		"ftd-egress":    {sim.FaultEgressBlocked, "unhealthy", "egress-blocked", "fix-egress"},
-		"ftd-eh":        {sim.FaultEventHandlerDisconnected, "unhealthy", "eventhandler-disconnected", "restart-connector"},
-		"ftd-stopped":   {sim.FaultConnectorStopped, "unhealthy", "connector-stopped", "restart-connector"},
-		"ftd-enrol":     {sim.FaultNotEnrolled, "unhealthy", "not-enrolled", "fmc-cloud-settings"},
-		"ftd-region":    {sim.FaultRegionMismatch, "unhealthy", "region-mismatch", "fmc-region-config"},
-		"ftd-auth":      {sim.FaultAuthFailure, "error", "auth-failed", ""},
-		"ftd-hang":      {sim.FaultHang, "error", "timeout", ""},
-		"ftd-hostkey":   {sim.FaultHostKeyChanged, "error", "hostkey-mismatch", ""},
-		"fmc7-healthy":  {sim.FaultHealthy, "healthy", "", ""},
-		"fmc6-eh":       {sim.FaultEventHandlerDisconnected, "unhealthy", "eventhandler-disconnected", "restart-connector"},
-		"fxos-healthy":  {sim.FaultHealthy, "healthy", "", ""},
+		"ftd-healthy":  {sim.FaultHealthy, "healthy", "", ""},
+		"ftd-egress":   {sim.FaultEgressBlocked, "unhealthy", "egress-blocked", "fix-egress"},
+		"ftd-eh":       {sim.FaultEventHandlerDisconnected, "unhealthy", "eventhandler-disconnected", "restart-connector"},
+		"ftd-stopped":  {sim.FaultConnectorStopped, "unhealthy", "connector-stopped", "restart-connector"},
+		"ftd-enrol":    {sim.FaultNotEnrolled, "unhealthy", "not-enrolled", "fmc-cloud-settings"},
+		"ftd-region":   {sim.FaultRegionMismatch, "unhealthy", "region-mismatch", "fmc-region-config"},
+		"ftd-auth":     {sim.FaultAuthFailure, "error", "auth-failed", ""},
+		"ftd-hang":     {sim.FaultHang, "error", "timeout", ""},
+		"ftd-hostkey":  {sim.FaultHostKeyChanged, "error", "hostkey-mismatch", ""},
+		"fmc7-healthy": {sim.FaultHealthy, "healthy", "", ""},
+		"fmc6-eh":      {sim.FaultEventHandlerDisconnected, "unhealthy", "eventhandler-disconnected", "restart-connector"},
+		"fxos-healthy": {sim.FaultHealthy, "healthy", "", ""},
 	}
 	kinds := map[string]sim.Kind{"fmc7-healthy": sim.KindFMC7, "fmc6-eh": sim.KindFMC6, "fxos-healthy": sim.KindFXOS}
 	var specs []sim.DeviceSpec

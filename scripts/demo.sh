@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# make demo: a local fleetd on a fresh database with the example inventory.
+# make demo: the whole story on one machine, from nothing.
 #
-#   scripts/demo.sh         set up and start (idempotent: restarts the demo)
-#   scripts/demo.sh stop    stop the demo's fleetd
+#   1. PostgreSQL (started if down) and a fresh database fleetd_demo
+#   2. build fleetd, fleetctl and ftdsim
+#   3. ftdsim: a simulated fleet of $DEMO_DEVICES FMCs/FTDs over sites emea, amer,
+#      apjc, each on its own loopback address, with a mix of the tech note's faults
+#   4. fleetd (API + job workers) and three tokens: demo-admin, ops-emea (operator),
+#      lead-emea (approver)
+#   5. fleetctl device import of the fleet's inventory
+#   6. host keys: first contact records every key as pending (strict policy); the
+#      script checks each fingerprint against the simulator's out-of-band list,
+#      then `fleetctl hostkey accept --all-pending`
+#   7. fleetctl diagnose --site emea, then fleetctl status
+#   8. remediation: ops-emea asks for a connector restart on an
+#      eventhandler-disconnected device, lead-emea approves, fleetd restarts
+#      the connector and verifies the cure
 #
-# Everything the demo creates lives in ./.demo (log, pid file, tokens, fleetctl
-# config) and in the database fleetd_demo, which is recreated each run.
-# Later steps (simulated fleet, host keys, diagnose, remediation) are added as
-# step_* functions and called from main.
+#   scripts/demo.sh         run it (restarts a previous demo)
+#   scripts/demo.sh stop    stop the demo's fleetd and ftdsim
+#
+# Everything lives in ./.demo (logs, pid files, tokens, fleetctl config) and in
+# the database fleetd_demo, recreated each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -15,85 +28,160 @@ cd "$(dirname "$0")/.."
 DEMO_DIR=${DEMO_DIR:-.demo}
 DEMO_DB=${DEMO_DB:-fleetd_demo}
 DEMO_LISTEN=${DEMO_LISTEN:-127.0.0.1:8080}
+DEMO_DEVICES=${DEMO_DEVICES:-300}
+DEMO_SIM_LISTEN=${DEMO_SIM_LISTEN:-127.1.0.1}
+DEMO_FAULTS=${DEMO_FAULTS:-eventhandler-disconnected=8%,egress-blocked=4%,connector-stopped=3%,not-enrolled=2%,region-mismatch=2%,auth-failure=1%}
+# Port 22 on every simulated address, as on real devices, when we may bind it.
+if [ "$(id -u)" = 0 ]; then DEMO_SIM_PORT=${DEMO_SIM_PORT:-22}; else DEMO_SIM_PORT=${DEMO_SIM_PORT:-2222}; fi
 CONFIG=${DEMO_CONFIG:-config/fleetd.example.yaml}
-INVENTORY=${DEMO_INVENTORY:-config/inventory.example.csv}
-PIDFILE=$DEMO_DIR/fleetd.pid
 BIN=./bin
 
 export FLEETD_DATABASE_URL="postgres://postgres@${PGHOST_ADDR}:${PGPORT_NUM}/${DEMO_DB}?sslmode=disable"
 export FLEETD_API_LISTEN=$DEMO_LISTEN
+export FLEETD_LOG_FORMAT=json
+# The lab credential of config/fleetd.example.yaml reads its password from here.
+export FLEETD_LAB_PASSWORD=Admin123
 
-step_stop() {
-	# Only the process this script started, identified by its pid file and
-	# checked to still be a fleetd.
-	if [ -f "$PIDFILE" ]; then
-		local pid
-		pid=$(cat "$PIDFILE")
-		if kill -0 "$pid" 2>/dev/null && grep -q fleetd "/proc/$pid/cmdline" 2>/dev/null; then
-			log "stopping fleetd (pid $pid)"
-			kill "$pid"
-			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-		fi
-		rm -f "$PIDFILE"
+stop_pid() { # name pidfile
+	local name=$1 pidfile=$2
+	[ -f "$pidfile" ] || return 0
+	local pid
+	pid=$(cat "$pidfile")
+	if kill -0 "$pid" 2>/dev/null && grep -q "$name" "/proc/$pid/cmdline" 2>/dev/null; then
+		kill "$pid"
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 	fi
+	rm -f "$pidfile"
 }
 
+step_stop() {
+	stop_pid fleetd "$DEMO_DIR/fleetd.pid"
+	stop_pid ftdsim "$DEMO_DIR/ftdsim.pid"
+}
+
+wait_http() { # url pidfile logfile what
+	for _ in $(seq 1 200); do
+		if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+		if ! kill -0 "$(cat "$2")" 2>/dev/null; then
+			echo "$4 exited; last lines of $3:" >&2
+			tail -n 20 "$3" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "$4 did not become ready; see $3" >&2
+	return 1
+}
+
+ctl() { FLEETCTL_FORCE_TTY=1 "$BIN/fleetctl" "$@"; }
+as() { # token-name fleetctl args...
+	local who=$1; shift
+	FLEETCTL_TOKEN=$(grep "^$who=" "$DEMO_DIR/tokens.env" | cut -d= -f2-) ctl "$@"
+}
+show() { printf '\n\033[36m$ fleetctl %s\033[0m\n' "$*" >&2; }
+
 step_postgres() {
-	log "1/6 PostgreSQL on $PGHOST_ADDR:$PGPORT_NUM, fresh database $DEMO_DB"
+	log "1/8 PostgreSQL on $PGHOST_ADDR:$PGPORT_NUM, fresh database $DEMO_DB"
 	ensure_postgres
 	recreate_db "$DEMO_DB"
 }
 
 step_build() {
-	log "2/6 building fleetd and fleetctl into $BIN"
+	log "2/8 building fleetd, fleetctl and ftdsim into $BIN"
 	make --no-print-directory build >/dev/null
 }
 
-step_fleetd() {
-	log "3/6 starting fleetd ($CONFIG, http://$DEMO_LISTEN, log $DEMO_DIR/fleetd.log)"
-	"$BIN/fleetd" migrate up --config "$CONFIG" >/dev/null 2>"$DEMO_DIR/migrate.log"
-	nohup "$BIN/fleetd" serve --config "$CONFIG" >"$DEMO_DIR/fleetd.log" 2>&1 &
-	echo $! >"$PIDFILE"
-	for _ in $(seq 1 100); do
-		if curl -fsS "http://$DEMO_LISTEN/readyz" >/dev/null 2>&1; then return 0; fi
-		if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-			echo "fleetd exited; last lines of $DEMO_DIR/fleetd.log:" >&2
-			tail -n 20 "$DEMO_DIR/fleetd.log" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	echo "fleetd did not become ready; see $DEMO_DIR/fleetd.log" >&2
-	return 1
+step_sim() {
+	log "3/8 ftdsim: $DEMO_DEVICES devices from $DEMO_SIM_LISTEN port $DEMO_SIM_PORT, faults $DEMO_FAULTS"
+	nohup "$BIN/ftdsim" --count "$DEMO_DEVICES" --sites emea,amer,apjc --faults "$DEMO_FAULTS" \
+		--kinds "ftd=85%,fmc7=8%,fmc6=4%,fxos=3%" --listen "$DEMO_SIM_LISTEN" --port "$DEMO_SIM_PORT" \
+		--time-scale 0.05 --seed 7 --control 127.0.0.1:7022 \
+		--inventory-out "$DEMO_DIR/fleet.csv" --fingerprints-out "$DEMO_DIR/fingerprints.txt" \
+		>"$DEMO_DIR/ftdsim.log" 2>&1 &
+	echo $! >"$DEMO_DIR/ftdsim.pid"
+	wait_http http://127.0.0.1:7022/devices "$DEMO_DIR/ftdsim.pid" "$DEMO_DIR/ftdsim.log" ftdsim
+	echo "   try one by hand: ssh -p $DEMO_SIM_PORT admin@${DEMO_SIM_LISTEN%.*}.7 (password Admin123)" >&2
 }
 
-step_tokens() {
-	log "4/6 creating tokens demo-admin, demo-operator, demo-approver ($DEMO_DIR/tokens.env)"
+step_fleetd() {
+	log "4/8 fleetd serve ($CONFIG, http://$DEMO_LISTEN, log $DEMO_DIR/fleetd.log) and tokens"
+	nohup "$BIN/fleetd" serve --config "$CONFIG" >"$DEMO_DIR/fleetd.log" 2>&1 &
+	echo $! >"$DEMO_DIR/fleetd.pid"
+	wait_http "http://$DEMO_LISTEN/readyz" "$DEMO_DIR/fleetd.pid" "$DEMO_DIR/fleetd.log" fleetd
 	umask 077
 	{
-		for role in admin operator approver; do
-			printf 'DEMO_%s_TOKEN=%s\n' "${role^^}" \
-				"$("$BIN/fleetd" token create --config "$CONFIG" --name "demo-$role" --role "$role" 2>/dev/null)"
+		for t in demo-admin:admin ops-emea:operator lead-emea:approver; do
+			printf '%s=%s\n' "${t%%:*}" \
+				"$("$BIN/fleetd" token create --config "$CONFIG" --name "${t%%:*}" --role "${t##*:}" 2>/dev/null)"
 		done
 	} >"$DEMO_DIR/tokens.env"
-	. "$DEMO_DIR/tokens.env"
-	# fleetctl reads this file when FLEETCTL_CONFIG points at it (see demo.env).
-	printf 'server: http://%s\ntoken: %s\n' "$DEMO_LISTEN" "$DEMO_OPERATOR_TOKEN" >"$DEMO_DIR/fleetctl.yaml"
+	printf 'server: http://%s\ntoken: %s\n' "$DEMO_LISTEN" "$(grep '^ops-emea=' "$DEMO_DIR/tokens.env" | cut -d= -f2-)" >"$DEMO_DIR/fleetctl.yaml"
 	printf 'export FLEETCTL_CONFIG=%s/fleetctl.yaml\nexport PATH=%s:$PATH\n' "$PWD/$DEMO_DIR" "$PWD/bin" >"$DEMO_DIR/demo.env"
 	export FLEETCTL_CONFIG=$PWD/$DEMO_DIR/fleetctl.yaml
+	echo "   tokens in $DEMO_DIR/tokens.env; fleetctl as ops-emea after: source $DEMO_DIR/demo.env" >&2
 }
 
 step_import() {
-	log "5/6 fleetctl device import $INVENTORY"
-	FLEETCTL_FORCE_TTY=1 "$BIN/fleetctl" device import "$INVENTORY"
+	log "5/8 importing the fleet's inventory"
+	show "device import $DEMO_DIR/fleet.csv"
+	ctl device import "$DEMO_DIR/fleet.csv" | tail -n 3
 }
 
-step_list() {
-	log "6/6 fleetctl device list"
-	FLEETCTL_FORCE_TTY=1 "$BIN/fleetctl" device list
-	echo
-	echo "fleetctl device list -o json | head -n 14:"
-	"$BIN/fleetctl" device list -o json | head -n 14
+step_hostkeys() {
+	log "6/8 host keys: first contact records them as pending (strict policy)"
+	local id
+	id=$(ctl diagnose --all --check connector.properties --detach -o json | sed -n 's/^ *"id": "\(.*\)",$/\1/p' | head -n1)
+	ctl runs watch "$id" >/dev/null 2>&1 || true
+	show "hostkey list --state pending   (first lines)"
+	ctl hostkey list --state pending | sed -n 1,4p
+	# Compare every pending fingerprint with the simulator's own list (the
+	# out-of-band check an operator does with the device's console).
+	local bad
+	bad=$(ctl hostkey list --state pending -o json |
+		python3 -c 'import json,sys
+want=dict(l.split() for l in open(sys.argv[1]) if l.strip())
+bad=[k["device"] for k in json.load(sys.stdin) if want.get(k["device"])!=k["fingerprint"]]
+print(" ".join(bad))' "$DEMO_DIR/fingerprints.txt")
+	if [ -n "$bad" ]; then echo "fingerprint mismatch for: $bad; not accepting" >&2; return 1; fi
+	echo "   every pending fingerprint matches ftdsim's $DEMO_DIR/fingerprints.txt" >&2
+	show "hostkey accept --all-pending"
+	ctl hostkey accept --all-pending | tail -n 2
+}
+
+step_diagnose() {
+	log "7/8 diagnose the emea site"
+	show "diagnose --site emea"
+	ctl diagnose --site emea || true # exit 3: unhealthy devices found
+	show "status --site emea --diagnosis eventhandler-disconnected"
+	ctl status --site emea --diagnosis eventhandler-disconnected || true
+}
+
+step_remediate() {
+	log "8/8 remediation with two-person approval"
+	local dev
+	dev=$({ "$BIN/fleetctl" status --site emea --diagnosis eventhandler-disconnected -o json || true; } |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["device"] if d else "")')
+	if [ -z "$dev" ]; then echo "   no eventhandler-disconnected device in emea this time" >&2; return 0; fi
+	show "remediate --restart-connector $dev --reason 'no intrusion events in XDR'   (as ops-emea)"
+	local out id
+	out=$(as ops-emea remediate --restart-connector "$dev" --reason "no intrusion events in XDR" -o json)
+	id=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	{ as ops-emea requests show "$id" || true; } | sed -n 1,14p
+	show "approve $id   (as ops-emea: refused, an operator cannot approve)"
+	as ops-emea approve "$id" || true
+	show "approvals list   (as lead-emea)"
+	as lead-emea approvals list
+	show "approve $id --comment 'INC-4711'   (as lead-emea)"
+	{ as lead-emea approve "$id" --comment "INC-4711" || true; } | sed -n 1,3p
+	for _ in $(seq 1 120); do
+		state=$({ "$BIN/fleetctl" requests show "$id" -o json || true; } | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+		case $state in succeeded|failed|rejected|expired|cancelled) break ;; esac
+		sleep 1
+	done
+	show "requests show $id"
+	as ops-emea requests show "$id" || true
+	show "diagnose --device $dev"
+	ctl diagnose --device "$dev" || true
 }
 
 main() {
@@ -101,16 +189,21 @@ main() {
 	step_stop
 	step_postgres
 	step_build
+	step_sim
 	step_fleetd
-	step_tokens
 	step_import
-	step_list
+	step_hostkeys
+	step_diagnose
+	step_remediate
 	cat <<MSG
 
-fleetd is running (pid $(cat "$PIDFILE"), log $DEMO_DIR/fleetd.log). To use it:
+The demo keeps running: fleetd (pid $(cat "$DEMO_DIR/fleetd.pid"), log $DEMO_DIR/fleetd.log) and
+ftdsim (pid $(cat "$DEMO_DIR/ftdsim.pid"), control API http://127.0.0.1:7022/devices). Try:
 
-  source $DEMO_DIR/demo.env        # fleetctl as demo-operator; other tokens in $DEMO_DIR/tokens.env
-  fleetctl device list --site emea
+  source $DEMO_DIR/demo.env        # fleetctl as ops-emea; other tokens in $DEMO_DIR/tokens.env
+  fleetctl diagnose --site amer
+  fleetctl runs list
+  fleetctl status --diagnosis egress-blocked
   make demo-stop
 MSG
 }

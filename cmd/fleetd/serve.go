@@ -71,6 +71,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	}
 	deps := svc.APIDeps()
 	deps.Runs, deps.Remediation = b.runs, b.remedy
+	deps.Sweeps, deps.Metrics = b.sweeps.sweeps, b.sweeps.metrics.Handler()
 	srv, err := api.NewServer(deps)
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ type backend struct {
 	remedy   *remediate.Service
 	stopRec  context.CancelFunc
 	recDone  chan struct{}
+	// sweeps: schedules, sweep reports, notifications, metrics (sweeps.go).
+	sweeps *sweepParts
 }
 
 // runnerConfig maps fleetd's config onto the runner's.
@@ -94,6 +96,10 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
 	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
 	river.AddWorker(workers, remediate.NewWorker(pool, actions, remediate.WorkerConfig{Sites: cfg.Sites}, nil, log.Named("remediate")))
+	if b.sweeps, err = newSweepParts(cfg, pool, log); err != nil {
+		return nil, err
+	}
+	b.sweeps.addWorkers(workers)
 	b.clientID = cfg.Jobs.ClientID
 	if b.clientID == "" {
 		host, _ := os.Hostname()
@@ -106,6 +112,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 		JobTimeout:      jobTimeout,
 		RescueAfter:     max(rescue, jobTimeout+time.Second),
 		RetryPolicy:     runs.RetryPolicy{Delay: cfg.Jobs.RetryDelay},
+		PeriodicJobs:    b.sweeps.sweeps.PeriodicJobs(),
 	}, log)
 	if err != nil {
 		return nil, err
@@ -113,6 +120,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	b.runs = runs.NewService(pool, b.queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
 	b.remedy = remediate.NewService(pool, b.queue, remediate.InventorySource{DB: pool, Status: b.runs},
 		remediate.ConfigFrom(cfg), nil, log.Named("remediate"))
+	b.sweeps.bind(b)
 	return b, nil
 }
 
@@ -129,6 +137,10 @@ func (b *backend) start(ctx context.Context) error {
 	if n > 0 {
 		b.log.Info("took back jobs this process held when it last stopped abruptly",
 			zap.Int64("jobs", n), zap.String("client_id", b.clientID))
+	}
+	if err := b.sweeps.start(ctx); err != nil {
+		cancel()
+		return err
 	}
 	if err := b.queue.Start(ctx); err != nil {
 		cancel()
@@ -149,4 +161,5 @@ func (b *backend) stop(ctx context.Context, log *zap.Logger) {
 		b.stopRec()
 		<-b.recDone
 	}
+	b.sweeps.stop()
 }

@@ -14,8 +14,9 @@ import (
 
 // Wire types of schedules and run diffs are pkg/sweep's own.
 type (
-	Schedule = sweep.Schedule
-	RunDiff  = sweep.Diff
+	Schedule   = sweep.Schedule
+	RunDiff    = sweep.Diff
+	DiffDevice = sweep.DiffDevice
 )
 
 // Sweeps is what the schedule and diff routes need (*sweep.Service).

@@ -132,4 +132,3 @@ func TestRefreshFromDatabase(t *testing.T) {
 	cancel()
 	<-done
 }
-

@@ -107,10 +107,10 @@ type Notifier interface {
 
 // Service queues and delivers notifications.
 type Service struct {
-	cfg   Config
+	cfg    Config
 	byName map[string]Webhook
-	queue Inserter
-	log   *zap.Logger
+	queue  Inserter
+	log    *zap.Logger
 	// Observe, when set, learns each delivery's outcome (metrics):
 	// "delivered", "retry" or "failed".
 	Observe func(webhook, outcome string)

@@ -20,6 +20,7 @@ import (
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/hostkey"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/remediate"
+	"github.com/fleetd/fleetd/cmd/fleetctl/internal/schedule"
 	"github.com/fleetd/fleetd/pkg/api"
 )
 
@@ -93,6 +94,7 @@ unhealthy or unreachable devices.`,
 	root.AddCommand(remediate.NewCmdReject(f, nil))
 	root.AddCommand(remediate.NewCmdRequests(f))
 	root.AddCommand(audit.NewCmdAudit(f))
+	root.AddCommand(schedule.NewCmdSchedule(f))
 	root.AddCommand(newCmdWhoAmI(f))
 	root.AddCommand(newCmdCompletion(f))
 	root.AddCommand(newCmdVersion(f))

@@ -21,6 +21,7 @@ type RunsOptions struct {
 
 	RunID        string
 	Device       string
+	Diff         bool // runs show --diff (diff.go)
 	Limit        int
 	PollInterval time.Duration
 }
@@ -52,6 +53,7 @@ func NewCmdRuns(f *cmdutil.Factory) *cobra.Command {
 		Short: "Show a run: per device, or one device's checks and transcript",
 		Example: `  fleetctl runs show 4b0c...
   fleetctl runs show 4b0c... --device ftd-ams-01
+  fleetctl runs show 4b0c... --diff
   fleetctl runs show 4b0c... -o json`,
 		Args: cmdutil.ExactArgs(1, "RUN_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +62,8 @@ func NewCmdRuns(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	show.Flags().StringVar(&so.Device, "device", "", "show this device's checks and transcript")
+	show.Flags().BoolVar(&so.Diff, "diff", false, "what changed since the previous run of the same kind and selector")
+	show.MarkFlagsMutuallyExclusive("device", "diff")
 
 	wo := newOpts()
 	watch := &cobra.Command{
@@ -122,6 +126,9 @@ func runsShow(ctx context.Context, o *RunsOptions) error {
 	}
 	if o.Device != "" {
 		return showDevice(ctx, o, c)
+	}
+	if o.Diff {
+		return showDiff(ctx, o, c, id)
 	}
 	run, err := c.GetRun(ctx, id, api.RunQuery{Devices: true, Checks: o.Format() != cmdutil.FormatTable})
 	if err != nil {
