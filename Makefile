@@ -12,7 +12,7 @@ RACE_PKGS ?= ./pkg/api/... ./cmd/fleetctl/...
 
 # Benchmarks: each is a target named bench-<what>, listed here; `make bench`
 # runs them all. Add yours to this list and define the target below.
-BENCHES := bench-go
+BENCHES := bench-go bench-p1
 
 .PHONY: help build test test-race test-long bench $(BENCHES) demo demo-stop lint fmt clean
 
@@ -38,6 +38,9 @@ bench: $(BENCHES) ## every benchmark in BENCHES
 
 bench-go: ## Go micro-benchmarks (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+bench-p1: ## P1: fleetctl diagnose --all over 10,000 simulated FTDs, end to end (scripts/bench-p1.sh)
+	./scripts/bench-p1.sh $(BENCH_DEVICES)
 
 demo: ## start PostgreSQL, fleetd and a demo inventory (see scripts/demo.sh)
 	./scripts/demo.sh

@@ -43,6 +43,7 @@ func TestR4KillFleetdDuringRestart(t *testing.T) {
 			require.NoError(t, err)
 			defer pool.Close()
 			deadline := time.Now().Add(60 * time.Second)
+			seen := []string{}
 			for {
 				var cur string
 				err := pool.QueryRow(context.Background(),
@@ -51,7 +52,10 @@ func TestR4KillFleetdDuringRestart(t *testing.T) {
 				if cur == step {
 					break
 				}
-				require.True(t, time.Now().Before(deadline), "step %q never reached (at %q)", step, cur)
+				if len(seen) == 0 || seen[len(seen)-1] != cur {
+					seen = append(seen, cur)
+				}
+				require.True(t, time.Now().Before(deadline), "step %q never reached (seen %q)", step, seen)
 				time.Sleep(2 * time.Millisecond)
 			}
 			s.kill()
@@ -65,7 +69,9 @@ func TestR4KillFleetdDuringRestart(t *testing.T) {
 					require.Equal(t, "succeeded", string(got.State), "%+v", got.Result)
 					break
 				}
-				require.True(t, time.Now().Before(deadline), "request still %s", got.State)
+				if time.Now().After(deadline) {
+					t.Fatalf("request still %s; fleetd log:\n%s", got.State, s.logs.String())
+				}
 				time.Sleep(200 * time.Millisecond)
 			}
 			require.Equal(t, int64(1), dev.Counters().ConnectorRestarts, "exactly one restart per approval")

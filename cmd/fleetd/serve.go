@@ -49,6 +49,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	log.Info("starting fleetd", zap.String("version", Version),
 		zap.String("database", cfg.Database.RedactedURL()), zap.String("listen", cfg.API.Listen))
 
+	startPprof(log)
 	pool, err := openPool(ctx, cfg.Database)
 	if err != nil {
 		return err

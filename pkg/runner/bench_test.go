@@ -45,6 +45,8 @@ func BenchmarkDiagnose(b *testing.B) {
 	scale := envFloat("FLEETD_BENCH_SCALE", 0.01)
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("devices=%d", n), func(b *testing.B) {
+			// One listener per device plus both ends of every open session.
+			raiseNoFile(b, uint64(n+4*conc+256))
 			var f *sim.Fleet
 			fleet := func(b *testing.B) *sim.Fleet {
 				if f == nil {
@@ -251,6 +253,22 @@ func bareDiagnose(d *sim.Device) error {
 	_, _ = in.Write([]byte("exit\n"))
 	_ = s.Wait()
 	return nil
+}
+
+// raiseNoFile lifts the soft open-files limit to need (Go already raises it
+// to the hard limit at start-up; this says so plainly when that is short).
+func raiseNoFile(b *testing.B, need uint64) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatal(err)
+	}
+	if lim.Cur >= need {
+		return
+	}
+	lim.Cur = min(need, lim.Max)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < need {
+		b.Fatalf("need %d open files, the hard limit is %d (raise it: ulimit -Hn)", need, lim.Max)
+	}
 }
 
 func envInt(k string, def int) int {

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -91,7 +93,25 @@ func TestRedactor(t *testing.T) {
 	require.Equal(t, "nothing here", rd.capped([]byte("nothing here"), 100))
 }
 
+// goldenTranscripts are pkg/sim's captured sessions, used as fuzz seeds.
+func goldenTranscripts() []string {
+	paths, _ := filepath.Glob(filepath.Join("..", "sim", "testdata", "*.golden"))
+	var out []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
+}
+
 func FuzzDetectPrompt(f *testing.F) {
+	for _, tr := range goldenTranscripts() {
+		for _, line := range strings.Split(tr, "\n") {
+			f.Add([]byte(line))
+		}
+	}
 	for _, s := range []string{"> ", "admin@lab-ftd-01:~$ ", "root@firepower:~# ", "firepower(local-mgmt)# ", "Password: ",
 		"> GET / HTTP/1.1", "<--- More --->", "root@FTD-1:/Volume/home/admin# "} {
 		f.Add([]byte(s))
@@ -115,6 +135,11 @@ func FuzzCleanerAndSplit(f *testing.F) {
 	f.Add([]byte("\x1b[?2004hroot@firepower:~# "), "cat /ngfw/etc/sf/connector.properties", []byte("registration_interval=180\r\nconnector_port=8989\r\n"), 5)
 	f.Add([]byte("> "), "show version", []byte("\x07Syntax error: Illegal parameter\r\n"), 3)
 	f.Add([]byte("admin@fmc:~$ "), "curl -v https://est.sco.cisco.com", []byte("> GET / HTTP/1.1\r\n> \r\n< HTTP/1.1 403\r\n"), 17)
+	for _, tr := range goldenTranscripts() {
+		for cmd, out := range splitGolden(tr) {
+			f.Add([]byte("root@firepower:~# "), cmd, []byte(strings.ReplaceAll(out, "\n", "\r\n")), len(out)/2)
+		}
+	}
 	f.Fuzz(func(t *testing.T, prompt []byte, cmd string, body []byte, split int) {
 		var whole cleaner
 		all := whole.clean(nil, body)

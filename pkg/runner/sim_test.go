@@ -100,7 +100,10 @@ func goldenOutputs(t *testing.T, name string) map[string]string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "sim", "testdata", name+".golden"))
 	require.NoError(t, err)
-	text := string(raw)
+	return splitGolden(string(raw))
+}
+
+func splitGolden(text string) map[string]string {
 	locs := reGoldenRoot.FindAllStringIndex(text, -1)
 	outs := map[string]string{}
 	for i, loc := range locs {

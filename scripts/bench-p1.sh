@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# P1 of DESIGN.md: `fleetctl diagnose --all` over N simulated FTDs (default
+# 10,000), end to end through fleetd, River and PostgreSQL, with the
+# interactive driver, all checks and mixed faults; the simulator runs on the
+# same machine. Reports wall time, devices/s, fleetd's peak RSS and where the
+# time goes.
+#
+#   scripts/bench-p1.sh [N]      env: BENCH_TIME_SCALE (default 0.1), BENCH_CONCURRENCY (1000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+N=${1:-10000}
+SCALE=${BENCH_TIME_SCALE:-0.1}
+CONC=${BENCH_CONCURRENCY:-1000}
+DIR=${BENCH_DIR:-.bench}
+DB=fleetd_bench
+LISTEN=127.0.0.1:8090
+SIM_LISTEN=${BENCH_SIM_LISTEN:-127.2.0.1}
+if [ "$(id -u)" = 0 ]; then PORT=22; else PORT=2222; fi
+FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
+mkdir -p "$DIR"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cleanup() {
+	for p in fleetd ftdsim; do
+		[ -f "$DIR/$p.pid" ] && kill "$(cat "$DIR/$p.pid")" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+ensure_postgres
+recreate_db "$DB"
+make --no-print-directory build >/dev/null
+
+log "ftdsim: $N devices, time scale $SCALE, faults $FAULTS"
+t0=$(date +%s.%N)
+./bin/ftdsim --count "$N" --sites emea,amer,apjc --faults "$FAULTS" --listen "$SIM_LISTEN" --port "$PORT" \
+	--time-scale "$SCALE" --seed 1 --inventory-out "$DIR/fleet.csv" --control 127.0.0.1:7023 \
+	--log-level warn >"$DIR/ftdsim.log" 2>&1 &
+echo $! >"$DIR/ftdsim.pid"
+until curl -fsS http://127.0.0.1:7023/devices?limit=1 >/dev/null 2>&1; do sleep 0.2; done
+printf '   ftdsim up in %.1fs, RSS %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" \
+	"$(grep VmRSS /proc/"$(cat "$DIR/ftdsim.pid")"/status | awk '{print $2/1024 " MiB"}')" >&2
+
+cat >"$DIR/fleetd.yaml" <<YAML
+database: {url: "postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable", max_conns: 40}
+api: {listen: "$LISTEN"}
+log: {level: warn, format: json}
+sites:
+  emea: {region: eu, timezone: Europe/Amsterdam, hostkey_policy: tofu}
+  amer: {region: us, timezone: America/New_York, hostkey_policy: tofu}
+  apjc: {region: apj, timezone: Asia/Singapore, hostkey_policy: tofu}
+credentials:
+  lab: {username: admin, password_env: FLEETD_LAB_PASSWORD}
+runner: {max_concurrent: $CONC, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
+diagnose: {curl_max_time: 10s}
+YAML
+export FLEETD_LAB_PASSWORD=Admin123
+FLEETD_PPROF_LISTEN=127.0.0.1:6061 ./bin/fleetd serve --config "$DIR/fleetd.yaml" >"$DIR/fleetd.log" 2>&1 &
+echo $! >"$DIR/fleetd.pid"
+until curl -fsS "http://$LISTEN/readyz" >/dev/null 2>&1; do sleep 0.2; done
+export FLEETCTL_SERVER=http://$LISTEN
+FLEETCTL_TOKEN=$(./bin/fleetd token create --config "$DIR/fleetd.yaml" --name bench --role admin 2>/dev/null)
+export FLEETCTL_TOKEN
+./bin/fleetctl device import "$DIR/fleet.csv" >/dev/null
+
+# Sample fleetd's CPU (utime+stime) and the simulator's during the run.
+fpid=$(cat "$DIR/fleetd.pid"); spid=$(cat "$DIR/ftdsim.pid")
+cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
+pgcpu() { local s=0; for p in $(pgrep -x postgres); do s=$(echo "$s + $(cpu "$p" 2>/dev/null || echo 0)" | bc); done; echo "$s"; }
+fc0=$(cpu "$fpid"); sc0=$(cpu "$spid"); pc0=$(pgcpu)
+if [ -n "${BENCH_PROFILE:-}" ]; then
+	(sleep 3; curl -s "http://127.0.0.1:6061/debug/pprof/profile?seconds=${BENCH_PROFILE}" >"$DIR/fleetd.cpu.pprof") &
+fi
+
+log "fleetctl diagnose --all ($N devices, max_concurrent $CONC)"
+t0=$(date +%s.%N)
+code=0
+./bin/fleetctl diagnose --all -o json >"$DIR/run.json" || code=$?
+t1=$(date +%s.%N)
+wall=$(echo "$t1 - $t0" | bc)
+fc1=$(cpu "$fpid"); sc1=$(cpu "$spid"); pc1=$(pgcpu)
+peak=$(grep VmHWM "/proc/$fpid/status" | awk '{printf "%.0f", $2/1024}')
+
+python3 - "$DIR/run.json" "$wall" "$peak" "$(echo "$fc1 - $fc0" | bc)" "$(echo "$sc1 - $sc0" | bc)" "$code" "$N" "$SCALE" "$CONC" "$(echo "$pc1 - $pc0" | bc)" <<'PY'
+import json, sys
+from datetime import datetime
+run = json.load(open(sys.argv[1]))
+wall, peak, fcpu, scpu, code, n, scale, conc = float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], int(sys.argv[7]), sys.argv[8], sys.argv[9]
+pcpu = float(sys.argv[10])
+def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00"))
+durs = sorted((t(d["finished_at"]) - t(d["started_at"])).total_seconds() for d in run["devices"] if d.get("started_at"))
+def pct(p): return durs[min(len(durs)-1, int(p*len(durs)))] if durs else 0
+s = run["summary"]
+diag = {}
+for d in run["devices"]:
+    for c in d["diagnoses"] or ["healthy"]:
+        diag[c] = diag.get(c, 0) + 1
+print(f"devices            {s['devices']} (healthy {s['healthy']}, unhealthy {s['unhealthy']}, error {s['error']}); exit code {code}")
+print(f"wall time          {wall:.1f} s  (fleetctl diagnose --all, start to summary)")
+print(f"throughput         {s['devices']/wall:.0f} devices/s")
+print(f"fleetd peak RSS    {peak} MiB")
+print(f"CPU during run     fleetd {fcpu:.1f} s, ftdsim {scpu:.1f} s, PostgreSQL {pcpu:.1f} s (2 cores = {2*wall:.0f} core-s available)")
+print(f"per-device session p50 {pct(.5):.2f} s, p95 {pct(.95):.2f} s, max {durs[-1] if durs else 0:.2f} s  (time scale {scale}, max_concurrent {conc})")
+print("diagnoses          " + ", ".join(f"{k} {v}" for k, v in sorted(diag.items(), key=lambda kv: -kv[1])))
+PY
