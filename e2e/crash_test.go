@@ -18,11 +18,16 @@ import (
 // exactly one final result. (2,000 devices: crash_long_test.go.)
 func TestDiagnoseSurvivesKill(t *testing.T) {
 	t.Parallel()
-	const devices = 40
 	// Slow devices and few sessions at once, so the kill lands mid-run.
-	f := startFleet(t, sim.FleetConfig{Count: devices, Sites: []string{"emea"}, TimeScale: 0.3,
+	killMidRun(t, 40, 4, 0.3)
+}
+
+// killMidRun diagnoses a fleet of n devices, SIGKILLs fleetd once a tenth
+// of them are done, restarts it and checks the run's outcome.
+func killMidRun(t *testing.T, devices, concurrency int, scale float64) {
+	f := startFleet(t, sim.FleetConfig{Count: devices, Sites: []string{"emea"}, TimeScale: scale,
 		Faults: "eventhandler-disconnected=20%"})
-	s := newServer(t, serverOpts{MaxConcurrent: 4})
+	s := newServer(t, serverOpts{MaxConcurrent: concurrency})
 	r := s.ctl("ops-emea", "device", "import", f.inventory)
 	require.Zero(t, r.code, r.stderr)
 
@@ -30,7 +35,7 @@ func TestDiagnoseSurvivesKill(t *testing.T) {
 	r = s.ctlJSON("ops-emea", &run, "diagnose", "--site", "emea", "--detach")
 	require.Zero(t, r.code, r.stderr)
 
-	waitDone(t, s, run.ID, func(done int) bool { return done >= 4 }, time.Minute)
+	waitDone(t, s, run.ID, func(done int) bool { return done >= devices/10 }, time.Minute)
 	s.kill()
 	db := connectDB(t, s.dbURL)
 	var doneAtKill int
@@ -39,7 +44,7 @@ func TestDiagnoseSurvivesKill(t *testing.T) {
 
 	s.start()
 	// Jobs the dead process held are rescued after jobs.rescue_after.
-	final := waitDone(t, s, run.ID, func(done int) bool { return done == devices }, 2*time.Minute)
+	final := waitDone(t, s, run.ID, func(done int) bool { return done == devices }, 5*time.Minute)
 	require.Equal(t, "completed", final.Status)
 	require.Equal(t, devices, final.Summary.Done)
 	require.Equal(t, devices, final.Summary.Healthy+final.Summary.Unhealthy+final.Summary.Error)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -17,12 +18,18 @@ import (
 // TestScheduledSweepAcrossReplicas is the scheduled-sweep story end to end,
 // and R1 at small scale with two replicas: a nightly sweep missed while
 // fleetd was down runs once when it is back; two fleetd processes on one
-// database share its device jobs; one of them is SIGKILLed mid-sweep and the
-// other finishes its devices, each device with exactly one result; the
-// report (diff, a pending remediation request for the curable devices)
-// reaches both webhooks, the failing one through retries; schedule
+// database share its device jobs; one of them is SIGKILLed mid-sweep and
+// restarted (as its supervisor would), each device ending with exactly one
+// result; the report (diff, a pending remediation request for the curable
+// devices) reaches both webhooks, the failing one through retries; schedule
 // list/disable, runs show --diff and /metrics answer through the real
-// binaries. The 2,000-device versions are in sweep_long_test.go.
+// binaries.
+//
+// The killed replica is restarted here because River hands a dead process's
+// jobs to the others only after jobs.rescue_after (at least the job timeout,
+// runner.session_timeout + 30s) plus up to 30s for its rescuer: over a
+// minute. sweep_long_test.go holds that case (no restart: the survivors
+// finish the dead replica's devices) at 2,000 devices.
 func TestScheduledSweepAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	const devices = 40
@@ -51,13 +58,20 @@ func TestScheduledSweepAcrossReplicas(t *testing.T) {
 	runID := waitSweepRun(t, a.dbURL, 30*time.Second)
 
 	// Kill a replica mid-sweep, the one that is not the leader (the leader
-	// is killed in the long test): the survivor finishes its devices.
+	// is killed in the long test), and restart it: it takes back the jobs
+	// it held while the other goes on.
 	waitDone(t, a, runID, func(done int) bool { return done >= 6 }, time.Minute)
 	victim, survivor := b, a
 	if leaderPort(t, a.dbURL) == b.port() {
 		victim, survivor = a, b
 	}
 	victim.kill()
+	var doneAtKill int
+	require.NoError(t, connectDB(t, a.dbURL).QueryRow(context.Background(), `SELECT done FROM runs WHERE id = $1`,
+		runID).Scan(&doneAtKill))
+	require.Less(t, doneAtKill, devices, "the kill must land mid-sweep")
+	time.Sleep(time.Second)
+	victim.start()
 	final := waitDone(t, survivor, runID, func(done int) bool { return done == devices }, 90*time.Second)
 	require.Equal(t, "completed", final.Status)
 	exactlyOnce(t, a.dbURL, runID, devices)
@@ -131,7 +145,8 @@ func TestScheduledSweepAcrossReplicas(t *testing.T) {
 	require.Greater(t, checked, 0.0)
 	require.Contains(t, body, `fleetd_jobs{queue="diagnose",state="available"}`)
 	require.Contains(t, body, `fleetd_run_duration_seconds_count{kind="sweep"}`)
-	t.Logf("sweep of %d devices over 2 replicas, one killed: completed; survivor checked %.0f devices", devices, checked)
+	t.Logf("sweep of %d devices over 2 replicas, one killed at %d done and restarted: completed; the other checked %.0f",
+		devices, doneAtKill, checked)
 }
 
 // metricValue returns the value of an unlabelled sample, -1 if absent.

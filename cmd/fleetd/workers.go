@@ -95,7 +95,8 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	workers := river.NewWorkers()
 	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
 	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
-	river.AddWorker(workers, remediate.NewWorker(pool, actions, remediate.WorkerConfig{Sites: cfg.Sites}, nil, log.Named("remediate")))
+	// The request executor and the periodic expiry of unapproved requests.
+	remediate.Register(workers, remediate.NewWorker(pool, actions, remediate.WorkerConfigFrom(cfg), nil, log.Named("remediate")))
 	if b.sweeps, err = newSweepParts(cfg, pool, log); err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 		JobTimeout:      jobTimeout,
 		RescueAfter:     max(rescue, jobTimeout+time.Second),
 		RetryPolicy:     runs.RetryPolicy{Delay: cfg.Jobs.RetryDelay},
-		PeriodicJobs:    b.sweeps.sweeps.PeriodicJobs(),
+		PeriodicJobs:    append(b.sweeps.sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute)),
 	}, log)
 	if err != nil {
 		return nil, err

@@ -67,6 +67,7 @@ func TestFanOutMixedFleet(t *testing.T) {
 	results := r.FanOut(ctxT(t), targets, func(ctx context.Context, s *Session) error {
 		p.enter("all", s.Target().Site)
 		defer p.leave("all", s.Target().Site)
+		time.Sleep(50 * time.Millisecond) // hold the slot long enough for the limits to bite
 		out, err := s.Run(ctx, LevelRoot, "cat /ngfw/etc/sf/connector.properties")
 		if err != nil {
 			return err

@@ -248,14 +248,28 @@ func (s *shell) readByte() (byte, error) {
 // readline's bell where it would ring.
 func (s *shell) readLine(echo bool) (string, error) {
 	var line []byte
+	// Echo is collected and written once per chunk of input, as a kernel
+	// PTY effectively does: one SSH packet for a typed-ahead command rather
+	// than one per character (which cost the client as much as the device).
+	var out []byte
+	flush := func() {
+		if len(out) > 0 {
+			_, _ = s.ch.Write(out)
+			out = out[:0]
+		}
+	}
 	show := func(b ...byte) {
 		if s.pty && s.echo && echo {
-			_, _ = s.ch.Write(b)
+			out = append(out, b...)
 		}
 	}
 	for {
+		if len(s.pending) == 0 {
+			flush() // about to wait for more input: show what was typed so far
+		}
 		b, err := s.readByte()
 		if err != nil {
+			flush()
 			if len(line) > 0 {
 				return string(line), nil
 			}
@@ -269,8 +283,9 @@ func (s *shell) readLine(echo bool) (string, error) {
 		switch {
 		case b == '\r' || b == '\n':
 			if s.pty {
-				_, _ = s.ch.Write([]byte("\r\n"))
+				out = append(out, '\r', '\n')
 			}
+			flush()
 			return string(line), nil
 		case b == 0x7f || b == 0x08:
 			if len(line) == 0 {
@@ -281,11 +296,13 @@ func (s *shell) readLine(echo bool) (string, error) {
 			show('\b', ' ', '\b')
 		case b == 0x03:
 			if s.pty {
-				_, _ = s.ch.Write([]byte("^C\r\n"))
+				out = append(out, "^C\r\n"...)
 			}
+			flush()
 			return "", errInterrupt
 		case b == 0x04:
 			if len(line) == 0 {
+				flush()
 				return "", errCtrlD
 			}
 		case b == 0x15: // ^U
