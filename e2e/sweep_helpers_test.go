@@ -137,7 +137,8 @@ func workedBy(t *testing.T, dbURL string, runID uuid.UUID) []string {
 }
 
 // leaderPort returns the API port in the River leader's client id
-// (host-127.0.0.1:PORT), "" if no leader is elected.
+// (host-127.0.0.1_PORT: fleetd's default jobs.client_id), "" if no leader
+// is elected.
 func leaderPort(t *testing.T, dbURL string) string {
 	t.Helper()
 	db := connectDB(t, dbURL)
@@ -147,7 +148,7 @@ func leaderPort(t *testing.T, dbURL string) string {
 		return ""
 	}
 	require.NoError(t, err)
-	return id[strings.LastIndex(id, ":")+1:]
+	return id[strings.LastIndexAny(id, ":_")+1:]
 }
 
 func (s *server) port() string { return s.url[strings.LastIndex(s.url, ":")+1:] }

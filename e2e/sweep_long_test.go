@@ -27,6 +27,9 @@ const longDevices = 2000
 // returns the replicas (the first is the catch-up's leader) and the run.
 func startSweepCluster(t *testing.T, f *fleet, n, perReplica int, hook string) ([]*server, uuid.UUID, time.Time) {
 	t.Helper()
+	// The PostgreSQL server is shared (max_connections 100): a small pool
+	// per replica. (Long tests are not parallel, so Setenv is theirs.)
+	t.Setenv("FLEETD_DATABASE_MAX_CONNS", "8")
 	opts := serverOpts{MaxConcurrent: perReplica, ExtraYAML: sweepYAML(hook+"/json", hook+"/slack")}
 	first := newServer(t, opts)
 	r := first.ctl("ops-emea", "device", "import", f.inventory)
