@@ -8,11 +8,11 @@ LDFLAGS := -X main.Version=$(VERSION) -X github.com/fleetd/fleetd/cmd/fleetctl/i
 # Packages whose tests run a second time under the race detector. The whole
 # tree under -race is too slow on a 2-core machine; list the small packages
 # with real concurrency here.
-RACE_PKGS ?= ./pkg/api/... ./cmd/fleetctl/...
+RACE_PKGS ?= ./pkg/api/... ./cmd/fleetctl/... ./pkg/notify/... ./pkg/sweep/...
 
 # Benchmarks: each is a target named bench-<what>, listed here; `make bench`
 # runs them all. Add yours to this list and define the target below.
-BENCHES := bench-go bench-p1
+BENCHES := bench-go bench-p1 bench-p2 bench-replicas
 
 .PHONY: help build test test-race test-long bench $(BENCHES) demo demo-stop lint fmt clean
 
@@ -41,6 +41,12 @@ bench-go: ## Go micro-benchmarks (go test -bench)
 
 bench-p1: ## P1: fleetctl diagnose --all over 10,000 simulated FTDs, end to end (scripts/bench-p1.sh)
 	./scripts/bench-p1.sh $(BENCH_DEVICES)
+
+bench-p2: ## P2: fleetd vs Ansible raw vs parallel-ssh on one exec-mode fleet (scripts/bench-p2.sh)
+	./scripts/bench-p2.sh $(BENCH_P2_DEVICES)
+
+bench-replicas: ## one vs two fleetd replicas sharing a 10,000-device run (scripts/bench-replicas.sh)
+	./scripts/bench-replicas.sh
 
 demo: ## start PostgreSQL, fleetd and a demo inventory (see scripts/demo.sh)
 	./scripts/demo.sh

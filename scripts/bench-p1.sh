@@ -59,7 +59,8 @@ YAML
 export FLEETD_LAB_PASSWORD=Admin123
 FLEETD_PPROF_LISTEN=127.0.0.1:6061 ./bin/fleetd serve --config "$DIR/fleetd.yaml" >"$DIR/fleetd.log" 2>&1 &
 echo $! >"$DIR/fleetd.pid"
-until curl -fsS "http://$LISTEN/readyz" >/dev/null 2>&1; do sleep 0.2; done
+for _ in $(seq 150); do curl -fsS "http://$LISTEN/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "http://$LISTEN/readyz" >/dev/null || { echo "fleetd did not start:" >&2; tail -5 "$DIR/fleetd.log" >&2; exit 1; }
 export FLEETCTL_SERVER=http://$LISTEN
 FLEETCTL_TOKEN=$(./bin/fleetd token create --config "$DIR/fleetd.yaml" --name bench --role admin 2>/dev/null)
 export FLEETCTL_TOKEN

@@ -55,7 +55,7 @@ func NewServices(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 	if err != nil {
 		return nil, err
 	}
-	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, 2, log.Named("runs"))
+	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
 	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{DB: pool, Status: runSvc},
 		remediate.ConfigFrom(cfg), nil, log.Named("remediate"))
 	return &Services{Config: cfg, Pool: pool, Log: log, Inventory: inv, Auth: auth.NewStore(pool),

@@ -310,7 +310,7 @@ func Default() Config {
 			Retry:          Retry{Attempts: 2, Backoff: 2 * time.Second},
 		},
 		Diagnose: Diagnose{CurlMaxTime: 10 * time.Second, LogWindow: 15 * time.Minute},
-		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 10 * time.Second},
+		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 2 * time.Second},
 		Notifications: Notifications{MaxAttempts: 8, Timeout: 10 * time.Second, Backoff: 10 * time.Second,
 			MaxBackoff: 30 * time.Minute},
 		Metrics: Metrics{RefreshInterval: 15 * time.Second},

@@ -73,7 +73,7 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 	t := runner.Target{
 		Device: d.Name, Site: d.Site, Kind: string(d.Kind), Addr: d.Address, Credential: cred,
 		HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
-		Exec:          d.Tags["exec"] == "true",
+		Exec:          d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
 	}
 	for i, j := range site.JumpHosts {
 		jc, err := r.credential(j.Credential)

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -449,6 +450,21 @@ func (p *proc) sudoAuth() bool {
 	for attempt := 1; attempt <= 3; attempt++ {
 		s.print("Password: ")
 		pw, err := s.readLine(false)
+		if errors.Is(err, errInterrupt) {
+			// sudo's tgetpass catches SIGINT: it ends the prompt's line
+			// (echo is off, so the tty showed no ^C), the policy logs the
+			// wrong guesses so far, and sudo exits 1 back to the shell.
+			s.sigHandled = true
+			s.print("\n")
+			if n := attempt - 1; n > 0 {
+				msg := "sudo: 1 incorrect password attempt\n"
+				if n > 1 {
+					msg = fmt.Sprintf("sudo: %d incorrect password attempts\n", n)
+				}
+				p.errf("%s", msg)
+			}
+			return false
+		}
 		if err != nil {
 			return false
 		}

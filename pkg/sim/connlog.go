@@ -19,6 +19,7 @@ const (
 	evBoot                         // device booted, connector started
 	evEHConnected                  // reconnected to EventHandler
 	evEnrolled                     // registered with SSE
+	evStartNoEH                    // connector started, EventHandler still unreachable (eventhandler-stuck)
 )
 
 type logEvent struct {
@@ -143,6 +144,8 @@ func (d *Device) connectorLog() []string {
 		switch e.kind {
 		case evStart, evBoot:
 			startLines(e.at, 10+i*3, true)
+		case evStartNoEH:
+			startLines(e.at, 10+i*3, false)
 		case evStop:
 			add(jitter(e.at, 11+i*3), "info", fmt.Sprintf("[%s][main.go:112 main.main] received signal terminated, shutting down", host))
 		case evEHConnected:

@@ -27,18 +27,25 @@ type Counters struct {
 	PublicKeyAttempts int64 `json:"public_key_attempts"`
 	Commands          int64 `json:"commands"`           // non-empty lines typed at a prompt or confirmation, and exec requests
 	ConnectorRestarts int64 `json:"connector_restarts"` // enable after disable, restartbyid
+	// ConnectorDisables and ConnectorEnables count "pmtool disablebyid" and
+	// "pmtool enablebyid" of SSEConnector as received, whether or not they
+	// changed anything: a command sent twice shows here, not in restarts.
+	ConnectorDisables int64 `json:"connector_disables"`
+	ConnectorEnables  int64 `json:"connector_enables"`
 	Reboots           int64 `json:"reboots"`
 }
 
 type counters struct {
 	connections, logins, authAttempts, passwords, pubkeys, commands, restarts, reboots atomic.Int64
+	disables, enables                                                                  atomic.Int64
 }
 
 func (c *counters) snapshot() Counters {
 	return Counters{
 		Connections: c.connections.Load(), Logins: c.logins.Load(), AuthAttempts: c.authAttempts.Load(),
 		PasswordsReceived: c.passwords.Load(), PublicKeyAttempts: c.pubkeys.Load(), Commands: c.commands.Load(),
-		ConnectorRestarts: c.restarts.Load(), Reboots: c.reboots.Load(),
+		ConnectorRestarts: c.restarts.Load(), ConnectorDisables: c.disables.Load(), ConnectorEnables: c.enables.Load(),
+		Reboots: c.reboots.Load(),
 	}
 }
 
@@ -121,6 +128,7 @@ type Device struct {
 	ehConnIno    int64
 	lsListenIno  int64
 	ehBroken     bool
+	ehStuck      bool // ehBroken survives connector restarts (eventhandler-stuck)
 	enrolled     bool
 	enrolledAt   time.Time
 
@@ -273,7 +281,10 @@ func (d *Device) Faults() []Fault {
 
 func (d *Device) faultsLocked() []Fault {
 	s := d.flags
-	if d.ehBroken {
+	switch {
+	case d.ehStuck:
+		s |= faultBit(FaultEventHandlerStuck)
+	case d.ehBroken:
 		s |= faultBit(FaultEventHandlerDisconnected)
 	}
 	if !d.connEnabled {
@@ -296,6 +307,8 @@ func (d *Device) SetFault(f Fault) {
 	switch f {
 	case FaultEventHandlerDisconnected:
 		d.ehBroken = true
+	case FaultEventHandlerStuck:
+		d.ehBroken, d.ehStuck = true, true
 	case FaultConnectorStopped:
 		if d.connEnabled {
 			d.connEnabled = false
@@ -343,7 +356,10 @@ func (d *Device) endFlapLocked() bool {
 
 func (d *Device) removeFaultLocked(f Fault, now time.Time) {
 	switch f {
-	case FaultEventHandlerDisconnected:
+	case FaultEventHandlerDisconnected, FaultEventHandlerStuck:
+		// Either name clears the broken socket: a stuck device lists
+		// only eventhandler-stuck, yet shows eventhandler-disconnected.
+		d.ehStuck = false
 		if d.ehBroken {
 			d.ehBroken = false
 			d.ehConnIno += 7919
@@ -445,6 +461,7 @@ func pidStep(pid int32, n int) int32 {
 
 // disableConnector is "pmtool disablebyid SSEConnector".
 func (d *Device) disableConnector() {
+	d.cnt.disables.Add(1)
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -460,6 +477,7 @@ func (d *Device) disableConnector() {
 // enableConnector is "pmtool enablebyid SSEConnector": a start after a
 // disable is a restart, and a fresh start reconnects to EventHandler.
 func (d *Device) enableConnector() {
+	d.cnt.enables.Add(1)
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -485,8 +503,12 @@ func (d *Device) startConnectorLocked(now time.Time) {
 	d.connEnabled = true
 	d.connChangeAt = time.Now().Add(d.fleet.cfg.scaled(connectorStartDelay))
 	d.newConnectorPIDs()
-	d.ehBroken = false
-	d.addEvent(now, evStart)
+	d.ehBroken = d.ehStuck // a fresh start reconnects, unless stuck
+	if d.ehStuck {
+		d.addEvent(now, evStartNoEH)
+	} else {
+		d.addEvent(now, evStart)
+	}
 	d.syncIntervals(now)
 }
 
@@ -527,7 +549,7 @@ func (d *Device) finishReboot() {
 	d.flags &^= faultBit(FaultHang) | faultBit(FaultSlow) | faultBit(FaultDrop)
 	d.enrolled = true
 	d.enrolledAt = now
-	d.ehBroken = false
+	d.ehBroken, d.ehStuck = false, false
 	d.connEnabled = true
 	d.connChangeAt = time.Time{}
 	d.newConnectorPIDs()

@@ -71,7 +71,10 @@
 // commands print (see contracts-internal.md). eventhandler-disconnected,
 // connector-stopped and not-enrolled are device state: Faults() reports
 // them from that state, so a cure (pmtool disable+enable or restartbyid,
-// enable, reboot) removes them. Transport faults: auth-failure (every
+// enable, reboot) removes them. eventhandler-stuck shows exactly what
+// eventhandler-disconnected shows (Faults() lists it under its own name),
+// but a connector restart leaves it (the restart is still counted); only a
+// reboot cures it: the tech note's escalation path. Transport faults: auth-failure (every
 // credential rejected, attempts counted), hostkey-changed (another key is
 // presented; HostKey() stays the pinned one), hang (TCP accepted, no SSH
 // banner ever; Connections still counts), slow (SlowLatency per command),
@@ -88,5 +91,11 @@
 // YES/NO question and every exec request; passwords typed at "Password:"
 // are not commands (PasswordsReceived counts them, with login passwords and
 // keyboard-interactive answers). ConnectorRestarts counts enable-after-
-// disable and restartbyid.
+// disable and restartbyid; ConnectorDisables and ConnectorEnables count
+// every pmtool disablebyid / enablebyid SSEConnector received.
+//
+// Ctrl-C reaches a command that waits for a line as SIGINT reaches a
+// process blocked in read: at sudo's Password: prompt sudo ends the line,
+// reports the wrong guesses so far ("sudo: 1 incorrect password attempt")
+// and exits 1 back to the shell prompt.
 package sim

@@ -28,6 +28,10 @@ const (
 	FaultSlow                     Fault = "slow"
 	FaultDrop                     Fault = "drop"
 	FaultFlapping                 Fault = "flapping"
+	// FaultEventHandlerStuck shows exactly what eventhandler-disconnected
+	// shows, but a connector restart (disable+enable, restartbyid) does not
+	// cure it; a reboot does: the tech note's "if still broken, reboot".
+	FaultEventHandlerStuck Fault = "eventhandler-stuck"
 )
 
 // allFaults is in bit order: a device keeps its faults as a bit set so that
@@ -35,6 +39,7 @@ const (
 var allFaults = []Fault{
 	FaultEgressBlocked, FaultEventHandlerDisconnected, FaultConnectorStopped, FaultNotEnrolled,
 	FaultRegionMismatch, FaultAuthFailure, FaultHostKeyChanged, FaultHang, FaultSlow, FaultDrop, FaultFlapping,
+	FaultEventHandlerStuck,
 }
 
 // AllFaults lists every fault (not "healthy"), in a stable order.

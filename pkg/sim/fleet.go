@@ -174,7 +174,7 @@ func (f *Fleet) newDevice(idx int, spec DeviceSpec, ip netip.Addr, now time.Time
 	d.ehListenIno, d.ehConnIno, d.lsListenIno = 382276, 378537, 26077573
 	for _, fl := range spec.Faults {
 		switch fl {
-		case FaultEventHandlerDisconnected:
+		case FaultEventHandlerDisconnected, FaultEventHandlerStuck:
 			d.ehPID, d.ehListenIno = 11204, 3022791165
 		case FaultEgressBlocked:
 			d.childPID, d.lsListenIno = 60815, 3022789647
@@ -191,6 +191,8 @@ func (f *Fleet) newDevice(idx int, spec DeviceSpec, ip netip.Addr, now time.Time
 		case FaultHealthy:
 		case FaultEventHandlerDisconnected:
 			d.ehBroken = true
+		case FaultEventHandlerStuck:
+			d.ehBroken, d.ehStuck = true, true
 		case FaultConnectorStopped:
 			d.connEnabled = false
 			d.addEvent(since, evStop)

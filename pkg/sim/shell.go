@@ -67,7 +67,14 @@ type shell struct {
 
 	cmdMu     sync.Mutex
 	cmdCancel context.CancelFunc
-	running   atomic.Bool
+	// cmdDone is the running command's context's Done channel: a command
+	// reading a line (sudo's Password:, reboot's YES/NO) sees the Ctrl-C
+	// that cancels it, as a process blocked in read(2) gets its SIGINT.
+	cmdDone <-chan struct{}
+	// sigHandled: the command caught the interrupt and reported it itself
+	// (sudo), so the shell neither echoes ^C nor reports status 130.
+	sigHandled bool
+	running    atomic.Bool
 }
 
 func newShell(cs *connState, ch ssh.Channel) *shell {
@@ -228,6 +235,14 @@ func (s *shell) interrupt() {
 
 func (s *shell) readByte() (byte, error) {
 	s.startInput()
+	s.cmdMu.Lock()
+	done := s.cmdDone
+	s.cmdMu.Unlock()
+	select {
+	case <-done: // nil at a prompt: never ready
+		return 0, errInterrupt
+	default:
+	}
 	for len(s.pending) == 0 {
 		select {
 		case chunk, ok := <-s.in:
@@ -235,6 +250,8 @@ func (s *shell) readByte() (byte, error) {
 				return 0, io.EOF
 			}
 			s.pending = chunk
+		case <-done:
+			return 0, errInterrupt
 		case <-s.ctx.Done():
 			return 0, io.EOF
 		}
@@ -270,6 +287,9 @@ func (s *shell) readLine(echo bool) (string, error) {
 		b, err := s.readByte()
 		if err != nil {
 			flush()
+			if errors.Is(err, errInterrupt) {
+				return "", err // what was typed is discarded, not entered
+			}
 			if len(line) > 0 {
 				return string(line), nil
 			}
@@ -431,18 +451,19 @@ func (s *shell) execLine(line string) {
 func (s *shell) runCmd(fn func(ctx context.Context) int) int {
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.cmdMu.Lock()
-	s.cmdCancel = cancel
+	s.cmdCancel, s.cmdDone = cancel, ctx.Done()
 	s.cmdMu.Unlock()
+	s.sigHandled = false
 	s.running.Store(true)
 	defer func() {
 		s.running.Store(false)
 		s.cmdMu.Lock()
-		s.cmdCancel = nil
+		s.cmdCancel, s.cmdDone = nil, nil
 		s.cmdMu.Unlock()
 		cancel()
 	}()
 	status := fn(ctx)
-	if ctx.Err() != nil && s.ctx.Err() == nil {
+	if ctx.Err() != nil && s.ctx.Err() == nil && !s.sigHandled {
 		s.print("^C\n")
 		return 130
 	}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Scale-out: the same `fleetctl diagnose --all` over N simulated FTDs
+# (default 10,000) with one fleetd, then with two fleetd replicas on the same
+# database sharing the run's device jobs through River (a scheduled sweep
+# runs the same device jobs). Reports wall time and devices/s of each, and
+# the share of devices each replica checked.
+#
+#   scripts/bench-replicas.sh [N]   env: BENCH_TIME_SCALE (0.1), BENCH_CONCURRENCY (500 per replica)
+#
+# On a machine whose cores are already busy (the simulator, PostgreSQL and
+# fleetd share them), a second replica cannot add CPU: expect no gain there.
+# Give each replica its own cores (BENCH_TASKSET_A="0" BENCH_TASKSET_B="1"
+# pins them with taskset) to see the scale-out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+N=${1:-10000}
+SCALE=${BENCH_TIME_SCALE:-0.1}
+CONC=${BENCH_CONCURRENCY:-500}
+DIR=${BENCH_DIR:-.bench-replicas}
+DB=fleetd_bench_replicas
+SIM_LISTEN=${BENCH_SIM_LISTEN:-127.40.0.1}
+if [ "$(id -u)" = 0 ]; then PORT=22; else PORT=2222; fi
+FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%"
+mkdir -p "$DIR"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cleanup() {
+	for p in fleetd-a fleetd-b ftdsim; do
+		[ -f "$DIR/$p.pid" ] && kill "$(cat "$DIR/$p.pid")" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+ensure_postgres
+recreate_db "$DB"
+make --no-print-directory build >/dev/null
+
+log "ftdsim: $N devices, time scale $SCALE"
+./bin/ftdsim --count "$N" --sites emea,amer,apjc --faults "$FAULTS" --listen "$SIM_LISTEN" --port "$PORT" \
+	--time-scale "$SCALE" --seed 2 --inventory-out "$DIR/fleet.csv" --control 127.0.0.1:7043 \
+	--log-level warn >"$DIR/ftdsim.log" 2>&1 &
+echo $! >"$DIR/ftdsim.pid"
+until curl -fsS http://127.0.0.1:7043/devices?limit=1 >/dev/null 2>&1; do
+	kill -0 "$(cat "$DIR/ftdsim.pid")" 2>/dev/null || { tail -3 "$DIR/ftdsim.log" >&2; exit 1; }
+	sleep 0.2
+done
+
+config() { # NAME LISTEN
+	cat >"$DIR/$1.yaml" <<YAML
+database: {url: "postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable", max_conns: 30}
+api: {listen: "$2"}
+log: {level: warn, format: json}
+sites:
+  emea: {region: eu, timezone: Europe/Amsterdam, hostkey_policy: tofu}
+  amer: {region: us, timezone: America/New_York, hostkey_policy: tofu}
+  apjc: {region: apj, timezone: Asia/Singapore, hostkey_policy: tofu}
+credentials:
+  lab: {username: admin, password_env: FLEETD_LAB_PASSWORD}
+runner: {max_concurrent: $CONC, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
+diagnose: {curl_max_time: 10s}
+YAML
+}
+start_fleetd() { # NAME LISTEN TASKSET
+	config "$1" "$2"
+	local pin=()
+	[ -n "${3:-}" ] && pin=(taskset -c "$3")
+	"${pin[@]}" ./bin/fleetd serve --config "$DIR/$1.yaml" >"$DIR/$1.log" 2>&1 &
+	echo $! >"$DIR/$1.pid"
+	until curl -fsS "http://$2/readyz" >/dev/null 2>&1; do
+		kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null || { tail -3 "$DIR/$1.log" >&2; exit 1; }
+		sleep 0.2
+	done
+}
+export FLEETD_LAB_PASSWORD=Admin123
+start_fleetd fleetd-a 127.0.0.1:8093 "${BENCH_TASKSET_A:-}"
+export FLEETCTL_SERVER=http://127.0.0.1:8093
+FLEETCTL_TOKEN=$(./bin/fleetd token create --config "$DIR/fleetd-a.yaml" --name bench --role admin 2>/dev/null)
+export FLEETCTL_TOKEN
+./bin/fleetctl device import "$DIR/fleet.csv" >/dev/null
+# First contact pins every host key (tofu) so both measured runs do the same work.
+log "warm-up run (pins host keys)"
+./bin/fleetctl diagnose --all -o json >/dev/null || true
+
+measure() { # LABEL
+	local t0 t1 code=0
+	t0=$(date +%s.%N)
+	./bin/fleetctl diagnose --all -o json >"$DIR/run-$1.json" || code=$?
+	t1=$(date +%s.%N)
+	python3 - "$1" "$(echo "$t1 - $t0" | bc)" "$DIR/run-$1.json" "$code" <<'PY'
+import json, sys
+label, wall, code = sys.argv[1], float(sys.argv[2]), sys.argv[4]
+run = json.load(open(sys.argv[3]))
+s = run["summary"]
+print(f"{label:12s} {s['devices']} devices in {wall:.1f} s = {s['devices']/wall:.0f} devices/s "
+      f"(healthy {s['healthy']}, unhealthy {s['unhealthy']}, error {s['error']}; exit {code})")
+PY
+}
+log "one replica (max_concurrent $CONC)"
+measure one-replica
+start_fleetd fleetd-b 127.0.0.1:8094 "${BENCH_TASKSET_B:-}"
+log "two replicas (max_concurrent $CONC each)"
+measure two-replicas
+# Who worked the last run's device jobs.
+psql_admin -d "$DB" -tA -F ' ' -c "SELECT attempted_by[array_length(attempted_by, 1)], count(*) FROM river_job
+	WHERE kind = 'diagnose_device' AND args->>'run_id' = (SELECT id::text FROM runs ORDER BY created_at DESC LIMIT 1)
+	GROUP BY 1 ORDER BY 1" | sed 's/^/   jobs by /'
