@@ -84,6 +84,16 @@ wall=$(echo "$t1 - $t0" | bc)
 fc1=$(cpu "$fpid"); sc1=$(cpu "$spid"); pc1=$(pgcpu)
 peak=$(grep VmHWM "/proc/$fpid/status" | awk '{printf "%.0f", $2/1024}')
 
+# P4: the queries people run after it, over the same 10,000 devices.
+run_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$DIR/run.json")
+timeit() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+./bin/fleetctl status -o json >/dev/null 2>&1 || true # warm-up
+p4_status=$(timeit ./bin/fleetctl status -o json)
+p4_status_table=$(timeit ./bin/fleetctl status)
+p4_show=$(timeit ./bin/fleetctl runs show "$run_id" -o json)
+p4_show_table=$(timeit ./bin/fleetctl runs show "$run_id")
+
+P4_STATUS=$p4_status P4_STATUS_TABLE=$p4_status_table P4_SHOW=$p4_show P4_SHOW_TABLE=$p4_show_table \
 python3 - "$DIR/run.json" "$wall" "$peak" "$(echo "$fc1 - $fc0" | bc)" "$(echo "$sc1 - $sc0" | bc)" "$code" "$N" "$SCALE" "$CONC" "$(echo "$pc1 - $pc0" | bc)" <<'PY'
 import json, sys
 from datetime import datetime
@@ -104,5 +114,8 @@ print(f"throughput         {s['devices']/wall:.0f} devices/s")
 print(f"fleetd peak RSS    {peak} MiB")
 print(f"CPU during run     fleetd {fcpu:.1f} s, ftdsim {scpu:.1f} s, PostgreSQL {pcpu:.1f} s (2 cores = {2*wall:.0f} core-s available)")
 print(f"per-device session p50 {pct(.5):.2f} s, p95 {pct(.95):.2f} s, max {durs[-1] if durs else 0:.2f} s  (time scale {scale}, max_concurrent {conc})")
+import os
+print(f"P4 status          {float(os.environ['P4_STATUS']):.2f} s (-o json), {float(os.environ['P4_STATUS_TABLE']):.2f} s (table)")
+print(f"P4 runs show       {float(os.environ['P4_SHOW']):.2f} s (-o json, every device with its checks), {float(os.environ['P4_SHOW_TABLE']):.2f} s (table)")
 print("diagnoses          " + ", ".join(f"{k} {v}" for k, v in sorted(diag.items(), key=lambda kv: -kv[1])))
 PY

@@ -94,13 +94,16 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
-	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
-	// The request executor and the periodic expiry of unapproved requests.
-	remediate.Register(workers, remediate.NewWorker(pool, actions, remediate.WorkerConfigFrom(cfg), nil, log.Named("remediate")))
+	// Sweep parts first: their notifier is the remediation's too.
 	if b.sweeps, err = newSweepParts(cfg, pool, log); err != nil {
 		return nil, err
 	}
 	b.sweeps.addWorkers(workers)
+	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
+	// The request executor and the periodic expiry of unapproved requests.
+	rw := remediate.NewWorker(pool, actions, remediate.WorkerConfigFrom(cfg), nil, log.Named("remediate"))
+	rw.SetNotifier(b.sweeps.notify) // remediation.finished
+	remediate.Register(workers, rw)
 	b.clientID = cfg.Jobs.ClientID
 	if b.clientID == "" {
 		host, _ := os.Hostname()
@@ -121,6 +124,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	b.runs = runs.NewService(pool, b.queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
 	b.remedy = remediate.NewService(pool, b.queue, remediate.InventorySource{DB: pool, Status: b.runs},
 		remediate.ConfigFrom(cfg), nil, log.Named("remediate"))
+	b.remedy.SetNotifier(b.sweeps.notify) // approval.pending
 	b.sweeps.bind(b)
 	return b, nil
 }

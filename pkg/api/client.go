@@ -128,6 +128,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
+	if raw, ok := out.(*[]byte); ok {
+		// The caller wants the body as the server sent it.
+		if *raw, err = io.ReadAll(resp.Body); err != nil {
+			return fmt.Errorf("%s %s: read response: %w", method, path, err)
+		}
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 
@@ -25,6 +26,12 @@ type RunQuery struct {
 
 // GetRun loads one run (GET /v1/runs/{id}).
 func (c *Client) GetRun(ctx context.Context, id uuid.UUID, q RunQuery) (Run, error) {
+	var out Run
+	err := c.do(ctx, "GET", "/v1/runs/"+id.String(), q.values(), nil, &out)
+	return out, err
+}
+
+func (q RunQuery) values() url.Values {
 	v := url.Values{}
 	if q.Devices {
 		v.Set("devices", "true")
@@ -38,8 +45,15 @@ func (c *Client) GetRun(ctx context.Context, id uuid.UUID, q RunQuery) (Run, err
 	if q.Transcript {
 		v.Set("transcript", "true")
 	}
-	var out Run
-	err := c.do(ctx, "GET", "/v1/runs/"+id.String(), v, nil, &out)
+	return v
+}
+
+// GetRunJSON returns the run exactly as the server encoded it. fleetctl
+// prints large runs (-o json over 10,000 devices and their checks) from it
+// without decoding and re-encoding every check.
+func (c *Client) GetRunJSON(ctx context.Context, id uuid.UUID, q RunQuery) (json.RawMessage, error) {
+	var out []byte
+	err := c.do(ctx, "GET", "/v1/runs/"+id.String(), q.values(), nil, &out)
 	return out, err
 }
 

@@ -160,6 +160,9 @@ type harness struct {
 	log   *zap.Logger
 	// inserter is a River client that only inserts (the API side).
 	inserter *jobs.Client
+	// notifier, when set (notifyInto), is given to the service and to
+	// every worker startWorkers makes.
+	notifier remediate.Notifier
 }
 
 var t0 = time.Date(2031, 3, 8, 10, 0, 0, 0, time.UTC) // a Saturday
@@ -219,6 +222,9 @@ func (h *harness) startWorkersActions(actions remediate.DeviceActions, hooks rem
 	workers := river.NewWorkers()
 	w := remediate.NewWorker(h.pool, actions, remediate.WorkerConfig{Sites: h.sites, MaxWait: 50 * time.Millisecond,
 		VerifyAttempts: 2, VerifyInterval: time.Millisecond, Hooks: hooks}, h.clock, h.log)
+	if h.notifier != nil {
+		w.SetNotifier(h.notifier)
+	}
 	river.AddWorker(workers, w)
 	c, err := jobs.NewClient(h.pool, workers, jobs.Config{FetchPollInterval: 50 * time.Millisecond, TestOnly: true}, h.log)
 	require.NoError(h.t, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/audit"
+	"github.com/fleetd/fleetd/pkg/notify"
 )
 
 // Audit actions and target kind of this package.
@@ -96,9 +97,11 @@ type Service struct {
 	clock   Clock
 	cfg     Config
 	log     *zap.Logger
+	notify  Notifier // nil: no notifications (SetNotifier)
 }
 
 // NewService returns a Service; clock nil means the system clock.
+// SetNotifier adds notifications.
 func NewService(pool *pgxpool.Pool, inserter Inserter, devices DeviceSource, cfg Config, clock Clock, log *zap.Logger) *Service {
 	cfg.defaults()
 	if clock == nil {
@@ -238,10 +241,18 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (R
 		for i, d := range devs {
 			names[i] = d.Name
 		}
-		return audit.Record(ctx, tx, audit.Event{Actor: actor.Name, Action: AuditRequested, TargetKind: TargetRemediation,
+		if err := audit.Record(ctx, tx, audit.Event{Actor: actor.Name, Action: AuditRequested, TargetKind: TargetRemediation,
 			Target: id.String(), Details: map[string]any{"to": StatePending, "action": action, "devices": names,
 				"schedule": sched, "not_before": notBefore, "reason": reason, "params_hash": hash, "selector": sel,
-				"expires_at": expires}})
+				"expires_at": expires}}); err != nil {
+			return err
+		}
+		if s.notify == nil {
+			return nil
+		}
+		// In the transaction: approvers hear of a request only if it exists.
+		return s.notify.NotifyTx(ctx, tx, notify.ApprovalPending(notify.ApprovalInfo{RequestID: id.String(),
+			Action: string(action), Devices: names, RequestedBy: actor.Name, Reason: reason, ExpiresAt: expires}))
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("create request: %w", err)

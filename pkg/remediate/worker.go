@@ -126,9 +126,11 @@ type Worker struct {
 	clock   Clock
 	cfg     WorkerConfig
 	log     *zap.Logger
+	notify  Notifier // nil: no notifications (SetNotifier)
 }
 
 // NewWorker returns the worker; clock nil means the system clock.
+// SetNotifier adds notifications.
 func NewWorker(pool *pgxpool.Pool, actions DeviceActions, cfg WorkerConfig, clock Clock, log *zap.Logger) *Worker {
 	cfg.defaults()
 	if clock == nil {
@@ -411,9 +413,17 @@ func (w *Worker) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, why stri
 	if state == StateFailed {
 		action = AuditFailed
 	}
-	return audit.Record(ctx, tx, audit.Event{Actor: SystemActor, Action: action, TargetKind: TargetRemediation,
+	if err := audit.Record(ctx, tx, audit.Event{Actor: SystemActor, Action: action, TargetKind: TargetRemediation,
 		Target: id.String(), Details: map[string]any{"from": r.State, "to": state, "why": res.Message,
-			"summary": res.Summary, "recommended": res.Recommended}})
+			"summary": res.Summary, "recommended": res.Recommended}}); err != nil {
+		return err
+	}
+	if w.notify == nil {
+		return nil
+	}
+	// In the transaction: the event goes out once, with the final state; a
+	// finish that rolls back (and is retried) sends nothing.
+	return w.notify.NotifyTx(ctx, tx, finishedEvent(r.Request, state, res))
 }
 
 func buildResult(r Request, devs []deviceRow, why string) Result {

@@ -49,6 +49,9 @@ func (s *shell) bash(ctx context.Context, line string, out, errw io.Writer) int 
 	status := s.status
 	for _, it := range items {
 		if ctx.Err() != nil {
+			if s.sigHandled {
+				return status // the command caught the interrupt and exited on its own
+			}
 			return 130
 		}
 		if (it.op == "&&" && status != 0) || (it.op == "||" && status == 0) {
@@ -125,6 +128,9 @@ func (s *shell) runPipeline(ctx context.Context, pl pipeline, out, errw io.Write
 		}
 		stdin, hasIn = pipeBuf.Bytes(), true
 		if ctx.Err() != nil {
+			if s.sigHandled {
+				return status
+			}
 			return 130
 		}
 		if len(s.frames) != depth {

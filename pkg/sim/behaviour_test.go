@@ -419,3 +419,123 @@ func TestFXOSAndFMC6Prompts(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, rest, "logout")
 }
+
+// TestEventHandlerStuckLooksDisconnected: the stuck fault prints, command
+// for command, what eventhandler-disconnected prints on every kind.
+func TestEventHandlerStuckLooksDisconnected(t *testing.T) {
+	t.Parallel()
+	for _, kind := range transcriptKinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			want := diagnoseTranscript(t, kind, FaultEventHandlerDisconnected)
+			got := diagnoseTranscript(t, kind, FaultEventHandlerStuck)
+			require.Equal(t, want, got)
+		})
+	}
+}
+
+// TestRestartDoesNotCureEventHandlerStuck: pmtool disable+enable and
+// restartbyid run (and are counted) but the socket stays unconnected; a
+// reboot cures it.
+func TestRestartDoesNotCureEventHandlerStuck(t *testing.T) {
+	t.Parallel()
+	_, d := oneDevice(t, FleetConfig{TimeScale: 0.001, Clock: realClock{}},
+		DeviceSpec{Faults: []Fault{FaultEventHandlerStuck}})
+	require.Equal(t, []Fault{FaultEventHandlerStuck}, d.Faults())
+	tm := openTerm(t, dial(t, d), 500)
+	toRoot(tm, KindFTD)
+	stillBroken := func(what string) {
+		t.Helper()
+		waitUntil(t, "Running after "+what, func() bool {
+			return strings.Contains(tm.run(statusCmd, "# "), "SSEConnector (system) - Running ")
+		})
+		out := tm.run(netstatCmd, "# ")
+		require.Contains(t, out, "STREAM LISTENING", what)
+		require.NotContains(t, out, "CONNECTED", what)
+		require.NotContains(t, tm.run(logCmd, "# "), "connected to ZeroMQ PUSH endpoint", what)
+		require.Equal(t, []Fault{FaultEventHandlerStuck}, d.Faults(), what)
+		require.False(t, d.State().EventHandlerConnected, what)
+	}
+
+	tm.run("pmtool disablebyid SSEConnector", "# ")
+	waitUntil(t, "User Disabled", func() bool {
+		return strings.Contains(tm.run(statusCmd, "# "), "SSEConnector (system) - User Disabled")
+	})
+	require.Equal(t, []Fault{FaultConnectorStopped, FaultEventHandlerStuck}, d.Faults())
+	tm.run("pmtool enablebyid SSEConnector", "# ")
+	stillBroken("disable+enable")
+	tm.run("pmtool restartbyid SSEConnector", "# ")
+	stillBroken("restartbyid")
+	c := d.Counters()
+	require.EqualValues(t, 2, c.ConnectorRestarts, "both restarts counted")
+	require.EqualValues(t, 1, c.ConnectorDisables)
+	require.EqualValues(t, 1, c.ConnectorEnables)
+
+	d.Reboot()
+	waitUntil(t, "back from reboot", func() bool { return d.State().Phase == phaseUp && !dialRefused(d.Addr()) })
+	require.Empty(t, d.Faults())
+	tm2 := openTerm(t, dial(t, d), 500)
+	toRoot(tm2, KindFTD)
+	require.Contains(t, tm2.run(netstatCmd, "# "), "unix 3 [ ] STREAM CONNECTED ")
+	require.EqualValues(t, 1, d.Counters().Reboots)
+}
+
+// TestConnectorCommandCounters: every disablebyid/enablebyid of
+// SSEConnector is counted as received, even one that changes nothing.
+func TestConnectorCommandCounters(t *testing.T) {
+	t.Parallel()
+	_, d := oneDevice(t, FleetConfig{}, DeviceSpec{})
+	tm := openTerm(t, dial(t, d), 500)
+	toRoot(tm, KindFTD)
+	for _, c := range []string{"pmtool disablebyid SSEConnector", "pmtool disablebyid sseconnector",
+		"pmtool enablebyid SSEConnector", "pmtool enablebyid SSEConnector", "pmtool enablebyid SSEConnector",
+		"pmtool disablebyid EventHandler"} {
+		tm.run(c, "# ")
+	}
+	c := d.Counters()
+	require.EqualValues(t, 2, c.ConnectorDisables)
+	require.EqualValues(t, 3, c.ConnectorEnables)
+	require.EqualValues(t, 1, c.ConnectorRestarts, "only the first enable restarted it")
+}
+
+// TestCtrlCAtSudoPassword: Ctrl-C at sudo's Password: prompt ends sudo at
+// once, as real sudo does: the line is ended, wrong guesses so far are
+// reported, no ^C (echo is off), status 1, back at the expert prompt.
+func TestCtrlCAtSudoPassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		guesses []string
+		want    string
+	}{
+		{"at the first prompt", nil, "\r\nadmin@dut:~$ "},
+		{"after one wrong guess", []string{"wrong"},
+			"\r\nsudo: 1 incorrect password attempt\r\nadmin@dut:~$ "},
+		{"after two wrong guesses", []string{"wrong", "again"},
+			"\r\nsudo: 2 incorrect password attempts\r\nadmin@dut:~$ "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, d := oneDevice(t, FleetConfig{TimeScale: 1}, DeviceSpec{Hostname: "dut"})
+			tm := openTerm(t, dial(t, d), 500)
+			tm.waitFor("> ")
+			tm.run("expert", "$ ")
+			tm.run("sudo su -", "Password: ")
+			for _, g := range tc.guesses {
+				require.Contains(t, tm.run(g, "Password: "), "Sorry, try again.")
+			}
+			_, _ = tm.in.Write([]byte("half-typed"))
+			start := time.Now()
+			_, _ = tm.in.Write([]byte{0x03})
+			out := tm.waitFor("$ ")
+			require.Less(t, time.Since(start), 2*time.Second)
+			require.Equal(t, tc.want, out)
+			require.Contains(t, tm.run("echo $?", "$ "), "\r\n1\r\n")
+			// The session is usable: the right password now works.
+			tm.run("sudo su -", "Password: ")
+			require.Contains(t, tm.run("Admin123", "# "), "root@dut:~# ")
+			require.EqualValues(t, 1+len(tc.guesses)+1, d.Counters().PasswordsReceived,
+				"login, the wrong guesses and the right one: the interrupted line is not a password")
+		})
+	}
+}

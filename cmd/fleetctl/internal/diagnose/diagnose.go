@@ -3,7 +3,9 @@
 package diagnose
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +113,12 @@ func waitAndReport(ctx context.Context, ios *iostreams.IOStreams, c *api.Client,
 			fmt.Fprintf(ios.ErrOut, "\nstopped waiting; the run continues on the server: fleetctl runs watch %s\n", run.ID)
 		}
 		return err
+	}
+	if format == cmdutil.FormatJSON {
+		if err := printRunJSON(ctx, ios, c, final.ID, api.RunQuery{Devices: true, Checks: true}); err != nil {
+			return err
+		}
+		return exitFor(final.Summary)
 	}
 	full, err := c.GetRun(ctx, final.ID, api.RunQuery{Devices: true, Checks: format != cmdutil.FormatTable})
 	if err != nil {
@@ -278,4 +286,31 @@ func parseRunID(s string) (uuid.UUID, error) {
 		return uuid.Nil, cmdutil.FlagErrorf("%q is not a run id (a UUID, see `fleetctl runs list`)", s)
 	}
 	return id, nil
+}
+
+// printRunJSON prints the run as the server encoded it: a run of 10,000
+// devices with their checks is tens of megabytes, and decoding it only to
+// encode it again would double fleetctl's time. Indented for people on a
+// terminal; compact (one line, as the server sent it) for pipes, as gh does.
+func printRunJSON(ctx context.Context, ios *iostreams.IOStreams, c *api.Client, id uuid.UUID, q api.RunQuery) error {
+	raw, err := c.GetRunJSON(ctx, id, q)
+	if err != nil {
+		return err
+	}
+	raw = bytes.TrimSpace(raw)
+	if !json.Valid(raw) {
+		return fmt.Errorf("run %s: the server's answer is not valid JSON", id)
+	}
+	if !ios.IsStdoutTTY() {
+		_, err = ios.Out.Write(append(raw, '\n'))
+		return err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw) + len(raw)/2)
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return fmt.Errorf("run %s: %w", id, err)
+	}
+	buf.WriteByte('\n')
+	_, err = buf.WriteTo(ios.Out)
+	return err
 }

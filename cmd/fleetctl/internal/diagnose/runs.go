@@ -130,6 +130,16 @@ func runsShow(ctx context.Context, o *RunsOptions) error {
 	if o.Diff {
 		return showDiff(ctx, o, c, id)
 	}
+	if o.Format() == cmdutil.FormatJSON {
+		head, err := c.GetRun(ctx, id, api.RunQuery{})
+		if err != nil {
+			return err
+		}
+		if err := printRunJSON(ctx, o.IO, c, id, api.RunQuery{Devices: true, Checks: true}); err != nil {
+			return err
+		}
+		return exitFor(head.Summary)
+	}
 	run, err := c.GetRun(ctx, id, api.RunQuery{Devices: true, Checks: o.Format() != cmdutil.FormatTable})
 	if err != nil {
 		return err

@@ -136,33 +136,32 @@ func TestE2EAlreadyHealthySkipped(t *testing.T) {
 	}
 }
 
-// stubbornSim brings the fault back right after the restart, as a device
-// whose restart does not cure it would (pkg/sim has no such fault yet:
-// docs/spec/requests-for-sim.md).
-type stubbornSim struct {
-	*remediate.RunnerActions
-	fleet *sim.Fleet
-}
-
-func (s stubbornSim) EnableConnector(ctx context.Context, dev remediate.Device) error {
-	err := s.RunnerActions.EnableConnector(ctx, dev)
-	s.fleet.Device(dev.Name).SetFault(sim.FaultEventHandlerDisconnected)
-	return err
-}
-
 func TestE2ERestartThatDoesNotCureRecommendsReboot(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ams-02", "emea", sim.FaultEventHandlerDisconnected)}})
-	w.startWorkers(stubbornSim{w.actions, w.fleet}, remediate.Hooks{})
+	// eventhandler-stuck: a restart runs but does not cure; a reboot does.
+	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ams-02", "emea", sim.FaultEventHandlerStuck)}})
+	w.startWorkers(nil, remediate.Hooks{})
 	r := w.request(requester, "--restart-connector", "ftd-ams-02")
 	w.ctlOK(approver, "approve", r.ID.String())
 	got := w.waitFinal(r.ID)
 	require.Equal(t, remediate.StateFailed, got.State)
 	require.Equal(t, "reboot", got.Result.Recommended)
-	require.Equal(t, int64(1), w.dev("ftd-ams-02").Counters().ConnectorRestarts)
+	d := w.dev("ftd-ams-02")
+	require.Equal(t, int64(1), d.Counters().ConnectorRestarts)
+	require.True(t, hasFault(d, sim.FaultEventHandlerStuck), "the restart did not cure it")
 	show := w.ctlOK(viewer, "requests", "show", r.ID.String())
 	require.Contains(t, show, "eventhandler-disconnected persists; as the tech note says, the next step is a reboot")
 	require.Contains(t, show, "fleetctl remediate --reboot ftd-ams-02 --in-window")
+
+	// The escalation the result recommends: a reboot cures it.
+	at := t0.Add(time.Hour)
+	rb := w.request(requester, "--reboot", "ftd-ams-02", "--at", at.Format(time.RFC3339))
+	w.ctlOK(approver, "approve", rb.ID.String())
+	w.clock.Set(at)
+	got = w.waitFinal(rb.ID)
+	require.Equal(t, remediate.StateSucceeded, got.State, got.Result.Message)
+	require.Equal(t, int64(1), d.Counters().Reboots)
+	require.Empty(t, d.Faults())
 }
 
 // TestE2ERebootInWindow: the reboot waits for the site's window (judged by
@@ -252,7 +251,10 @@ func TestE2ECrashMidRestart(t *testing.T) {
 			got := w.waitFinal(r.ID)
 			require.Equal(t, remediate.StateSucceeded, got.State, got.Result.Message)
 			d := w.dev("ftd-ams-04")
-			require.Equal(t, int64(1), d.Counters().ConnectorRestarts, "restarted at most once per approval")
+			c := d.Counters()
+			require.Equal(t, int64(1), c.ConnectorRestarts, "restarted at most once per approval")
+			require.Equal(t, int64(1), c.ConnectorDisables, "disable sent once per approval")
+			require.Equal(t, int64(1), c.ConnectorEnables, "enable sent once per approval")
 			require.False(t, hasFault(d, sim.FaultEventHandlerDisconnected))
 		})
 	}
