@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/targets"
 	"github.com/fleetd/fleetd/pkg/diagnose"
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
@@ -32,7 +33,18 @@ func New(resolver *targets.Resolver, r *runner.Runner, log *zap.Logger) *Diagnos
 // Diagnose implements runs.Diagnoser.
 func (d *Diagnoser) Diagnose(ctx context.Context, dev runs.Device, checks []string) runs.Outcome {
 	start := d.now()
-	res, err := d.resolver.Resolve(ctx, dev.Name)
+	var res targets.Resolved
+	var err error
+	if dev.Address != "" {
+		// The worker loaded the device with its job: no second query.
+		res, err = d.resolver.ResolveDevice(inventory.Device{ID: dev.ID.String(), Name: dev.Name,
+			Kind: inventory.Kind(dev.Kind), Site: dev.Site, Address: dev.Address, Credential: dev.Credential, Tags: dev.Tags})
+		if err == nil && dev.PinnedHostKey != nil {
+			ctx = targets.WithPinnedHostKey(ctx, dev.Name, dev.PinnedHostKey)
+		}
+	} else {
+		res, err = d.resolver.Resolve(ctx, dev.Name)
+	}
 	if err != nil {
 		return runs.Outcome{Health: runs.HealthError, Diagnoses: []string{"error"}, Error: err.Error(),
 			StartedAt: start, FinishedAt: d.now()}

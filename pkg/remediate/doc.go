@@ -27,6 +27,11 @@
 // restarted at most once per approval. One job runs a request at a time: the
 // job holds a session advisory lock on the request for as long as it works.
 //
+// Notifications (SetNotifier, optional): Create queues approval.pending and
+// the worker queues remediation.finished when a request ends succeeded or
+// failed, each inside the transaction of that state change, so an event
+// goes out if and only if the change commits, and once.
+//
 // The device side is the DeviceActions interface, so the state machine is
 // tested with a fake; RunnerActions implements it over pkg/runner and
 // pkg/diagnose.

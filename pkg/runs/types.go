@@ -34,6 +34,15 @@ type Device struct {
 	Name string    `json:"device"`
 	Site string    `json:"site"`
 	Kind string    `json:"kind"`
+
+	// Filled by the worker from the inventory in the same query that loads
+	// the job's device, so that a device costs one round trip before SSH:
+	// where to connect, with which credential, and the pinned host key
+	// (SSH wire format; nil when none is pinned yet).
+	Address       string            `json:"-"`
+	Credential    string            `json:"-"`
+	Tags          map[string]string `json:"-"`
+	PinnedHostKey []byte            `json:"-"`
 }
 
 // Selector says which devices a run covers. Exactly one of All, Site,

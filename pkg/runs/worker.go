@@ -54,10 +54,17 @@ func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs])
 	a := job.Args
 	var dev Device
 	var state, runStatus string
-	err := w.pool.QueryRow(ctx, `SELECT rd.device, rd.site, rd.kind, rd.state, r.status
+	var address, credential *string
+	err := w.pool.QueryRow(ctx, `SELECT rd.device, rd.site, rd.kind, rd.state, r.status,
+			d.address, d.credential, coalesce(d.tags, '{}'), hk.public_key
 		FROM run_devices rd JOIN runs r ON r.id = rd.run_id
+		LEFT JOIN devices d ON d.id = rd.device_id
+		LEFT JOIN host_keys hk ON hk.device_id = rd.device_id AND hk.state = 'pinned'
 		WHERE rd.run_id = $1 AND rd.device_id = $2`, a.RunID, a.DeviceID).
-		Scan(&dev.Name, &dev.Site, &dev.Kind, &state, &runStatus)
+		Scan(&dev.Name, &dev.Site, &dev.Kind, &state, &runStatus, &address, &credential, &dev.Tags, &dev.PinnedHostKey)
+	if address != nil {
+		dev.Address, dev.Credential = *address, *credential
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The run was deleted: nothing to do, and nothing to retry.
 		return river.JobCancel(fmt.Errorf("run %s device %s no longer exists", a.RunID, a.DeviceID))
