@@ -105,6 +105,10 @@ type serverOpts struct {
 	HostKeyPolicy string // default tofu
 	MaxConcurrent int    // runner.max_concurrent; default 100
 	ExtraYAML     string
+	// RescueAfter (River's stuck-job rescue; default 12s) and ReplicaDeadAfter
+	// (heartbeat-based takeover; default 3s), as config durations.
+	RescueAfter      string
+	ReplicaDeadAfter string
 	// DatabaseURL reuses a database (a second replica); default a fresh one.
 	DatabaseURL string
 	Tokens      map[string]string // with DatabaseURL: the first replica's tokens
@@ -124,6 +128,12 @@ func newServer(t *testing.T, o serverOpts) *server {
 	}
 	if o.MaxConcurrent == 0 {
 		o.MaxConcurrent = 100
+	}
+	if o.RescueAfter == "" {
+		o.RescueAfter = "12s"
+	}
+	if o.ReplicaDeadAfter == "" {
+		o.ReplicaDeadAfter = "3s"
 	}
 	if o.DatabaseURL == "" {
 		o.DatabaseURL = testdb.URL(t)
@@ -158,8 +168,10 @@ diagnose:
 jobs:
   max_attempts: 2
   retry_delay: 200ms
-  rescue_after: 12s
-%[4]s`, s.dbURL, port, o.HostKeyPolicy, o.ExtraYAML, o.MaxConcurrent)
+  rescue_after: %[6]s
+  heartbeat_interval: 1s
+  replica_dead_after: %[7]s
+%[4]s`, s.dbURL, port, o.HostKeyPolicy, o.ExtraYAML, o.MaxConcurrent, o.RescueAfter, o.ReplicaDeadAfter)
 	require.NoError(t, os.WriteFile(s.config, []byte(yaml), 0o600))
 	s.start()
 	if o.Tokens != nil {

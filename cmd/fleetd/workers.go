@@ -30,6 +30,8 @@ type backend struct {
 	resolver *targets.Resolver
 	diag     *devicediag.Diagnoser
 	recorder *runs.Recorder
+	stopLive context.CancelFunc
+	cfg      config.Config
 	clientID string
 	pool     *pgxpool.Pool
 	log      *zap.Logger
@@ -109,7 +111,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 		host, _ := os.Hostname()
 		b.clientID = strings.NewReplacer(":", "_", "[", "", "]", "").Replace(host + "-" + cfg.API.Listen)
 	}
-	b.pool, b.log = pool, log
+	b.pool, b.log, b.cfg = pool, log, cfg
 	b.queue, err = jobs.NewClient(pool, workers, jobs.Config{
 		ClientID:        b.clientID,
 		DiagnoseWorkers: workersN,
@@ -143,6 +145,12 @@ func (b *backend) start(ctx context.Context) error {
 		b.log.Info("took back jobs this process held when it last stopped abruptly",
 			zap.Int64("jobs", n), zap.String("client_id", b.clientID))
 	}
+	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
+	b.stopLive = stopLive
+	go jobs.NewLiveness(b.pool, jobs.LivenessConfig{
+		ClientID: b.clientID, Interval: b.cfg.Jobs.HeartbeatInterval, DeadAfter: b.cfg.Jobs.ReplicaDeadAfter,
+		Queues: []string{jobs.QueueDiagnose},
+	}, b.log.Named("liveness")).Run(liveCtx)
 	if err := b.sweeps.start(ctx); err != nil {
 		cancel()
 		return err
@@ -157,6 +165,9 @@ func (b *backend) start(ctx context.Context) error {
 // stop lets running jobs finish (bounded by ctx), then stops the recorder
 // after it has written what the finished jobs handed it.
 func (b *backend) stop(ctx context.Context, log *zap.Logger) {
+	if b.stopLive != nil {
+		defer b.stopLive() // last: the jobs below may still be finishing
+	}
 	if err := b.queue.Stop(ctx); err != nil {
 		log.Warn("jobs still running at shutdown were cancelled; another fleetd (or this one, restarted) retries them",
 			zap.Error(err))

@@ -195,6 +195,11 @@ type Jobs struct {
 	// ClientID names this process in the job queue; unique among running
 	// replicas, stable across its restarts (default: host name + api.listen).
 	ClientID string `mapstructure:"client_id" json:"client_id"`
+	// HeartbeatInterval and ReplicaDeadAfter: every process writes a
+	// heartbeat; the running device jobs of a replica silent for
+	// ReplicaDeadAfter are handed to live workers (0: 5s and 30s).
+	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval" json:"heartbeat_interval"`
+	ReplicaDeadAfter  time.Duration `mapstructure:"replica_dead_after" json:"replica_dead_after"`
 }
 
 // Remediation tunes requests and their execution.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -119,6 +120,15 @@ func (c Config) Validate() error {
 	}
 	if c.Jobs.MaxAttempts < 1 {
 		p.add("jobs.max_attempts", "must be at least 1, got %d", c.Jobs.MaxAttempts)
+	}
+	if c.Jobs.HeartbeatInterval < 0 || c.Jobs.ReplicaDeadAfter < 0 {
+		p.add("jobs", "heartbeat_interval and replica_dead_after must not be negative")
+	} else if c.Jobs.ReplicaDeadAfter != 0 {
+		beat := cmp.Or(c.Jobs.HeartbeatInterval, 5*time.Second)
+		if c.Jobs.ReplicaDeadAfter < 3*beat {
+			p.add("jobs.replica_dead_after", "%v is shorter than three heartbeats (jobs.heartbeat_interval %v): a live replica would be taken for dead",
+				c.Jobs.ReplicaDeadAfter, beat)
+		}
 	}
 	if c.Jobs.RetryDelay < 0 || c.Jobs.RescueAfter < 0 {
 		p.add("jobs", "retry_delay and rescue_after must not be negative")
