@@ -64,14 +64,13 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	if err != nil {
 		return err
 	}
-	// The backend (workers.go) owns the River client that works jobs; the
-	// API's run and remediation services insert through that client.
-	b, err := newBackend(cfg, pool, svc.Inventory, log)
+	// The backend (workers.go) owns the River client that works jobs and
+	// switches svc's run and remediation services onto it.
+	b, err := newBackend(cfg, pool, svc, log)
 	if err != nil {
 		return err
 	}
 	deps := svc.APIDeps()
-	deps.Runs, deps.Remediation = b.runs, b.remedy
 	deps.Sweeps, deps.Metrics = b.sweeps.sweeps, b.sweeps.metrics.Handler()
 	srv, err := api.NewServer(deps)
 	if err != nil {

@@ -11,11 +11,11 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/devicediag"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/targets"
-	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -67,7 +67,8 @@ func runnerConfig(cfg config.Config) runner.Config {
 
 // newBackend builds the runner, the River client with its workers, and the
 // run service. Call start to begin working jobs.
-func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log *zap.Logger) (*backend, error) {
+func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *zap.Logger) (*backend, error) {
+	inv := svc.Inventory
 	rcfg := runnerConfig(cfg)
 	if err := rcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
@@ -123,9 +124,8 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, inv *inventory.Store, log
 	if err != nil {
 		return nil, err
 	}
-	b.runs = runs.NewService(pool, b.queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
-	b.remedy = remediate.NewService(pool, b.queue, remediate.InventorySource{DB: pool, Status: b.runs},
-		remediate.ConfigFrom(cfg), nil, log.Named("remediate"))
+	svc.UseQueue(b.queue)
+	b.runs, b.remedy = svc.Runs, svc.Remediation
 	b.remedy.SetNotifier(b.sweeps.notify) // approval.pending
 	b.sweeps.bind(b)
 	return b, nil

@@ -28,9 +28,10 @@ type Services struct {
 	Log       *zap.Logger
 	Inventory *inventory.Store
 	Auth      *auth.Store
-	// Queue only inserts jobs. fleetd serve builds the River client that
-	// works them (cmd/fleetd/workers.go) and serves Runs and Remediation
-	// built on that client instead; tests need no workers.
+	// Queue is the River client Runs and Remediation insert jobs through.
+	// NewServices starts with one that only inserts (tests need no
+	// workers); fleetd serve builds the client that also works the jobs
+	// (cmd/fleetd/workers.go) and switches to it with UseQueue.
 	Queue       *jobs.Client
 	Runs        *runs.Service
 	Remediation *remediate.Service
@@ -55,11 +56,18 @@ func NewServices(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 	if err != nil {
 		return nil, err
 	}
-	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, cfg.Jobs.MaxAttempts, log.Named("runs"))
-	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{DB: pool, Status: runSvc},
-		remediate.ConfigFrom(cfg), nil, log.Named("remediate"))
-	return &Services{Config: cfg, Pool: pool, Log: log, Inventory: inv, Auth: auth.NewStore(pool),
-		Queue: queue, Runs: runSvc, Remediation: remSvc}, nil
+	s := &Services{Config: cfg, Pool: pool, Log: log, Inventory: inv, Auth: auth.NewStore(pool)}
+	s.UseQueue(queue)
+	return s, nil
+}
+
+// UseQueue (re)builds the services that enqueue jobs on queue: the one place
+// where Runs and Remediation are constructed.
+func (s *Services) UseQueue(queue *jobs.Client) {
+	s.Queue = queue
+	s.Runs = runs.NewService(s.Pool, queue, runs.InventorySource{Inventory: s.Inventory}, s.Config.Jobs.MaxAttempts, s.Log.Named("runs"))
+	s.Remediation = remediate.NewService(s.Pool, queue, remediate.InventorySource{DB: s.Pool, Status: s.Runs},
+		remediate.ConfigFrom(s.Config), nil, s.Log.Named("remediate"))
 }
 
 // APIDeps is what the HTTP API serves.
