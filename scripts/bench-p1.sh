@@ -43,19 +43,7 @@ until curl -fsS http://127.0.0.1:7023/devices?limit=1 >/dev/null 2>&1; do sleep 
 printf '   ftdsim up in %.1fs, RSS %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" \
 	"$(grep VmRSS /proc/"$(cat "$DIR/ftdsim.pid")"/status | awk '{print $2/1024 " MiB"}')" >&2
 
-cat >"$DIR/fleetd.yaml" <<YAML
-database: {url: "postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable", max_conns: 40}
-api: {listen: "$LISTEN"}
-log: {level: warn, format: json}
-sites:
-  emea: {region: eu, timezone: Europe/Amsterdam, hostkey_policy: tofu}
-  amer: {region: us, timezone: America/New_York, hostkey_policy: tofu}
-  apjc: {region: apj, timezone: Asia/Singapore, hostkey_policy: tofu}
-credentials:
-  lab: {username: admin, password_env: FLEETD_LAB_PASSWORD}
-runner: {max_concurrent: $CONC, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
-diagnose: {curl_max_time: 10s}
-YAML
+bench_config "$DIR/fleetd.yaml" "$DB" "$LISTEN" "$CONC" 40
 export FLEETD_LAB_PASSWORD=Admin123
 FLEETD_PPROF_LISTEN=127.0.0.1:6061 ./bin/fleetd serve --config "$DIR/fleetd.yaml" >"$DIR/fleetd.log" 2>&1 &
 echo $! >"$DIR/fleetd.pid"

@@ -47,21 +47,7 @@ until curl -fsS http://127.0.0.1:7043/devices?limit=1 >/dev/null 2>&1; do
 	sleep 0.2
 done
 
-config() { # NAME LISTEN
-	cat >"$DIR/$1.yaml" <<YAML
-database: {url: "postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable", max_conns: 30}
-api: {listen: "$2"}
-log: {level: warn, format: json}
-sites:
-  emea: {region: eu, timezone: Europe/Amsterdam, hostkey_policy: tofu}
-  amer: {region: us, timezone: America/New_York, hostkey_policy: tofu}
-  apjc: {region: apj, timezone: Asia/Singapore, hostkey_policy: tofu}
-credentials:
-  lab: {username: admin, password_env: FLEETD_LAB_PASSWORD}
-runner: {max_concurrent: $CONC, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
-diagnose: {curl_max_time: 10s}
-YAML
-}
+config() { bench_config "$DIR/$1.yaml" "$DB" "$2" "$CONC" 30; } # NAME LISTEN
 start_fleetd() { # NAME LISTEN TASKSET
 	config "$1" "$2"
 	local pin=()

@@ -45,3 +45,22 @@ recreate_db() {
 	psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
 	psql_admin -c "CREATE DATABASE \"$db\""
 }
+
+# bench_config FILE DB LISTEN CONCURRENCY MAX_CONNS writes the fleetd config the
+# benchmarks share: three lab sites under trust-on-first-use (the simulator's
+# keys are new each run), the lab credential, runner bounds for a big fleet.
+bench_config() {
+	cat >"$1" <<YAML
+database: {url: "postgres://postgres@${PGHOST_ADDR}:${PGPORT_NUM}/$2?sslmode=disable", max_conns: $5}
+api: {listen: "$3"}
+log: {level: warn, format: json}
+sites:
+  emea: {region: eu, timezone: Europe/Amsterdam, hostkey_policy: tofu}
+  amer: {region: us, timezone: America/New_York, hostkey_policy: tofu}
+  apjc: {region: apj, timezone: Asia/Singapore, hostkey_policy: tofu}
+credentials:
+  lab: {username: admin, password_env: FLEETD_LAB_PASSWORD}
+runner: {max_concurrent: $4, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
+diagnose: {curl_max_time: 10s}
+YAML
+}
