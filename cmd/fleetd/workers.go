@@ -147,6 +147,7 @@ func (b *backend) start(ctx context.Context) error {
 	}
 	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
 	b.stopLive = stopLive
+	go runs.NewReaper(b.pool, b.recorder, 30*time.Second, b.log.Named("reaper")).Run(liveCtx)
 	go jobs.NewLiveness(b.pool, jobs.LivenessConfig{
 		ClientID: b.clientID, Interval: b.cfg.Jobs.HeartbeatInterval, DeadAfter: b.cfg.Jobs.ReplicaDeadAfter,
 		Queues: []string{jobs.QueueDiagnose},

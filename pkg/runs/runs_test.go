@@ -219,3 +219,42 @@ func TestStartRejectsEmptySelection(t *testing.T) {
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM runs`).Scan(&n))
 	require.Zero(t, n)
 }
+
+// TestReaperFinishesDevicesRiverGaveUpOn: a device whose job was discarded
+// (its last attempt failed) gets an error result, so the run completes.
+func TestReaperFinishesDevicesRiverGaveUpOn(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
+	log := zaptest.NewLogger(t)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
+	require.NoError(t, err)
+	// ftd-a's job gave up: River discarded it after its last attempt.
+	_, err = pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', attempt = 1, finalized_at = now(),
+		errors = ARRAY['{"at":"2026-01-01T00:00:00Z","attempt":1,"error":"device ftd-a: connection refused"}'::jsonb]
+		WHERE args->>'device_id' = (SELECT device_id::text FROM run_devices WHERE run_id = $1 AND device = 'ftd-a')`, run.ID)
+	require.NoError(t, err)
+
+	reaper := runs.NewReaper(pool, rec, time.Second, log)
+	n, err := reaper.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = reaper.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "already recorded")
+
+	got, err := svc.Get(ctx, run.ID, runs.GetOptions{Device: "ftd-a"})
+	require.NoError(t, err)
+	require.Equal(t, "error", got.Devices[0].Health)
+	require.Equal(t, []string{"unreachable"}, got.Devices[0].Diagnoses)
+	require.Contains(t, got.Devices[0].Error, "connection refused")
+	require.Equal(t, 1, got.Summary.Done)
+}
