@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/fleetd/fleetd/internal/config"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -28,42 +31,34 @@ same at start; run it separately to migrate before rolling out new replicas.`,
 			if action != "up" && action != "status" {
 				return &usageError{fmt.Errorf("unknown migrate action %q (want up or status)", action)}
 			}
-			cfg, log, err := g.load()
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			pool, err := openPool(cmd.Context(), cfg.Database)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
+			return g.withDB(cmd.Context(), func(pool *pgxpool.Pool, cfg config.Config, log *zap.Logger) error {
 
-			if action == "up" {
-				if err := dbmigrate.Up(cmd.Context(), pool, log.Named("migrate")); err != nil {
+				if action == "up" {
+					if err := dbmigrate.Up(cmd.Context(), pool, log.Named("migrate")); err != nil {
+						return err
+					}
+					fmt.Fprintln(g.stdout, "database is up to date")
+					return nil
+				}
+				sts, err := dbmigrate.Status(cmd.Context(), pool)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintln(g.stdout, "database is up to date")
-				return nil
-			}
-			sts, err := dbmigrate.Status(cmd.Context(), pool)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SOURCE\tVERSION\tNAME\tAPPLIED\tAPPLIED AT")
-			for _, s := range sts {
-				at := "-"
-				if s.AppliedAt != nil {
-					at = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SOURCE\tVERSION\tNAME\tAPPLIED\tAPPLIED AT")
+				for _, s := range sts {
+					at := "-"
+					if s.AppliedAt != nil {
+						at = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
+					}
+					applied := "no"
+					if s.Applied {
+						applied = "yes"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", s.Source, s.Version, s.Name, applied, at)
 				}
-				applied := "no"
-				if s.Applied {
-					applied = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", s.Source, s.Version, s.Name, applied, at)
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -98,6 +99,22 @@ func (g *globals) load() (config.Config, *zap.Logger, error) {
 		return config.Config{}, nil, &usageError{err}
 	}
 	return cfg, log, nil
+}
+
+// withDB loads the config, opens the database and runs fn: the set-up every
+// one-shot command (migrate, token) shares.
+func (g *globals) withDB(ctx context.Context, fn func(pool *pgxpool.Pool, cfg config.Config, log *zap.Logger) error) error {
+	cfg, log, err := g.load()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	pool, err := openPool(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fn(pool, cfg, log)
 }
 
 // newLogger builds the process logger: JSON for machines by default,

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/fleetd/fleetd/internal/config"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
 	"os/user"
 	"text/tabwriter"
 	"time"
@@ -47,23 +50,15 @@ that it can be captured: export FLEETCTL_TOKEN=$(fleetd token create --name ops 
 			if err != nil {
 				return &usageError{fmt.Errorf("--role: %w", err)}
 			}
-			cfg, log, err := g.load()
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			pool, err := openPool(cmd.Context(), cfg.Database)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			plaintext, tok, err := auth.NewStore(pool).Create(cmd.Context(), localActor(), name, r)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, plaintext)
-			fmt.Fprintf(g.stderr, "created token %q with role %s; it is shown only this once\n", tok.Name, tok.Role)
-			return nil
+			return g.withDB(cmd.Context(), func(pool *pgxpool.Pool, cfg config.Config, log *zap.Logger) error {
+				plaintext, tok, err := auth.NewStore(pool).Create(cmd.Context(), localActor(), name, r)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, plaintext)
+				fmt.Fprintf(g.stderr, "created token %q with role %s; it is shown only this once\n", tok.Name, tok.Role)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "token name, recorded as the actor in audit events (required)")
@@ -77,27 +72,19 @@ func newTokenListCmd(g *globals) *cobra.Command {
 		Short: "List tokens (names and roles; never the tokens themselves)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, log, err := g.load()
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			pool, err := openPool(cmd.Context(), cfg.Database)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			toks, err := auth.NewStore(pool).List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tCREATED BY\tCREATED\tLAST USED\tREVOKED")
-			for _, t := range toks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.CreatedBy,
-					t.CreatedAt.UTC().Format("2006-01-02 15:04Z"), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt))
-			}
-			return tw.Flush()
+			return g.withDB(cmd.Context(), func(pool *pgxpool.Pool, cfg config.Config, log *zap.Logger) error {
+				toks, err := auth.NewStore(pool).List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tROLE\tCREATED BY\tCREATED\tLAST USED\tREVOKED")
+				for _, t := range toks {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.CreatedBy,
+						t.CreatedAt.UTC().Format("2006-01-02 15:04Z"), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 }
@@ -110,21 +97,13 @@ func newTokenRevokeCmd(g *globals) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{fmt.Errorf("want exactly one token NAME")}
 			}
-			cfg, log, err := g.load()
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
-			pool, err := openPool(cmd.Context(), cfg.Database)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			if err := auth.NewStore(pool).Revoke(cmd.Context(), localActor(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "revoked token %q\n", args[0])
-			return nil
+			return g.withDB(cmd.Context(), func(pool *pgxpool.Pool, cfg config.Config, log *zap.Logger) error {
+				if err := auth.NewStore(pool).Revoke(cmd.Context(), localActor(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "revoked token %q\n", args[0])
+				return nil
+			})
 		},
 	}
 }
