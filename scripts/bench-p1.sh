@@ -17,7 +17,7 @@ DIR=${BENCH_DIR:-.bench}
 DB=fleetd_bench
 LISTEN=127.0.0.1:8090
 SIM_LISTEN=${BENCH_SIM_LISTEN:-127.2.0.1}
-if [ "$(id -u)" = 0 ]; then PORT=22; else PORT=2222; fi
+PORT=$(sim_port)
 FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
 mkdir -p "$DIR"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

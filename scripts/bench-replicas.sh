@@ -21,7 +21,7 @@ CONC=${BENCH_CONCURRENCY:-500}
 DIR=${BENCH_DIR:-.bench-replicas}
 DB=fleetd_bench_replicas
 SIM_LISTEN=${BENCH_SIM_LISTEN:-127.40.0.1}
-if [ "$(id -u)" = 0 ]; then PORT=22; else PORT=2222; fi
+PORT=$(sim_port)
 FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%"
 mkdir -p "$DIR"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

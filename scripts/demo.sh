@@ -32,7 +32,7 @@ DEMO_DEVICES=${DEMO_DEVICES:-300}
 DEMO_SIM_LISTEN=${DEMO_SIM_LISTEN:-127.1.0.1}
 DEMO_FAULTS=${DEMO_FAULTS:-eventhandler-disconnected=8%,egress-blocked=4%,connector-stopped=3%,not-enrolled=2%,region-mismatch=2%,auth-failure=1%}
 # Port 22 on every simulated address, as on real devices, when we may bind it.
-if [ "$(id -u)" = 0 ]; then DEMO_SIM_PORT=${DEMO_SIM_PORT:-22}; else DEMO_SIM_PORT=${DEMO_SIM_PORT:-2222}; fi
+DEMO_SIM_PORT=${DEMO_SIM_PORT:-$(sim_port)}
 CONFIG=${DEMO_CONFIG:-config/fleetd.example.yaml}
 BIN=./bin
 

@@ -64,3 +64,14 @@ runner: {max_concurrent: $4, start_rate: 0, connect_timeout: 10s, command_timeou
 diagnose: {curl_max_time: 10s}
 YAML
 }
+
+# sim_port prints the port simulated devices listen on: 22 as on real
+# devices when we may bind it (root, and no sshd on all addresses' port 22),
+# else 2222.
+sim_port() {
+	if [ "$(id -u)" = 0 ] && ! ss -Hltn 'sport = :22' 2>/dev/null | grep -qE '(0\.0\.0\.0|\*|\[::\]):22'; then
+		echo 22
+	else
+		echo 2222
+	fi
+}
