@@ -182,6 +182,18 @@ step_remediate() {
 	as ops-emea requests show "$id" || true
 	show "diagnose --device $dev"
 	ctl diagnose --device "$dev" || true
+
+	# The two-person rule holds for approvers too: nobody approves their own request.
+	local other
+	other=$({ "$BIN/fleetctl" status --site emea --diagnosis eventhandler-disconnected -o json || true; } |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["device"] if d else "")')
+	[ -n "$other" ] || return 0
+	id=$(as lead-emea remediate --restart-connector "$other" --reason "demo: self-approval" -o json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	show "remediate --restart-connector $other; approve ${id:0:8}...   (both as lead-emea: refused)"
+	as lead-emea approve "$id" || true
+	show "requests cancel ${id:0:8}... --reason 'demo'   (as lead-emea)"
+	{ as lead-emea requests cancel "$id" --reason "demo" || true; } | sed -n 1,3p
 }
 
 main() {
