@@ -73,7 +73,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 	if err := rcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	r, err := runner.New(rcfg, targets.HostKeys{Store: inv}, log.Named("runner"))
+	r, err := runner.New(rcfg, targets.HostKeys{Store: inv, JumpKeys: targets.JumpHostKeys(cfg)}, log.Named("runner"))
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,16 @@ import (
 // Config is fleetd's whole configuration. Add a section by adding a field with
 // a mapstructure tag, its defaults in Default and its checks in Validate.
 type Config struct {
-	Database      Database              `mapstructure:"database" json:"database"`
-	API           API                   `mapstructure:"api" json:"api"`
-	Log           Log                   `mapstructure:"log" json:"log"`
-	Regions       map[string]Region     `mapstructure:"regions" json:"regions"`
-	Sites         map[string]Site       `mapstructure:"sites" json:"sites"`
-	Credentials   map[string]Credential `mapstructure:"credentials" json:"credentials"`
+	Database    Database              `mapstructure:"database" json:"database"`
+	API         API                   `mapstructure:"api" json:"api"`
+	Log         Log                   `mapstructure:"log" json:"log"`
+	Regions     map[string]Region     `mapstructure:"regions" json:"regions"`
+	Sites       map[string]Site       `mapstructure:"sites" json:"sites"`
+	Credentials map[string]Credential `mapstructure:"credentials" json:"credentials"`
+	// JumpChains are named ProxyJump chains a device selects with the
+	// inventory tag jump=NAME (overriding its site's jump_hosts; jump=none:
+	// direct).
+	JumpChains    map[string][]JumpHost `mapstructure:"jump_chains" json:"jump_chains"`
 	Runner        Runner                `mapstructure:"runner" json:"runner"`
 	Diagnose      Diagnose              `mapstructure:"diagnose" json:"diagnose"`
 	Jobs          Jobs                  `mapstructure:"jobs" json:"jobs"`
@@ -120,10 +124,17 @@ type MaintenanceWindow struct {
 	Duration time.Duration `mapstructure:"duration" json:"duration"`
 }
 
+// JumpNone as a device's jump tag means "connect directly", whatever its
+// site's jump_hosts say.
+const JumpNone = "none"
+
 // JumpHost is an SSH bastion the runner goes through, in order.
 type JumpHost struct {
 	Address    string `mapstructure:"address" json:"address"`       // host or host:port
 	Credential string `mapstructure:"credential" json:"credential"` // a credentials.<name>
+	// HostKey is the bastion's pinned host-key fingerprint ("SHA256:..."):
+	// jump hosts are not in the inventory, so their identity is pinned here.
+	HostKey string `mapstructure:"host_key" json:"host_key"`
 }
 
 // Credential says where a device login's secrets are; it never holds them.

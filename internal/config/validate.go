@@ -111,6 +111,16 @@ func (c Config) Validate() error {
 	for _, name := range sortedKeys(c.Sites) {
 		c.validateSite(&p, name, c.Sites[name])
 	}
+	for _, name := range sortedKeys(c.JumpChains) {
+		key := "jump_chains." + name
+		switch {
+		case name == JumpNone || !validTagValue(name):
+			p.add(key, "bad chain name %q (letters, digits, '.', '_', '-'; not %q)", name, JumpNone)
+		case len(c.JumpChains[name]) == 0:
+			p.add(key, "a chain needs at least one jump host")
+		}
+		c.validateJumpHosts(&p, key, c.JumpChains[name])
+	}
 	for _, name := range sortedKeys(c.Credentials) {
 		validateCredential(&p, name, c.Credentials[name])
 	}
@@ -269,10 +279,17 @@ func (c Config) validateSite(p *problems, name string, s Site) {
 		p.add(key+".max_concurrent", "must not be negative, got %d", s.MaxConcurrent)
 	}
 	positive(p, key+".reboot_timeout", s.RebootTimeout)
-	for i, j := range s.JumpHosts {
-		jk := fmt.Sprintf("%s.jump_hosts[%d]", key, i)
+	c.validateJumpHosts(p, key+".jump_hosts", s.JumpHosts)
+}
+
+func (c Config) validateJumpHosts(p *problems, key string, hops []JumpHost) {
+	for i, j := range hops {
+		jk := fmt.Sprintf("%s[%d]", key, i)
 		if err := CheckAddress(j.Address); err != nil {
 			p.add(jk+".address", "%v", err)
+		}
+		if !strings.HasPrefix(j.HostKey, "SHA256:") || len(j.HostKey) < 20 {
+			p.add(jk+".host_key", "required: the jump host's key fingerprint, SHA256:... (ssh-keyscan HOST | ssh-keygen -lf -)")
 		}
 		if j.Credential == "" {
 			p.add(jk+".credential", "required")
@@ -466,3 +483,8 @@ func (c Config) Region(site string) (Region, error) {
 	}
 	return r, nil
 }
+
+var tagValueRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
+
+// validTagValue: chain names are used as inventory tag values (jump=NAME).
+func validTagValue(s string) bool { return tagValueRE.MatchString(s) }

@@ -8,13 +8,37 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
 )
 
 // HostKeys adapts the inventory's PostgreSQL host-key store to the runner,
-// translating its errors into the runner's classes.
-type HostKeys struct{ Store *inventory.Store }
+// translating its errors into the runner's classes. Jump hosts are not
+// devices: their keys are pinned in config (JumpKeys, by hop name), and a
+// hop whose key differs is refused like a changed device key.
+type HostKeys struct {
+	Store    *inventory.Store
+	JumpKeys map[string]string // hop name (jump-<site|chain>-N) -> SHA256 fingerprint
+}
+
+// JumpHostKeys lists the pinned fingerprint of every hop name Resolve can
+// produce.
+func JumpHostKeys(cfg config.Config) map[string]string {
+	out := map[string]string{}
+	add := func(prefix string, hops []config.JumpHost) {
+		for i, j := range hops {
+			out[fmt.Sprintf("%s-%d", prefix, i+1)] = j.HostKey
+		}
+	}
+	for name, s := range cfg.Sites {
+		add("jump-"+name, s.JumpHosts)
+	}
+	for name, hops := range cfg.JumpChains {
+		add("jump-"+name, hops)
+	}
+	return out
+}
 
 type pinnedKey struct {
 	device string
@@ -34,6 +58,12 @@ func WithPinnedHostKey(ctx context.Context, device string, wire []byte) context.
 
 // CheckHostKey implements runner.HostKeyStore.
 func (h HostKeys) CheckHostKey(ctx context.Context, device, addr string, key ssh.PublicKey, policy runner.HostKeyPolicy) error {
+	if want, ok := h.JumpKeys[device]; ok {
+		if got := ssh.FingerprintSHA256(key); got != want {
+			return fmt.Errorf("%w: jump host %s at %s presented %s, config pins %s", runner.ErrHostKeyMismatch, device, addr, got, want)
+		}
+		return nil
+	}
 	if p, ok := ctx.Value(pinnedKeyCtx{}).(pinnedKey); ok && p.device == device && bytes.Equal(p.wire, key.Marshal()) {
 		return nil
 	}

@@ -7,6 +7,9 @@ package targets
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/diagnose"
@@ -75,13 +78,24 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 		HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
 		Exec:          d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
 	}
-	for i, j := range site.JumpHosts {
+	chain, chainName := site.JumpHosts, "jump-"+d.Site
+	if name, ok := d.Tags["jump"]; ok {
+		// A device's own jump tag overrides its site's chain.
+		chain, chainName = nil, "jump-"+name
+		if name != config.JumpNone {
+			if chain, ok = r.cfg.JumpChains[name]; !ok {
+				return Resolved{}, fmt.Errorf("device %s: tag jump=%s names no chain in jump_chains (known: %s)",
+					d.Name, name, strings.Join(slices.Sorted(maps.Keys(r.cfg.JumpChains)), ", "))
+			}
+		}
+	}
+	for i, j := range chain {
 		jc, err := r.credential(j.Credential)
 		if err != nil {
 			return Resolved{}, fmt.Errorf("device %s: jump host %d: %w", d.Name, i+1, err)
 		}
 		t.JumpHosts = append(t.JumpHosts, runner.JumpHost{
-			Name: fmt.Sprintf("jump-%s-%d", d.Site, i+1), Addr: j.Address, Credential: jc,
+			Name: fmt.Sprintf("%s-%d", chainName, i+1), Addr: j.Address, Credential: jc,
 			HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
 		})
 	}

@@ -1,0 +1,127 @@
+package targets_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/internal/targets"
+	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/runner"
+)
+
+type devices map[string]inventory.Device
+
+func (d devices) Get(_ context.Context, name string) (inventory.Device, error) {
+	dev, ok := d[name]
+	if !ok {
+		return inventory.Device{}, inventory.ErrNotFound
+	}
+	return dev, nil
+}
+
+func testConfig() config.Config {
+	cfg := config.Default()
+	cfg.Sites = map[string]config.Site{
+		"emea": {Region: "eu", HostKeyPolicy: "strict",
+			JumpHosts: []config.JumpHost{{Address: "10.0.0.1:22", Credential: "bastion"}}},
+		"amer": {Region: "us", HostKeyPolicy: "tofu"},
+	}
+	cfg.Credentials = map[string]config.Credential{
+		"lab":     {Username: "admin", PasswordEnv: "TARGETS_TEST_LAB"},
+		"bastion": {Username: "jump", PasswordEnv: "TARGETS_TEST_BASTION"},
+	}
+	cfg.JumpChains = map[string][]config.JumpHost{
+		"dmz": {{Address: "10.9.0.1", Credential: "bastion"}, {Address: "10.9.0.2:2222", Credential: "bastion"}},
+	}
+	return cfg
+}
+
+func TestResolve(t *testing.T) {
+	t.Setenv("TARGETS_TEST_LAB", "s3cret-lab")
+	t.Setenv("TARGETS_TEST_BASTION", "s3cret-jump")
+	devs := devices{
+		"ftd-ams-01": {Name: "ftd-ams-01", Kind: inventory.KindFTD, Site: "emea", Address: "127.1.0.7", Credential: "lab"},
+		"ftd-ams-02": {Name: "ftd-ams-02", Kind: inventory.KindFTD, Site: "emea", Address: "127.1.0.8", Credential: "lab",
+			Tags: map[string]string{"jump": "none", "exec": "1"}},
+		"ftd-ny-01": {Name: "ftd-ny-01", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.9", Credential: "lab",
+			Tags: map[string]string{"jump": "dmz"}},
+		"ftd-ny-02": {Name: "ftd-ny-02", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.10", Credential: "lab",
+			Tags: map[string]string{"jump": "nowhere"}},
+		"ftd-ny-03": {Name: "ftd-ny-03", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.11", Credential: "gone"},
+	}
+	r, err := targets.New(testConfig(), devs)
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	res, err := r.Resolve(ctx, "ftd-ams-01")
+	require.NoError(t, err)
+	require.Equal(t, "127.1.0.7", res.Target.Addr)
+	require.Equal(t, "s3cret-lab", res.Target.Credential.Password)
+	require.Equal(t, runner.HostKeyStrict, res.Target.HostKeyPolicy)
+	require.Len(t, res.Target.JumpHosts, 1, "the site's chain")
+	require.Equal(t, "10.0.0.1:22", res.Target.JumpHosts[0].Addr)
+	require.Equal(t, "s3cret-jump", res.Target.JumpHosts[0].Credential.Password)
+	require.Equal(t, "eu", res.Env.Region)
+	require.Equal(t, "api.eu.sse.itd.cisco.com", res.Env.Endpoints.API)
+	require.False(t, res.Target.Exec)
+
+	res, err = r.Resolve(ctx, "ftd-ams-02")
+	require.NoError(t, err)
+	require.Empty(t, res.Target.JumpHosts, "jump=none connects directly")
+	require.True(t, res.Target.Exec)
+
+	res, err = r.Resolve(ctx, "ftd-ny-01")
+	require.NoError(t, err)
+	require.Equal(t, runner.HostKeyTOFU, res.Target.HostKeyPolicy)
+	require.Len(t, res.Target.JumpHosts, 2, "the device's own chain")
+	require.Equal(t, "jump-dmz-2", res.Target.JumpHosts[1].Name)
+	require.Equal(t, "10.9.0.2:2222", res.Target.JumpHosts[1].Addr)
+
+	_, err = r.Resolve(ctx, "ftd-ny-02")
+	require.ErrorContains(t, err, "jump=nowhere names no chain")
+	_, err = r.Resolve(ctx, "ftd-ny-03")
+	require.ErrorContains(t, err, `"gone"`)
+	require.NotContains(t, err.Error(), "s3cret")
+	_, err = r.Resolve(ctx, "no-such")
+	require.ErrorIs(t, err, inventory.ErrNotFound)
+}
+
+func TestConfigRejectsBadJumpChains(t *testing.T) {
+	cfg := testConfig()
+	cfg.JumpChains["none"] = []config.JumpHost{{Address: "10.0.0.1", Credential: "bastion"}}
+	cfg.JumpChains["empty"] = nil
+	cfg.JumpChains["bad-cred"] = []config.JumpHost{{Address: "10.0.0.1", Credential: "nope"}}
+	err := cfg.Validate()
+	require.ErrorContains(t, err, "jump_chains.none")
+	require.ErrorContains(t, err, "jump_chains.empty")
+	require.ErrorContains(t, err, `jump_chains.bad-cred[0].credential: unknown credential "nope"`)
+}
+
+func TestJumpHostKeysArePinnedInConfig(t *testing.T) {
+	pubA, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	pubB, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	keyA, err := ssh.NewPublicKey(pubA)
+	require.NoError(t, err)
+	keyB, err := ssh.NewPublicKey(pubB)
+	require.NoError(t, err)
+
+	cfg := testConfig()
+	cfg.JumpChains["dmz"][0].HostKey = ssh.FingerprintSHA256(keyA)
+	keys := targets.JumpHostKeys(cfg)
+	require.Equal(t, ssh.FingerprintSHA256(keyA), keys["jump-dmz-1"])
+	require.Contains(t, keys, "jump-emea-1")
+
+	// No database is touched for a hop: Store is nil here.
+	hk := targets.HostKeys{JumpKeys: keys}
+	require.NoError(t, hk.CheckHostKey(context.Background(), "jump-dmz-1", "10.9.0.1:22", keyA, runner.HostKeyStrict))
+	err = hk.CheckHostKey(context.Background(), "jump-dmz-1", "10.9.0.1:22", keyB, runner.HostKeyTOFU)
+	require.ErrorIs(t, err, runner.ErrHostKeyMismatch, "a changed bastion key is refused under every policy")
+}
