@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/fleetd/fleetd/internal/config"
@@ -28,6 +29,9 @@ type CredentialRef struct {
 type Catalog struct {
 	Sites       []Site
 	Credentials []CredentialRef
+	// JumpChains are the chain names a device's jump=NAME tag may name
+	// (besides "none").
+	JumpChains []string
 }
 
 // CatalogFromConfig lists the configured sites and credentials, sorted by name.
@@ -41,13 +45,17 @@ func CatalogFromConfig(cfg config.Config) Catalog {
 		c := cfg.Credentials[name]
 		cat.Credentials = append(cat.Credentials, CredentialRef{Name: name, Username: c.Username, Methods: c.Methods()})
 	}
+	for name := range cfg.JumpChains {
+		cat.JumpChains = append(cat.JumpChains, name)
+	}
+	sort.Strings(cat.JumpChains)
 	return cat
 }
 
 // catIndex answers "is this name configured" for every row of a large file.
 type catIndex struct {
-	sites, creds        map[string]bool
-	siteList, credsList string
+	sites, creds, jumps            map[string]bool
+	siteList, credsList, jumpsList string
 }
 
 func (c Catalog) index() catIndex {
@@ -62,6 +70,11 @@ func (c Catalog) index() catIndex {
 		cn = append(cn, cr.Name)
 	}
 	ix.siteList, ix.credsList = joinOrNone(sn), joinOrNone(cn)
+	ix.jumps = map[string]bool{config.JumpNone: true}
+	for _, j := range c.JumpChains {
+		ix.jumps[j] = true
+	}
+	ix.jumpsList = strings.Join(append([]string{config.JumpNone}, c.JumpChains...), ", ")
 	return ix
 }
 

@@ -171,6 +171,9 @@ func validateDevice(d Device, cat catIndex, line int) []Problem {
 	for _, k := range sortedTagKeys(d.Tags) {
 		add("tags", checkTag(k, d.Tags[k]))
 	}
+	if j, ok := d.Tags["jump"]; ok && cat.jumps != nil && !cat.jumps[j] {
+		add("tags", fmt.Errorf("jump=%s names no chain in jump_chains (known: %s)", j, cat.jumpsList))
+	}
 	if d.ManagedBy != "" {
 		if err := CheckName(d.ManagedBy); err != nil {
 			add("managed_by", err)

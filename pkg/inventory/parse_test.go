@@ -277,3 +277,21 @@ func TestSSHAddr(t *testing.T) {
 		require.Equal(t, want, Device{Address: in}.SSHAddr(), in)
 	}
 }
+
+func TestParseChecksJumpTagAgainstConfiguredChains(t *testing.T) {
+	t.Parallel()
+	cat := labCatalog()
+	cat.JumpChains = []string{"dmz"}
+	data := strings.Join([]string{
+		"name,kind,site,address,credential,tags",
+		"ftd-a,ftd,emea,127.1.0.1,lab,jump=dmz",
+		"ftd-b,ftd,emea,127.1.0.2,lab,jump=none;role=edge",
+		"ftd-c,ftd,emea,127.1.0.3,lab,jump=nowhere",
+	}, "\n")
+	_, err := Parse("fleet.csv", []byte(data), cat)
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Problems, 1)
+	require.Equal(t, 4, ve.Problems[0].Line)
+	require.Contains(t, ve.Problems[0].Message, "jump=nowhere names no chain in jump_chains (known: none, dmz)")
+}
