@@ -124,6 +124,27 @@ func parseID(s string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// onRequest is the RunE of the commands that act on one request: it parses
+// REQUEST_ID, runs check (flag rules), then runF (tests) or run.
+func onRequest(opts *DecideOptions, check func() error, runF, run func(context.Context, *DecideOptions) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		id, err := parseID(args[0])
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		opts.ID = id
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		return run(cmd.Context(), opts)
+	}
+}
+
 // NewCmdApprove builds `approve REQUEST_ID [--comment TEXT]`.
 func NewCmdApprove(f *cmdutil.Factory, runF func(context.Context, *DecideOptions) error) *cobra.Command {
 	opts := &DecideOptions{IO: f.IOStreams, Client: f.APIClient, Format: f.OutputFormat}
@@ -135,17 +156,7 @@ yourself, if your role is below approver, if it expired, or if it no longer
 matches what was shown to you: fleetctl fetches the request, then approves
 exactly that version (its params_hash).`,
 		Args: cmdutil.ExactArgs(1, "REQUEST_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			opts.ID = id
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return approveRun(cmd.Context(), opts)
-		},
+		RunE: onRequest(opts, nil, runF, approveRun),
 	}
 	cmd.Flags().StringVar(&opts.Comment, "comment", "", "why you approve (audited)")
 	return cmd
@@ -176,20 +187,12 @@ func NewCmdReject(f *cmdutil.Factory, runF func(context.Context, *DecideOptions)
 		Use:   "reject REQUEST_ID --reason TEXT",
 		Short: "Reject someone else's pending remediation request (approver or admin)",
 		Args:  cmdutil.ExactArgs(1, "REQUEST_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: onRequest(opts, func() error {
 			if strings.TrimSpace(opts.Reason) == "" {
 				return cmdutil.FlagErrorf("--reason is required: say why, the requester reads it")
 			}
-			opts.ID = id
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return rejectRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, rejectRun),
 	}
 	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why (required; audited)")
 	return cmd

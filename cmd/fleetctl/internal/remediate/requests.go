@@ -30,17 +30,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *DecideOptions) e
 		Use:   "show REQUEST_ID",
 		Short: "A request: its devices, plan, per-device progress, result and history",
 		Args:  cmdutil.ExactArgs(1, "REQUEST_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			opts.ID = id
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+		RunE:  onRequest(opts, nil, runF, showRun),
 	}
 	return cmd
 }
@@ -77,17 +67,7 @@ func NewCmdCancel(f *cmdutil.Factory, runF func(context.Context, *DecideOptions)
 		Use:   "cancel REQUEST_ID [--reason TEXT]",
 		Short: "Cancel a request before it starts running (requester, approver or admin)",
 		Args:  cmdutil.ExactArgs(1, "REQUEST_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			opts.ID = id
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return cancelRun(cmd.Context(), opts)
-		},
+		RunE:  onRequest(opts, nil, runF, cancelRun),
 	}
 	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why (audited)")
 	return cmd
