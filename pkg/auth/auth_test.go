@@ -128,3 +128,40 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 	require.Equal(t, []string{"admin-1 token.create ops-emea", "admin-1 token.revoke ops-emea", "bootstrap token.create ops-emea"}, got)
 }
+
+// TestTokenNamesAreIdentities replays issue 10's finding: "Lead1" could be
+// created beside "lead1" and then approve lead1's requests. A live name is
+// unique in any letter case, the names fleetd acts under are reserved, and
+// both rules hold in the database too (a direct INSERT is refused).
+func TestTokenNamesAreIdentities(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	s := auth.NewStore(pool)
+
+	_, _, err := s.Create(ctx, "admin-1", "lead1", auth.RoleApprover)
+	require.NoError(t, err)
+	for _, dup := range []string{"Lead1", "LEAD1", "lEaD1"} {
+		_, _, err = s.Create(ctx, "admin-1", dup, auth.RoleApprover)
+		require.ErrorIs(t, err, auth.ErrNameTaken, dup)
+	}
+	for _, reserved := range []string{"fleetd", "FleetD", "system", "SYSTEM"} {
+		_, _, err = s.Create(ctx, "admin-1", reserved, auth.RoleAdmin)
+		require.ErrorIs(t, err, auth.ErrNameReserved, reserved)
+		require.ErrorContains(t, err, reserved)
+	}
+	// The database enforces both, whatever code writes the row.
+	_, err = pool.Exec(ctx, `INSERT INTO api_tokens (name, role, token_hash) VALUES ('LEAD1', 'approver', $1)`, auth.HashToken("x"))
+	require.ErrorContains(t, err, "api_tokens_live_name_idx")
+	_, err = pool.Exec(ctx, `INSERT INTO api_tokens (name, role, token_hash) VALUES ('System', 'admin', $1)`, auth.HashToken("y"))
+	require.ErrorContains(t, err, "api_tokens_name_not_reserved")
+
+	// Revoking by name finds the token in any case; afterwards the name
+	// (in any case) is free again.
+	require.NoError(t, s.Revoke(ctx, "admin-1", "LEAD1"))
+	_, _, err = s.Create(ctx, "admin-1", "Lead1", auth.RoleApprover)
+	require.NoError(t, err)
+
+	require.True(t, auth.SameName("Lead1", "lead1"))
+	require.False(t, auth.SameName("lead1", "lead2"))
+}

@@ -15,7 +15,9 @@
 //	(*Store) List(ctx) ([]Token, error)                                                   // active and revoked
 //	GenerateToken() (string, error)   // "fleetd_" + 43 chars of base64url (32 random bytes)
 //	HashToken(plaintext string) []byte
+//	ValidateName(name string) error; SameName(a, b string) bool   // names are identities, case-insensitive
+//	ReservedNames ("fleetd", "system": the actors fleetd records for itself)
 //
 // Errors: ErrInvalidToken (missing, malformed, unknown or revoked: callers answer
-// 401 without saying which), ErrNameTaken, ErrNotFound.
+// 401 without saying which), ErrNameTaken (in any letter case), ErrNameReserved, ErrNotFound.
 package auth

@@ -35,11 +35,36 @@ var (
 	// ErrInvalidToken covers missing, malformed, unknown and revoked tokens
 	// alike: the API answers 401 without saying which.
 	ErrInvalidToken = errors.New("invalid or revoked token")
-	ErrNameTaken    = errors.New("a live token with this name exists")
+	ErrNameTaken    = errors.New("a live token with this name (in any letter case) exists")
 	ErrNotFound     = errors.New("no live token with this name")
+	ErrNameReserved = errors.New("the name is reserved for fleetd itself")
 )
 
 var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$`)
+
+// ReservedNames are the actors fleetd records for its own work (audit
+// events, remediation steps): a token with one of them could pass its
+// requests off as the system's. Compared case-insensitively.
+var ReservedNames = []string{"fleetd", "system"}
+
+// SameName reports whether two token names denote the same identity. Names
+// are unique case-insensitively (migration 008), so every identity
+// comparison (the two-person rule above all) must use this, never ==.
+func SameName(a, b string) bool { return strings.EqualFold(a, b) }
+
+// ValidateName checks a new token's name: its shape, and that it is not
+// reserved.
+func ValidateName(name string) error {
+	if !tokenNameRE.MatchString(name) {
+		return fmt.Errorf("auth: bad token name %q (letters, digits, ., _, @ and -; at most 63)", name)
+	}
+	for _, r := range ReservedNames {
+		if SameName(name, r) {
+			return fmt.Errorf("auth: token name %q: %w", name, ErrNameReserved)
+		}
+	}
+	return nil
+}
 
 // Identity is who an authenticated request is. Name is recorded as the actor
 // of audit events and as requester/approver of remediations.
@@ -87,8 +112,8 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // Create makes a token and returns its plaintext, which is never available again.
 func (s *Store) Create(ctx context.Context, actor, name string, role Role) (string, Token, error) {
-	if !tokenNameRE.MatchString(name) {
-		return "", Token{}, fmt.Errorf("auth: bad token name %q (letters, digits, ., _, @ and -; at most 63)", name)
+	if err := ValidateName(name); err != nil {
+		return "", Token{}, err
 	}
 	if !role.Valid() {
 		return "", Token{}, fmt.Errorf("auth: invalid role %d", int(role))
@@ -107,6 +132,9 @@ func (s *Store) Create(ctx context.Context, actor, name string, role Role) (stri
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "api_tokens_live_name_idx" {
 				return fmt.Errorf("auth: token %q: %w", name, ErrNameTaken)
+			}
+			if errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "api_tokens_name_not_reserved" {
+				return fmt.Errorf("auth: token name %q: %w", name, ErrNameReserved)
 			}
 			return fmt.Errorf("auth: create token %q: %w", name, err)
 		}
@@ -150,12 +178,13 @@ func (s *Store) Authenticate(ctx context.Context, plaintext string) (Identity, e
 	return id, nil
 }
 
-// Revoke revokes the live token called name.
+// Revoke revokes the live token called name (in any letter case: live
+// names are unique case-insensitively).
 func (s *Store) Revoke(ctx context.Context, actor, name string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx, `
-			UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING id::text`, name).Scan(&id)
+			UPDATE api_tokens SET revoked_at = now() WHERE lower(name) = lower($1) AND revoked_at IS NULL RETURNING id::text`, name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("auth: token %q: %w", name, ErrNotFound)
 		}
