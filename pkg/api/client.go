@@ -29,6 +29,10 @@ type Client struct {
 // ClientOption configures a Client.
 type ClientOption func(*Client)
 
+// DefaultClientTimeout bounds one API call of the default client (a
+// diagnose without --detach streams progress for minutes).
+const DefaultClientTimeout = 5 * time.Minute
+
 // WithHTTPClient replaces the default http.Client (tests, custom TLS roots).
 func WithHTTPClient(h *http.Client) ClientOption { return func(c *Client) { c.http = h } }
 
@@ -46,7 +50,7 @@ func NewClient(server, token string, opts ...ClientOption) (*Client, error) {
 	c := &Client{
 		base:      base,
 		token:     token,
-		http:      &http.Client{Timeout: 5 * time.Minute},
+		http:      &http.Client{Timeout: DefaultClientTimeout},
 		userAgent: "fleetd-go-client",
 	}
 	for _, o := range opts {

@@ -21,6 +21,9 @@ type ConfigFile struct {
 	Server string `yaml:"server"`
 	Token  string `yaml:"token"`
 	Output string `yaml:"output"`
+	// CAFile is a PEM bundle of the CA(s) that sign fleetd's TLS
+	// certificate, for servers under a private CA.
+	CAFile string `yaml:"ca_file"`
 }
 
 // ConfigPath is the config file fleetctl reads: FLEETCTL_CONFIG, else
