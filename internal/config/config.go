@@ -96,6 +96,10 @@ type Site struct {
 	MaxConcurrent     int               `mapstructure:"max_concurrent" json:"max_concurrent"` // 0 = only the global runner limit
 	RebootTimeout     time.Duration     `mapstructure:"reboot_timeout" json:"reboot_timeout"`
 	JumpHosts         []JumpHost        `mapstructure:"jump_hosts" json:"jump_hosts"`
+	// LegacySSH also offers the site's devices the SHA-1 key exchanges, CBC
+	// ciphers, SHA-1 MACs and ssh-rsa host keys old appliances may need
+	// (a device tag legacy_ssh=true|false overrides it per device).
+	LegacySSH bool `mapstructure:"legacy_ssh" json:"legacy_ssh"`
 }
 
 // Location returns the site's time zone (UTC if unset; Validate rejects unknown zones).

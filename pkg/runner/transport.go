@@ -72,6 +72,8 @@ type hop struct {
 	addr   string
 	cred   Credential
 	policy HostKeyPolicy
+	site   string // the device's site, for error messages (empty for jump hosts)
+	legacy bool   // offer the legacy algorithms too (Target.LegacySSH)
 }
 
 // connect dials t (through its jump hosts), checks host keys and
@@ -82,9 +84,10 @@ func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, er
 	tm := &res.Timings
 	hops := make([]hop, 0, len(t.JumpHosts)+1)
 	for _, j := range t.JumpHosts {
-		hops = append(hops, hop{j.Name, withDefaultPort(j.Addr), j.Credential, j.HostKeyPolicy})
+		hops = append(hops, hop{name: j.Name, addr: withDefaultPort(j.Addr), cred: j.Credential, policy: j.HostKeyPolicy})
 	}
-	hops = append(hops, hop{t.Device, withDefaultPort(t.Addr), t.Credential, t.HostKeyPolicy})
+	hops = append(hops, hop{name: t.Device, addr: withDefaultPort(t.Addr), cred: t.Credential, policy: t.HostKeyPolicy,
+		site: t.Site, legacy: t.LegacySSH})
 
 	l := &link{}
 	var prev *ssh.Client
@@ -177,16 +180,17 @@ func (r *Runner) handshake(ctx context.Context, nc, first net.Conn, h hop, tm *T
 		return nil, hk, &dialError{phase: phaseAuth, hop: h.name, err: err}
 	}
 	defer closeAgent()
+	algs := algorithmsFor(h.legacy)
 	cfg := &ssh.ClientConfig{
 		Config: ssh.Config{
-			KeyExchanges: kexAlgorithms,
-			Ciphers:      cipherAlgorithms,
-			MACs:         macAlgorithms,
+			KeyExchanges: algs.kex,
+			Ciphers:      algs.ciphers,
+			MACs:         algs.macs,
 		},
 		User:              h.cred.Username,
 		Auth:              methods,
 		HostKeyCallback:   hk.callback,
-		HostKeyAlgorithms: hostKeyAlgorithmsFor(pinned),
+		HostKeyAlgorithms: algs.hostKeyAlgorithmsFor(pinned),
 		ClientVersion:     r.cfg.ClientVersion,
 	}
 
@@ -228,6 +232,8 @@ func (r *Runner) handshake(ctx context.Context, nc, first net.Conn, h hop, tm *T
 			err = context.Cause(ctx)
 		case phase == phaseAuth && isAuthRefusal(err):
 			err = fmt.Errorf("%s: %w", strings.TrimPrefix(err.Error(), "ssh: handshake failed: "), ErrAuthFailed)
+		case !h.legacy:
+			err = legacyRefusal(err, h.name, h.site)
 		}
 		return nil, hk, &dialError{phase: phase, hop: h.name, err: err}
 	}
