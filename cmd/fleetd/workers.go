@@ -189,21 +189,34 @@ func (b *backend) start(ctx context.Context) error {
 	return nil
 }
 
-// stop lets running jobs finish (bounded by ctx), then stops the recorder
-// after it has written what the finished jobs handed it.
-func (b *backend) stop(ctx context.Context, log *zap.Logger) {
+// stop lets running jobs finish until graceAt, then cancels them (which
+// closes their SSH sessions) and stops the recorder after it has written
+// what the finished jobs handed it. Nothing waits past hardAt: a job, query
+// or device still blocked then is left behind, the process is exiting.
+func (b *backend) stop(graceAt, hardAt time.Time) {
+	log := b.log
 	if b.stopLive != nil {
 		defer b.stopLive() // last: the jobs below may still be finishing
 	}
-	if err := b.queue.Stop(ctx); err != nil {
+	gctx, cancel := context.WithDeadline(context.Background(), graceAt)
+	defer cancel()
+	if err := b.queue.Stop(gctx); err != nil {
 		log.Warn("jobs still running at shutdown were cancelled; another fleetd (or this one, restarted) retries them",
 			zap.Error(err))
-		_ = b.queue.StopAndCancel(context.WithoutCancel(ctx))
+		hctx, hcancel := context.WithDeadline(context.Background(), hardAt)
+		defer hcancel()
+		if err := b.queue.StopAndCancel(hctx); err != nil {
+			log.Error("jobs still running after being cancelled were abandoned", zap.Error(err))
+		}
 	}
 	if b.stopRec != nil {
 		b.stopRec()
-		<-b.recDone
+		if !within(hardAt, func() { <-b.recDone }) {
+			log.Error("the result recorder did not stop in time; results not yet written are retried by their jobs")
+		}
 	}
-	b.locks.Close()
-	b.sweeps.stop()
+	within(hardAt, func() {
+		b.locks.Close()
+		b.sweeps.stop()
+	})
 }

@@ -60,6 +60,10 @@ type API struct {
 	Listen       string `mapstructure:"listen" json:"listen"`
 	TLS          TLS    `mapstructure:"tls" json:"tls"`
 	MaxBodyBytes int64  `mapstructure:"max_body_bytes" json:"max_body_bytes"`
+	// ShutdownGrace is how long `fleetd serve` lets requests and jobs finish
+	// after SIGTERM; then jobs are cancelled (their SSH sessions closed) and
+	// the process exits a few seconds later whatever is still blocked.
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace" json:"shutdown_grace"`
 }
 
 // TLS is optional; both files or neither.
@@ -314,8 +318,9 @@ func Default() Config {
 			MaxConns: 20,
 		},
 		API: API{
-			Listen:       "127.0.0.1:8080",
-			MaxBodyBytes: 8 << 20, // an inventory of 50,000 devices is ~4 MiB of CSV
+			Listen:        "127.0.0.1:8080",
+			MaxBodyBytes:  8 << 20, // an inventory of 50,000 devices is ~4 MiB of CSV
+			ShutdownGrace: 15 * time.Second,
 		},
 		Log:         Log{Level: "info", Format: "json"},
 		Regions:     DefaultRegions(),
