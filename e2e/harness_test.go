@@ -89,16 +89,17 @@ func startFleet(t *testing.T, cfg sim.FleetConfig) *fleet {
 
 // server is a fleetd subprocess with its config, database and tokens.
 type server struct {
-	t       *testing.T
-	dir     string
-	config  string
-	dbURL   string
-	url     string
-	cmd     *exec.Cmd
-	logs    *bytes.Buffer
-	tokens  map[string]string // name -> token
-	exited  chan struct{}
-	waitErr error
+	t        *testing.T
+	dir      string
+	config   string
+	dbURL    string
+	url      string
+	cmd      *exec.Cmd
+	logs     *bytes.Buffer
+	tokens   map[string]string // name -> token
+	exited   chan struct{}
+	waitErr  error
+	extraEnv []string
 }
 
 type serverOpts struct {
@@ -112,6 +113,8 @@ type serverOpts struct {
 	// DatabaseURL reuses a database (a second replica); default a fresh one.
 	DatabaseURL string
 	Tokens      map[string]string // with DatabaseURL: the first replica's tokens
+	// Env is added to fleetd's environment (FLEETD_* overrides of the file).
+	Env []string
 }
 
 // replica starts another fleetd on the same database (its own port, the
@@ -138,7 +141,7 @@ func newServer(t *testing.T, o serverOpts) *server {
 	if o.DatabaseURL == "" {
 		o.DatabaseURL = testdb.URL(t)
 	}
-	s := &server{t: t, dir: t.TempDir(), dbURL: o.DatabaseURL, tokens: map[string]string{}}
+	s := &server{t: t, dir: t.TempDir(), dbURL: o.DatabaseURL, tokens: map[string]string{}, extraEnv: o.Env}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	s.config = filepath.Join(s.dir, "fleetd.yaml")
@@ -189,7 +192,7 @@ jobs:
 }
 
 func (s *server) env() []string {
-	return append(os.Environ(), "FLEETD_LAB_PASSWORD=Admin123", "FLEETD_LOG_FORMAT=json")
+	return append(append(os.Environ(), "FLEETD_LAB_PASSWORD=Admin123", "FLEETD_LOG_FORMAT=json"), s.extraEnv...)
 }
 
 // fleetd runs a one-shot fleetd command (token create, migrate).

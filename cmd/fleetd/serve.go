@@ -36,9 +36,39 @@ func newServeCmd(g *globals) *cobra.Command {
 	}
 }
 
-// shutdownGrace bounds how long in-flight requests may finish after
-// SIGTERM before connections are closed.
-const shutdownGrace = 15 * time.Second
+// Shutdown (issue 10 §3: a fleetd with three hung devices never exited):
+// SIGTERM starts api.shutdown_grace (default 15s), shared by the API server
+// and the job queue: requests and jobs may finish within it. At its end,
+// jobs are cancelled, which closes their SSH sessions at once (the runner
+// watches the session context), and every wait left (River, the recorder,
+// the database pool) is abandoned hardStop later. serve then returns and
+// the process exits, whatever a device or a query still blocks on.
+const (
+	defaultShutdownGrace = 15 * time.Second
+	hardStop             = 2 * time.Second
+)
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// within runs fn and waits for it until deadline; past it, fn is left
+// running (the process is about to exit) and false is returned.
+func within(deadline time.Time, fn func()) bool {
+	done := make(chan struct{})
+	go func() { defer close(done); fn() }()
+	t := time.NewTimer(max(time.Until(deadline), 0))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
 
 // serve is fleetd's composition root: it opens the database, migrates it,
 // builds every service from cfg and runs them until ctx is cancelled. A new
@@ -54,7 +84,26 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	grace := cfg.API.ShutdownGrace
+	if grace <= 0 {
+		grace = defaultShutdownGrace
+	}
+	// Set when shutdown begins; the deferred stops below keep to it.
+	var graceEnd time.Time
+	deadlines := func() (graceAt, hardAt time.Time) {
+		if graceEnd.IsZero() {
+			graceEnd = time.Now().Add(grace)
+		}
+		return graceEnd, graceEnd.Add(hardStop)
+	}
+	defer func() {
+		// pgxpool's Close waits for every acquired connection; a job stuck
+		// in a query must not keep the process alive.
+		_, hardAt := deadlines()
+		if !within(later(hardAt, time.Now().Add(500*time.Millisecond)), pool.Close) {
+			log.Warn("database connections still in use at exit were abandoned")
+		}
+	}()
 
 	if err := dbmigrate.Up(ctx, pool, log.Named("migrate")); err != nil {
 		return err
@@ -82,11 +131,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	if err := b.start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	stopBackend := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-		defer cancel()
-		b.stop(sctx, log)
-	})
+	stopBackend := sync.OnceFunc(func() { b.stop(deadlines()) })
 	defer stopBackend()
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
@@ -129,11 +174,13 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 		return fmt.Errorf("api server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", zap.Duration("grace", shutdownGrace))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	graceAt, _ := deadlines()
+	log.Info("shutting down", zap.Duration("grace", grace))
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), graceAt)
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		log.Warn("requests still running at the end of the grace period were cut", zap.Error(err))
+		_ = httpSrv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("api server: %w", err)

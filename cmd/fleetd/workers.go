@@ -30,6 +30,7 @@ type backend struct {
 	resolver *targets.Resolver
 	diag     *devicediag.Diagnoser
 	recorder *runs.Recorder
+	locks    *runs.SessionLocks
 	stopLive context.CancelFunc
 	cfg      config.Config
 	clientID string
@@ -40,6 +41,34 @@ type backend struct {
 	recDone  chan struct{}
 	// sweeps: schedules, sweep reports, notifications, metrics (sweeps.go).
 	sweeps *sweepParts
+}
+
+// Device job bounds. The order is what keeps a device from having two
+// sessions of one run at once: the runner closes a session's connection at
+// runner.session_timeout whatever the device does; the job's context ends
+// jobMargin later (queueing for runner slots, recording the result; the
+// session is cut then too); River hands a job on only after a running time
+// of rescue_after, at least rescueMargin beyond the job timeout, by which
+// time the first attempt's session is closed. The session locks
+// (runs.SessionLocks) cover what the ordering cannot see.
+const (
+	jobMargin    = 30 * time.Second
+	rescueMargin = 30 * time.Second
+	// sessionLockSnooze: how long a job whose device still has a session of
+	// its run open waits before trying again (no attempt is consumed).
+	sessionLockSnooze = 10 * time.Second
+)
+
+// deviceJobTimeouts returns the device job timeout and the rescue delay:
+// jobs.rescue_after if set (else session_timeout + 1m), raised to the job
+// timeout + rescueMargin if shorter.
+func deviceJobTimeouts(cfg config.Config) (job, rescue time.Duration) {
+	job = cfg.Runner.SessionTimeout + jobMargin
+	rescue = cfg.Jobs.RescueAfter
+	if rescue == 0 {
+		rescue = cfg.Runner.SessionTimeout + time.Minute
+	}
+	return job, max(rescue, job+rescueMargin)
 }
 
 // runnerConfig maps fleetd's config onto the runner's.
@@ -85,18 +114,15 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 	b.diag = devicediag.New(resolver, r, log.Named("diagnose"))
 	b.recorder = runs.NewRecorder(pool, runs.RecorderConfig{}, log.Named("recorder"))
 
-	// A job is bounded by the session deadline plus time to record its result.
-	jobTimeout := cfg.Runner.SessionTimeout + 30*time.Second
-	rescue := cfg.Jobs.RescueAfter
-	if rescue == 0 {
-		rescue = cfg.Runner.SessionTimeout + time.Minute
-	}
+	jobTimeout, rescue := deviceJobTimeouts(cfg)
+	b.locks = runs.NewSessionLocks(pool, log.Named("session-locks"))
 	workersN := cfg.Jobs.DiagnoseWorkers
 	if workersN == 0 {
 		workersN = cfg.Runner.MaxConcurrent
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")))
+	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")).
+		WithSessionLocks(b.locks, sessionLockSnooze))
 	// Sweep parts first: their notifier is the remediation's too.
 	if b.sweeps, err = newSweepParts(cfg, pool, log); err != nil {
 		return nil, err
@@ -117,7 +143,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 		ClientID:        b.clientID,
 		DiagnoseWorkers: workersN,
 		JobTimeout:      jobTimeout,
-		RescueAfter:     max(rescue, jobTimeout+time.Second),
+		RescueAfter:     rescue,
 		RetryPolicy:     runs.RetryPolicy{Delay: cfg.Jobs.RetryDelay},
 		PeriodicJobs:    append(b.sweeps.sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute)),
 	}, log)
@@ -163,20 +189,34 @@ func (b *backend) start(ctx context.Context) error {
 	return nil
 }
 
-// stop lets running jobs finish (bounded by ctx), then stops the recorder
-// after it has written what the finished jobs handed it.
-func (b *backend) stop(ctx context.Context, log *zap.Logger) {
+// stop lets running jobs finish until graceAt, then cancels them (which
+// closes their SSH sessions) and stops the recorder after it has written
+// what the finished jobs handed it. Nothing waits past hardAt: a job, query
+// or device still blocked then is left behind, the process is exiting.
+func (b *backend) stop(graceAt, hardAt time.Time) {
+	log := b.log
 	if b.stopLive != nil {
 		defer b.stopLive() // last: the jobs below may still be finishing
 	}
-	if err := b.queue.Stop(ctx); err != nil {
+	gctx, cancel := context.WithDeadline(context.Background(), graceAt)
+	defer cancel()
+	if err := b.queue.Stop(gctx); err != nil {
 		log.Warn("jobs still running at shutdown were cancelled; another fleetd (or this one, restarted) retries them",
 			zap.Error(err))
-		_ = b.queue.StopAndCancel(context.WithoutCancel(ctx))
+		hctx, hcancel := context.WithDeadline(context.Background(), hardAt)
+		defer hcancel()
+		if err := b.queue.StopAndCancel(hctx); err != nil {
+			log.Error("jobs still running after being cancelled were abandoned", zap.Error(err))
+		}
 	}
 	if b.stopRec != nil {
 		b.stopRec()
-		<-b.recDone
+		if !within(hardAt, func() { <-b.recDone }) {
+			log.Error("the result recorder did not stop in time; results not yet written are retried by their jobs")
+		}
 	}
-	b.sweeps.stop()
+	within(hardAt, func() {
+		b.locks.Close()
+		b.sweeps.stop()
+	})
 }

@@ -42,7 +42,7 @@ func TestServeWritesOutputs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	o, err := parseFlags([]string{"--count", "6", "--listen", "127.78.0.1", "--port", "0", "--sites", "emea,amer,apjc",
-		"--faults", "eventhandler-disconnected=50%", "--time-scale", "0.001",
+		"--faults", "eventhandler-disconnected=50%,stall-shell=17%,flood=17%", "--time-scale", "0.001",
 		"--inventory-out", filepath.Join(dir, "fleet.csv"), "--fingerprints-out", filepath.Join(dir, "fp.txt"),
 		"--known-hosts-out", filepath.Join(dir, "known_hosts")}, io.Discard)
 	require.NoError(t, err)
@@ -58,6 +58,9 @@ func TestServeWritesOutputs(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Contains(t, out.String(), "ftdsim: 6 devices 127.78.0.1:")
 	require.Contains(t, out.String(), "eventhandler-disconnected=3")
+	// The hostile behaviours are selected by the same mix.
+	require.Contains(t, out.String(), "stall-shell=1")
+	require.Contains(t, out.String(), "flood=1")
 	f, err := os.Open(filepath.Join(dir, "fleet.csv"))
 	require.NoError(t, err)
 	defer f.Close()

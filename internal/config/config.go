@@ -60,6 +60,10 @@ type API struct {
 	Listen       string `mapstructure:"listen" json:"listen"`
 	TLS          TLS    `mapstructure:"tls" json:"tls"`
 	MaxBodyBytes int64  `mapstructure:"max_body_bytes" json:"max_body_bytes"`
+	// ShutdownGrace is how long `fleetd serve` lets requests and jobs finish
+	// after SIGTERM; then jobs are cancelled (their SSH sessions closed) and
+	// the process exits a few seconds later whatever is still blocked.
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace" json:"shutdown_grace"`
 }
 
 // TLS is optional; both files or neither.
@@ -96,6 +100,10 @@ type Site struct {
 	MaxConcurrent     int               `mapstructure:"max_concurrent" json:"max_concurrent"` // 0 = only the global runner limit
 	RebootTimeout     time.Duration     `mapstructure:"reboot_timeout" json:"reboot_timeout"`
 	JumpHosts         []JumpHost        `mapstructure:"jump_hosts" json:"jump_hosts"`
+	// LegacySSH also offers the site's devices the SHA-1 key exchanges, CBC
+	// ciphers, SHA-1 MACs and ssh-rsa host keys old appliances may need
+	// (a device tag legacy_ssh=true|false overrides it per device).
+	LegacySSH bool `mapstructure:"legacy_ssh" json:"legacy_ssh"`
 }
 
 // Location returns the site's time zone (UTC if unset; Validate rejects unknown zones).
@@ -310,8 +318,9 @@ func Default() Config {
 			MaxConns: 20,
 		},
 		API: API{
-			Listen:       "127.0.0.1:8080",
-			MaxBodyBytes: 8 << 20, // an inventory of 50,000 devices is ~4 MiB of CSV
+			Listen:        "127.0.0.1:8080",
+			MaxBodyBytes:  8 << 20, // an inventory of 50,000 devices is ~4 MiB of CSV
+			ShutdownGrace: 15 * time.Second,
 		},
 		Log:         Log{Level: "info", Format: "json"},
 		Regions:     DefaultRegions(),

@@ -106,6 +106,11 @@ func TestLoadMinimalAppliesDefaults(t *testing.T) {
 	require.Equal(t, []string{"sun"}, cfg.Sites["emea"].MaintenanceWindow.Weekdays, "a single weekday is a one-element list")
 	require.Equal(t, HostKeyStrict, cfg.Sites["emea"].HostKeyPolicy)
 	require.Equal(t, DefaultRebootTimeout, cfg.Sites["emea"].RebootTimeout)
+	require.False(t, cfg.Sites["emea"].LegacySSH, "legacy SSH algorithms are opt-in")
+
+	cfg, err = Load(writeConfig(t, strings.Replace(minimal, "region: eu", "region: eu\n    legacy_ssh: true", 1)))
+	require.NoError(t, err)
+	require.True(t, cfg.Sites["emea"].LegacySSH)
 }
 
 func TestLoadErrorsNameTheKey(t *testing.T) {
@@ -123,7 +128,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{
 			name: "unknown key in a site",
 			body: strings.Replace(minimal, "region: eu", "region: eu\n    regoin: eu", 1),
-			want: []string{"sites.emea.regoin: unknown key (known at sites.emea: hostkey_policy, jump_hosts, maintenance_window"},
+			want: []string{"sites.emea.regoin: unknown key (known at sites.emea: ", "jump_hosts, legacy_ssh, maintenance_window"},
 		},
 		{
 			name: "unknown top-level key",
@@ -154,6 +159,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			name: "wrong type",
 			body: minimal + "runner:\n  max_concurrent: lots\n",
 			want: []string{"runner.max_concurrent: cannot parse value as 'int'"},
+		},
+		{
+			name: "legacy_ssh is a boolean",
+			body: strings.Replace(minimal, "region: eu", "region: eu\n    legacy_ssh: sometimes", 1),
+			want: []string{"sites.emea.legacy_ssh: cannot parse value as 'bool'"},
 		},
 		{
 			name: "wrong type inside a named entry",

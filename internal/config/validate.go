@@ -79,6 +79,7 @@ func (c Config) Validate() error {
 	if c.API.MaxBodyBytes < 1024 {
 		p.add("api.max_body_bytes", "must be at least 1024, got %d", c.API.MaxBodyBytes)
 	}
+	positive(&p, "api.shutdown_grace", c.API.ShutdownGrace)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

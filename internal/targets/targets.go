@@ -77,6 +77,18 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 		Device: d.Name, Site: d.Site, Kind: string(d.Kind), Addr: d.Address, Credential: cred,
 		HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
 		Exec:          d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
+		LegacySSH:     site.LegacySSH,
+	}
+	if v, ok := d.Tags["legacy_ssh"]; ok {
+		// The device's own tag overrides its site, either way.
+		switch v {
+		case "true", "1":
+			t.LegacySSH = true
+		case "false", "0":
+			t.LegacySSH = false
+		default:
+			return Resolved{}, fmt.Errorf("device %s: tag legacy_ssh=%s: want true or false", d.Name, v)
+		}
 	}
 	chain, chainName := site.JumpHosts, "jump-"+d.Site
 	if name, ok := d.Tags["jump"]; ok {

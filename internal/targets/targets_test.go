@@ -54,8 +54,17 @@ func TestResolve(t *testing.T) {
 		"ftd-ny-02": {Name: "ftd-ny-02", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.10", Credential: "lab",
 			Tags: map[string]string{"jump": "nowhere"}},
 		"ftd-ny-03": {Name: "ftd-ny-03", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.11", Credential: "gone"},
+		"ftd-old-01": {Name: "ftd-old-01", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.12", Credential: "lab",
+			Tags: map[string]string{"legacy_ssh": "true"}},
+		"ftd-old-02": {Name: "ftd-old-02", Kind: inventory.KindFTD, Site: "old", Address: "127.1.0.13", Credential: "lab"},
+		"ftd-old-03": {Name: "ftd-old-03", Kind: inventory.KindFTD, Site: "old", Address: "127.1.0.14", Credential: "lab",
+			Tags: map[string]string{"legacy_ssh": "false"}},
+		"ftd-old-04": {Name: "ftd-old-04", Kind: inventory.KindFTD, Site: "old", Address: "127.1.0.15", Credential: "lab",
+			Tags: map[string]string{"legacy_ssh": "maybe"}},
 	}
-	r, err := targets.New(testConfig(), devs)
+	cfg := testConfig()
+	cfg.Sites["old"] = config.Site{Region: "us", HostKeyPolicy: "strict", LegacySSH: true}
+	r, err := targets.New(cfg, devs)
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -70,6 +79,15 @@ func TestResolve(t *testing.T) {
 	require.Equal(t, "eu", res.Env.Region)
 	require.Equal(t, "api.eu.sse.itd.cisco.com", res.Env.Endpoints.API)
 	require.False(t, res.Target.Exec)
+	require.False(t, res.Target.LegacySSH, "legacy SSH algorithms are opt-in")
+
+	for name, want := range map[string]bool{"ftd-old-01": true, "ftd-old-02": true, "ftd-old-03": false} {
+		res, err := r.Resolve(ctx, name)
+		require.NoError(t, err)
+		require.Equal(t, want, res.Target.LegacySSH, name)
+	}
+	_, err = r.Resolve(ctx, "ftd-old-04")
+	require.ErrorContains(t, err, "device ftd-old-04: tag legacy_ssh=maybe: want true or false")
 
 	res, err = r.Resolve(ctx, "ftd-ams-02")
 	require.NoError(t, err)

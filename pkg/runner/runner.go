@@ -179,6 +179,7 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 	red := newRedactor(secretsOf(t))
 	l, err := r.connectWithRetry(sctx, t, &res)
 	if err != nil {
+		err = deadlineError(sctx, t.Device, err)
 		res.Err = &classifiedError{msg: red.string(err.Error()), err: err}
 		res.Class = Classify(err)
 		res.Finished = time.Now()
@@ -201,6 +202,11 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 			err = fmt.Errorf("%s: session deadline reached: %w", t.Device, ErrTimeout)
 		}
 	}
+	if err != nil && l.interrupted() {
+		// The deadline watch closed the connection under whatever step was
+		// blocked; that step saw only a dead connection.
+		err = deadlineError(sctx, t.Device, err)
+	}
 	res.Timings.Commands = s.commands
 	exitStart := time.Now()
 	s.close(sctx)
@@ -215,6 +221,26 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 		log.Debug("session failed", zap.String("class", string(res.Class)), zap.Error(res.Err))
 	}
 	return res
+}
+
+// deadlineError reports err as the session deadline (or the caller's
+// cancellation) when ctx has ended and err does not already say so: a step
+// interrupted by the connection being closed under it fails with a
+// connection or protocol error, but the device did not drop anything, it ran
+// out of time. Errors with a cause of their own (auth, host key) are kept.
+func deadlineError(ctx context.Context, device string, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	switch Classify(err) {
+	case ClassUnreachable, ClassProtocol:
+	default:
+		return err
+	}
+	if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", cause, err)
+	}
+	return fmt.Errorf("%s: session deadline reached: %w (%w)", device, ErrTimeout, err)
 }
 
 // classifiedError carries a redacted message while keeping the wrapped

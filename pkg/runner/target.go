@@ -58,6 +58,10 @@ type Target struct {
 	// PTY shell. If the device turns out to refuse exec (FTD's CLI does), the
 	// session falls back to the shell driver.
 	Exec bool
+	// LegacySSH also offers the legacy algorithms (SHA-1 key exchanges, CBC
+	// ciphers, SHA-1 MACs, ssh-rsa host keys) that old appliances may be
+	// limited to. Off, such a device fails with an error naming the setting.
+	LegacySSH bool
 }
 
 func (t Target) validate() error {

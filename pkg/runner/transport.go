@@ -22,14 +22,39 @@ type link struct {
 	fingerprint string
 	ka          *keepalive
 	closeOnce   sync.Once
+	// stopDeadline unregisters the session-deadline watch set up when the
+	// first hop connected; deadlineHit records that it fired.
+	stopDeadline func() bool
+	deadlineHit  atomic.Bool
 }
 
 // kill tears the whole chain down at once by closing the first hop's TCP
 // connection; every blocked read or write on any hop returns.
 func (l *link) kill() { _ = l.tcp.Close() }
 
+// watchDeadline closes the connection when ctx (the session's context: its
+// deadline, or the caller's cancellation) ends, whatever is blocked on it
+// then: a channel open the device never confirms, a pty-req or shell
+// request it never answers, a write into a window it never opens, an exit
+// it never acknowledges. x/crypto/ssh takes no contexts, so closing the
+// socket underneath it is the only way to end those calls; the per-step
+// timeouts (Session.wait, runExec) stay as finer bounds inside this one.
+func (l *link) watchDeadline(ctx context.Context) {
+	l.stopDeadline = context.AfterFunc(ctx, func() {
+		l.deadlineHit.Store(true)
+		l.kill()
+	})
+}
+
+// interrupted reports whether the session context ended while the link
+// was up, i.e. the connection was closed by the deadline watch.
+func (l *link) interrupted() bool { return l.deadlineHit.Load() }
+
 func (l *link) close() {
 	l.closeOnce.Do(func() {
+		if l.stopDeadline != nil {
+			l.stopDeadline()
+		}
 		if l.ka != nil {
 			l.ka.stop()
 		}
@@ -47,6 +72,8 @@ type hop struct {
 	addr   string
 	cred   Credential
 	policy HostKeyPolicy
+	site   string // the device's site, for error messages (empty for jump hosts)
+	legacy bool   // offer the legacy algorithms too (Target.LegacySSH)
 }
 
 // connect dials t (through its jump hosts), checks host keys and
@@ -57,9 +84,10 @@ func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, er
 	tm := &res.Timings
 	hops := make([]hop, 0, len(t.JumpHosts)+1)
 	for _, j := range t.JumpHosts {
-		hops = append(hops, hop{j.Name, withDefaultPort(j.Addr), j.Credential, j.HostKeyPolicy})
+		hops = append(hops, hop{name: j.Name, addr: withDefaultPort(j.Addr), cred: j.Credential, policy: j.HostKeyPolicy})
 	}
-	hops = append(hops, hop{t.Device, withDefaultPort(t.Addr), t.Credential, t.HostKeyPolicy})
+	hops = append(hops, hop{name: t.Device, addr: withDefaultPort(t.Addr), cred: t.Credential, policy: t.HostKeyPolicy,
+		site: t.Site, legacy: t.LegacySSH})
 
 	l := &link{}
 	var prev *ssh.Client
@@ -73,8 +101,10 @@ func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, er
 		}
 		if i == 0 {
 			l.tcp = nc
+			// From here to the session's end, its context closes the chain.
+			l.watchDeadline(ctx)
 		}
-		c, hk, err := r.handshake(ctx, nc, h, tm)
+		c, hk, err := r.handshake(ctx, nc, l.tcp, h, tm)
 		if i == len(hops)-1 {
 			res.HostKeyFingerprint = hk.fingerprint
 		}
@@ -99,6 +129,9 @@ func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, er
 
 // abandon closes a partially built chain.
 func (l *link) abandon() {
+	if l.stopDeadline != nil {
+		l.stopDeadline()
+	}
 	for i := len(l.jumps) - 1; i >= 0; i-- {
 		_ = l.jumps[i].Close()
 	}
@@ -130,8 +163,11 @@ func (r *Runner) dialHop(ctx context.Context, via *ssh.Client, h hop) (net.Conn,
 
 // handshake runs the SSH key exchange and authentication over nc. x/crypto's
 // handshake ignores contexts and deadlines, so (as Teleport's newClientConn
-// does) cancellation and the handshake timeout close nc underneath it.
-func (r *Runner) handshake(ctx context.Context, nc net.Conn, h hop, tm *Timings) (*ssh.Client, *hostKeyCheck, error) {
+// does) cancellation and the handshake timeout close nc underneath it. For
+// a hop behind a jump host nc is a forwarded channel, whose Close a hostile
+// jump host need not answer: the timeout then closes first, the first hop's
+// TCP connection, too (the connect fails either way).
+func (r *Runner) handshake(ctx context.Context, nc, first net.Conn, h hop, tm *Timings) (*ssh.Client, *hostKeyCheck, error) {
 	hk := &hostKeyCheck{ctx: ctx, store: r.hostKeys, device: h.name, addr: h.addr, policy: h.policy}
 	var pinned ssh.PublicKey
 	if lk, ok := r.hostKeys.(PinnedHostKeyLookup); ok {
@@ -144,16 +180,17 @@ func (r *Runner) handshake(ctx context.Context, nc net.Conn, h hop, tm *Timings)
 		return nil, hk, &dialError{phase: phaseAuth, hop: h.name, err: err}
 	}
 	defer closeAgent()
+	algs := algorithmsFor(h.legacy)
 	cfg := &ssh.ClientConfig{
 		Config: ssh.Config{
-			KeyExchanges: kexAlgorithms,
-			Ciphers:      cipherAlgorithms,
-			MACs:         macAlgorithms,
+			KeyExchanges: algs.kex,
+			Ciphers:      algs.ciphers,
+			MACs:         algs.macs,
 		},
 		User:              h.cred.Username,
 		Auth:              methods,
 		HostKeyCallback:   hk.callback,
-		HostKeyAlgorithms: hostKeyAlgorithmsFor(pinned),
+		HostKeyAlgorithms: algs.hostKeyAlgorithmsFor(pinned),
 		ClientVersion:     r.cfg.ClientVersion,
 	}
 
@@ -161,6 +198,9 @@ func (r *Runner) handshake(ctx context.Context, nc net.Conn, h hop, tm *Timings)
 	timer := time.AfterFunc(r.cfg.HandshakeTimeout, func() {
 		timedOut.Store(true)
 		_ = nc.Close()
+		if first != nil && first != nc {
+			_ = first.Close()
+		}
 	})
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	start := time.Now()
@@ -192,6 +232,8 @@ func (r *Runner) handshake(ctx context.Context, nc net.Conn, h hop, tm *Timings)
 			err = context.Cause(ctx)
 		case phase == phaseAuth && isAuthRefusal(err):
 			err = fmt.Errorf("%s: %w", strings.TrimPrefix(err.Error(), "ssh: handshake failed: "), ErrAuthFailed)
+		case !h.legacy:
+			err = legacyRefusal(err, h.name, h.site)
 		}
 		return nil, hk, &dialError{phase: phase, hop: h.name, err: err}
 	}

@@ -38,6 +38,20 @@ type DiagnoseWorker struct {
 	recorder  *Recorder
 	timeout   time.Duration
 	log       *zap.Logger
+	locks     *SessionLocks
+	snooze    time.Duration
+}
+
+// WithSessionLocks makes the worker take the (run, device) lock before a
+// session: a job whose device still has a session of the same run open
+// (the first attempt of a rescued or released job) is snoozed for snooze
+// (no attempt consumed) instead of opening a second one.
+func (w *DiagnoseWorker) WithSessionLocks(l *SessionLocks, snooze time.Duration) *DiagnoseWorker {
+	if snooze <= 0 {
+		snooze = 10 * time.Second
+	}
+	w.locks, w.snooze = l, snooze
+	return w
 }
 
 // NewDiagnoseWorker returns the worker; timeout bounds one job (it should
@@ -52,6 +66,22 @@ func (w *DiagnoseWorker) Timeout(*river.Job[DiagnoseArgs]) time.Duration { retur
 // Work implements river.Worker.
 func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs]) error {
 	a := job.Args
+	if w.locks != nil {
+		// Taken before the device's state is read: a copy that waited on
+		// it then finds the first attempt's result committed.
+		unlock, ok, err := w.locks.TryLock(ctx, a.RunID, a.DeviceID)
+		if err != nil {
+			return fmt.Errorf("run %s device %s: %w", a.RunID, a.DeviceID, err)
+		}
+		if !ok {
+			w.log.Warn("a session of this run is still open on the device; waiting for it to end",
+				zap.String("run_id", a.RunID.String()), zap.String("device_id", a.DeviceID.String()),
+				zap.Int64("job_id", job.ID), zap.Duration("snooze", w.snooze))
+			return river.JobSnooze(w.snooze)
+		}
+		// Held until the result is committed (Record waits for it).
+		defer unlock()
+	}
 	var dev Device
 	var state, runStatus string
 	var address, credential *string

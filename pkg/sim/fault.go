@@ -32,6 +32,24 @@ const (
 	// shows, but a connector restart (disable+enable, restartbyid) does not
 	// cure it; a reboot does: the tech note's "if still broken, reboot".
 	FaultEventHandlerStuck Fault = "eventhandler-stuck"
+
+	// Hostile SSH servers (issue 10 §3): each blocks one step of a session
+	// forever while the connection stays healthy (keepalives are answered),
+	// so only the client's session deadline can end it. Reboot does not cure
+	// them; clearing the fault does.
+
+	// FaultStallChannel never answers the session channel open.
+	FaultStallChannel Fault = "stall-channel"
+	// FaultStallPTY never replies to pty-req.
+	FaultStallPTY Fault = "stall-pty"
+	// FaultStallShell never replies to the shell (or exec) request.
+	FaultStallShell Fault = "stall-shell"
+	// FaultFlood prints its prompt, then answers any command (typed or exec)
+	// with output that never ends.
+	FaultFlood Fault = "flood"
+	// FaultNoPrompt opens the shell and prints the banner, but never a
+	// prompt; what is typed is swallowed.
+	FaultNoPrompt Fault = "no-prompt"
 )
 
 // allFaults is in bit order: a device keeps its faults as a bit set so that
@@ -40,6 +58,7 @@ var allFaults = []Fault{
 	FaultEgressBlocked, FaultEventHandlerDisconnected, FaultConnectorStopped, FaultNotEnrolled,
 	FaultRegionMismatch, FaultAuthFailure, FaultHostKeyChanged, FaultHang, FaultSlow, FaultDrop, FaultFlapping,
 	FaultEventHandlerStuck,
+	FaultStallChannel, FaultStallPTY, FaultStallShell, FaultFlood, FaultNoPrompt,
 }
 
 // AllFaults lists every fault (not "healthy"), in a stable order.
@@ -68,7 +87,7 @@ func joinFaults(fs []Fault) string {
 }
 
 // faultSet is a bit set of faults, indexed by position in allFaults.
-type faultSet uint16
+type faultSet uint32
 
 func faultBit(f Fault) faultSet {
 	for i, k := range allFaults {

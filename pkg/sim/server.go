@@ -95,6 +95,12 @@ func (f *Fleet) serveConn(d *Device, c net.Conn) {
 			_ = nc.Reject(ssh.Prohibited, "only session channels are allowed")
 			continue
 		}
+		if d.hasFlag(FaultStallChannel) {
+			// Neither confirmed nor refused: the client's NewSession waits
+			// for an answer that never comes (global requests, keepalives
+			// included, are still answered above).
+			continue
+		}
 		ch, creqs, err := nc.Accept()
 		if err != nil {
 			continue
@@ -155,6 +161,10 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		}()
 	}
 	for req := range reqs {
+		if cs.stalls(req.Type) {
+			// No reply, ever: the client blocks in RequestPty/Shell/Start.
+			continue
+		}
 		ok := false
 		switch req.Type {
 		case "pty-req":
@@ -194,6 +204,18 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	} else {
 		_ = ch.Close()
 	}
+}
+
+// stalls reports whether a hostile fault leaves this channel request
+// unanswered.
+func (cs *connState) stalls(reqType string) bool {
+	switch reqType {
+	case "pty-req":
+		return cs.d.hasFlag(FaultStallPTY)
+	case "shell", "exec":
+		return cs.d.hasFlag(FaultStallShell)
+	}
+	return false
 }
 
 // noteCommand counts and logs a command line; with the drop fault the

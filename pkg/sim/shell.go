@@ -365,6 +365,14 @@ func (s *shell) runInteractive() int {
 	if s.top().lv == lvChassis {
 		s.print(fxosBanner)
 	}
+	if s.d.hasFlag(FaultNoPrompt) {
+		// Swallow input until the client gives up.
+		for {
+			if _, err := s.readByte(); err != nil {
+				return s.status
+			}
+		}
+	}
 	for len(s.frames) > 0 {
 		s.print(s.prompt())
 		line, err := s.readLine(true)
@@ -413,6 +421,10 @@ func (s *shell) runExec(cmd string) int {
 	if !s.cs.noteCommand(line) {
 		return 255
 	}
+	if s.d.hasFlag(FaultFlood) {
+		s.flood()
+		return 0
+	}
 	if s.d.hasFlag(FaultSlow) {
 		_ = s.cs.sleep(s.ctx, s.d.fleet.cfg.SlowLatency)
 	}
@@ -427,6 +439,10 @@ func (s *shell) execLine(line string) {
 		return
 	}
 	if !s.cs.noteCommand(line) {
+		return
+	}
+	if s.d.hasFlag(FaultFlood) {
+		s.flood()
 		return
 	}
 	if s.d.hasFlag(FaultSlow) {
@@ -444,6 +460,20 @@ func (s *shell) execLine(line string) {
 		s.status = s.runCmd(func(ctx context.Context) int { return s.clishCommand(ctx, line, out) })
 	default:
 		s.status = s.runCmd(func(ctx context.Context) int { return s.bash(ctx, line, out, errw) })
+	}
+}
+
+// floodChunk is what the flood fault writes over and over: 32 KiB of
+// lines, written whole so that the flood costs the simulator few syscalls.
+var floodChunk = []byte(strings.Repeat(strings.Repeat("flood ", 13)+"\r\n", 400))
+
+// flood writes output until the session ends. SSH flow control paces it to
+// what the client reads; the client's output cap and deadline must stop it.
+func (s *shell) flood() {
+	for s.ctx.Err() == nil {
+		if _, err := s.ch.Write(floodChunk); err != nil {
+			return
+		}
 	}
 }
 
