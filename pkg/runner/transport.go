@@ -47,6 +47,9 @@ type hop struct {
 	addr   string
 	cred   Credential
 	policy HostKeyPolicy
+	// checked, when set, are the ip:port addresses addr resolved to, each
+	// inside the device's allowed networks: dialled instead of addr.
+	checked []string
 }
 
 // connect dials t (through its jump hosts), checks host keys and
@@ -57,9 +60,22 @@ func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, er
 	tm := &res.Timings
 	hops := make([]hop, 0, len(t.JumpHosts)+1)
 	for _, j := range t.JumpHosts {
-		hops = append(hops, hop{j.Name, withDefaultPort(j.Addr), j.Credential, j.HostKeyPolicy})
+		hops = append(hops, hop{j.Name, withDefaultPort(j.Addr), j.Credential, j.HostKeyPolicy, nil})
 	}
-	hops = append(hops, hop{t.Device, withDefaultPort(t.Addr), t.Credential, t.HostKeyPolicy})
+	dev := hop{t.Device, withDefaultPort(t.Addr), t.Credential, t.HostKeyPolicy, nil}
+	if len(t.AllowedNetworks) > 0 {
+		// Before any hop is contacted: a refused device costs no jump-host login.
+		start := time.Now()
+		lctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+		checked, err := checkedAddrs(lctx, dev.addr, t.AllowedNetworks)
+		cancel()
+		tm.Dial += time.Since(start)
+		if err != nil {
+			return nil, &dialError{phase: phaseTCP, hop: t.Device, err: err}
+		}
+		dev.checked = checked
+	}
+	hops = append(hops, dev)
 
 	l := &link{}
 	var prev *ssh.Client
@@ -112,11 +128,22 @@ func (r *Runner) dialHop(ctx context.Context, via *ssh.Client, h hop) (net.Conn,
 	defer cancel()
 	var nc net.Conn
 	var err error
-	if via == nil {
-		d := net.Dialer{KeepAlive: r.cfg.Keepalive}
-		nc, err = d.DialContext(dctx, "tcp", h.addr)
-	} else {
-		nc, err = via.DialContext(dctx, "tcp", h.addr)
+	// The checked IPs, never the name again: a second lookup could answer
+	// with another address (DNS rebinding).
+	addrs := h.checked
+	if addrs == nil {
+		addrs = []string{h.addr}
+	}
+	for _, a := range addrs {
+		if via == nil {
+			d := net.Dialer{KeepAlive: r.cfg.Keepalive}
+			nc, err = d.DialContext(dctx, "tcp", a)
+		} else {
+			nc, err = via.DialContext(dctx, "tcp", a)
+		}
+		if err == nil || dctx.Err() != nil {
+			break
+		}
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
