@@ -25,7 +25,11 @@ func toAPIError(err error) *Error {
 	case errors.As(err, &valErr):
 		return validationError(valErr)
 	case errors.As(err, &refused):
-		e := Errorf(http.StatusForbidden, CodeForbidden, "%s", refused.Error())
+		keys := "host keys"
+		if len(refused.Refused) == 1 {
+			keys = "host key"
+		}
+		e := Errorf(http.StatusForbidden, CodeForbidden, "%d %s not accepted (two-person rule); nothing was accepted", len(refused.Refused), keys)
 		for _, r := range refused.Refused {
 			e.Details = append(e.Details, ErrorDetail{Field: r.Device, Message: r.Reason})
 		}
