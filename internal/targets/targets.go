@@ -90,7 +90,7 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 		// The runner resolves a host name and checks every address against
 		// these before dialing; a literal IP is checked too.
 		AllowedNetworks: site.AllowedNetworks,
-		Exec:          d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
+		Exec:            d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
 	}
 	chain, chainName := site.JumpHosts, "jump-"+d.Site
 	if name, ok := d.Tags["jump"]; ok {
