@@ -115,6 +115,9 @@ type serverOpts struct {
 	Tokens      map[string]string // with DatabaseURL: the first replica's tokens
 	// Env is added to fleetd's environment (FLEETD_* overrides of the file).
 	Env []string
+	// EditConfig, if set, rewrites the generated fleetd.yaml (e.g. to add
+	// keys inside a site) before fleetd starts.
+	EditConfig func(yaml string) string
 }
 
 // replica starts another fleetd on the same database (its own port, the
@@ -175,6 +178,9 @@ jobs:
   heartbeat_interval: 1s
   replica_dead_after: %[7]s
 %[4]s`, s.dbURL, port, o.HostKeyPolicy, o.ExtraYAML, o.MaxConcurrent, o.RescueAfter, o.ReplicaDeadAfter)
+	if o.EditConfig != nil {
+		yaml = o.EditConfig(yaml)
+	}
 	require.NoError(t, os.WriteFile(s.config, []byte(yaml), 0o600))
 	s.start()
 	if o.Tokens != nil {

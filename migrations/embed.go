@@ -1,7 +1,8 @@
 // Package migrations holds fleetd's numbered SQL migrations (goose format),
 // embedded in the binary so that `fleetd migrate up` and `fleetd serve` need
 // no files on disk. Numbers: 001 foundation, 002 runs and results,
-// 003 remediation, 004 schedules and notifications.
+// 003 remediation, 004 schedules and notifications, 005 replicas,
+// 007 who set each device address (host-key two-person rule).
 package migrations
 
 import "embed"

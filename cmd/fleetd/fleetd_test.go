@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,31 @@ func TestServeWarnsWithoutTLSOffLoopback(t *testing.T) {
 	startServe(t, cfg, zap.New(core))
 	require.Equal(t, 0, logs.FilterMessageSnippet("WITHOUT TLS").Len())
 	require.Equal(t, 1, logs.FilterMessage("API listening").Len())
+}
+
+func TestServeWarnsAboutUnrestrictedSitesAndCredentials(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Database.URL = testdb.URL(t)
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.Sites = map[string]config.Site{
+		"emea": {Region: "eu", Timezone: "UTC", HostKeyPolicy: "strict", RebootTimeout: time.Minute,
+			AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}},
+		"amer": {Region: "us", Timezone: "UTC", HostKeyPolicy: "strict", RebootTimeout: time.Minute},
+	}
+	cfg.Credentials = map[string]config.Credential{
+		"lab":  {Username: "admin", PasswordEnv: "X_PW"},
+		"emea": {Username: "admin", PasswordEnv: "X_PW", Sites: []string{"emea"}},
+	}
+	require.NoError(t, cfg.Validate())
+	core, logs := observer.New(zap.InfoLevel)
+	startServe(t, cfg, zap.New(core))
+	w := logs.FilterMessageSnippet("sites without allowed_networks").All()
+	require.Len(t, w, 1)
+	require.Equal(t, []any{"amer"}, w[0].ContextMap()["sites"])
+	w = logs.FilterMessageSnippet("credentials without sites").All()
+	require.Len(t, w, 1)
+	require.Equal(t, []any{"lab"}, w[0].ContextMap()["credentials"])
 }
 
 func TestUsageAndConfigErrors(t *testing.T) {

@@ -79,6 +79,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	log.Info("starting fleetd", zap.String("version", Version),
 		zap.String("database", cfg.Database.RedactedURL()), zap.String("listen", cfg.API.Listen))
 
+	warnUnrestricted(cfg, log)
 	startPprof(log)
 	pool, err := openPool(ctx, cfg.Database)
 	if err != nil {
@@ -216,4 +217,18 @@ func openPool(ctx context.Context, db config.Database) (*pgxpool.Pool, error) {
 func isLoopbackListen(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
+}
+
+// warnUnrestricted names the sites without allowed_networks and the
+// credentials without sites: with either, an operator can add a device at an
+// address they control and have fleetd send it that credential's password.
+func warnUnrestricted(cfg config.Config, log *zap.Logger) {
+	if sites := cfg.UnrestrictedSites(); len(sites) > 0 {
+		log.Warn("sites without allowed_networks: their devices may have any address, so an operator could point a credential at a host they control; "+
+			"set sites.<name>.allowed_networks", zap.Strings("sites", sites))
+	}
+	if creds := cfg.UnrestrictedCredentials(); len(creds) > 0 {
+		log.Warn("credentials without sites: devices of every site may use them; set credentials.<name>.sites",
+			zap.Strings("credentials", creds))
+	}
 }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 	_ "time/tzdata" // sites name IANA zones; embed the database so minimal images without /usr/share/zoneinfo still validate
@@ -104,6 +106,28 @@ type Site struct {
 	// ciphers, SHA-1 MACs and ssh-rsa host keys old appliances may need
 	// (a device tag legacy_ssh=true|false overrides it per device).
 	LegacySSH bool `mapstructure:"legacy_ssh" json:"legacy_ssh"`
+	// AllowedNetworks are the networks the site's devices may live in (CIDR,
+	// e.g. 10.20.0.0/16). A device address outside them is refused at import
+	// and, for host names, when the name is resolved at connect time: a
+	// credential is never sent to an address the site does not own. Empty
+	// means anywhere (fleetd serve warns).
+	AllowedNetworks []netip.Prefix `mapstructure:"allowed_networks" json:"allowed_networks"`
+}
+
+// AllowsAddr reports whether ip lies in one of the site's allowed networks
+// (always true when the site has none). IPv4-mapped IPv6 addresses are
+// compared as IPv4.
+func (s Site) AllowsAddr(ip netip.Addr) bool {
+	if len(s.AllowedNetworks) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, n := range s.AllowedNetworks {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Location returns the site's time zone (UTC if unset; Validate rejects unknown zones).
@@ -155,6 +179,15 @@ type Credential struct {
 	SudoPasswordEnv  string `mapstructure:"sudo_password_env" json:"sudo_password_env,omitempty"` // default: the login password
 	UseAgent         bool   `mapstructure:"use_agent" json:"use_agent,omitempty"`                 // SSH_AUTH_SOCK
 	CertificateFile  string `mapstructure:"certificate_file" json:"certificate_file,omitempty"`   // OpenSSH user certificate for key_file/agent key
+	// Sites are the sites whose devices may use this credential; a device of
+	// another site naming it is refused at import and at connect time. Empty
+	// means every site (fleetd serve warns).
+	Sites []string `mapstructure:"sites" json:"sites,omitempty"`
+}
+
+// AllowsSite reports whether a device of site may use the credential.
+func (c Credential) AllowsSite(site string) bool {
+	return len(c.Sites) == 0 || slices.Contains(c.Sites, site)
 }
 
 // Methods lists where this credential's secrets come from (config key names),
@@ -358,6 +391,31 @@ func applySiteDefaults(s Site) Site {
 		s.RebootTimeout = DefaultRebootTimeout
 	}
 	return s
+}
+
+// UnrestrictedSites lists the sites without allowed_networks and
+// UnrestrictedCredentials the credentials without sites, sorted: fleetd
+// serve warns about both, since either lets an operator point a credential
+// at any address.
+func (c Config) UnrestrictedSites() []string {
+	var out []string
+	for _, name := range c.SiteNames() {
+		if len(c.Sites[name].AllowedNetworks) == 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// UnrestrictedCredentials: see UnrestrictedSites.
+func (c Config) UnrestrictedCredentials() []string {
+	var out []string
+	for _, name := range c.CredentialNames() {
+		if len(c.Credentials[name].Sites) == 0 {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // SiteNames returns the configured site names, sorted.

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -57,7 +58,7 @@ func TestLoadExample(t *testing.T) {
 	require.Equal(t, 15*time.Minute, emea.RebootTimeout)
 	require.Equal(t, "us", cfg.Sites["amer"].Region)
 	require.Equal(t, "apj", cfg.Sites["apjc"].Region)
-	require.Equal(t, Credential{Username: "admin", PasswordEnv: "FLEETD_LAB_PASSWORD"}, cfg.Credentials["lab"])
+	require.Equal(t, Credential{Username: "admin", PasswordEnv: "FLEETD_LAB_PASSWORD", Sites: []string{}}, cfg.Credentials["lab"])
 	require.Equal(t, DefaultRegions(), cfg.Regions)
 	require.Equal(t, "0 3 * * *", cfg.Schedules[0].Cron)
 	require.True(t, cfg.Schedules[0].Selector.All)
@@ -128,7 +129,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{
 			name: "unknown key in a site",
 			body: strings.Replace(minimal, "region: eu", "region: eu\n    regoin: eu", 1),
-			want: []string{"sites.emea.regoin: unknown key (known at sites.emea: ", "jump_hosts, legacy_ssh, maintenance_window"},
+			want: []string{"sites.emea.regoin: unknown key (known at sites.emea: allowed_networks, hostkey_policy, jump_hosts, legacy_ssh, maintenance_window"},
 		},
 		{
 			name: "unknown top-level key",
@@ -217,6 +218,24 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 				`notifications.webhooks[0].events[0]: unknown event "sweep.done"`,
 				`notifications.webhooks[1].name: "noc" already used by notifications.webhooks[0]`,
 				`notifications.max_backoff: 10s is shorter than notifications.backoff 1m0s`,
+			},
+		},
+		{
+			name: "bad allowed network, unknown credential site",
+			body: strings.Replace(minimal, "region: eu", "region: eu\n    allowed_networks: [10.20.0.0/16, 10.20.0.7/16, 10.30.0.0]", 1) +
+				"    sites: [emea, asia]\n",
+			want: []string{
+				`sites.emea.allowed_networks[2]: not a CIDR network such as 10.20.0.0/16 or 2001:db8::/32: "10.30.0.0"`,
+			},
+		},
+		{
+			name: "network with host bits, credential site unknown",
+			body: strings.Replace(minimal, "region: eu", "region: eu\n    allowed_networks: [10.20.0.7/16]", 1) +
+				"    sites: [emea, asia, emea]\n",
+			want: []string{
+				`sites.emea.allowed_networks[0]: 10.20.0.7/16 has host bits set (did you mean 10.20.0.0/16?)`,
+				`credentials.lab.sites[1]: unknown site "asia" (known: emea)`,
+				`credentials.lab.sites[2]: site "emea" listed twice`,
 			},
 		},
 		{
@@ -468,6 +487,75 @@ func TestResolveCredential(t *testing.T) {
 			require.NotContains(t, err.Error(), secret)
 		}
 	}
+}
+
+func TestLoadAllowedNetworksAndCredentialSites(t *testing.T) {
+	t.Parallel()
+	body := strings.Replace(minimal, "region: eu", "region: eu\n    allowed_networks: [10.20.0.0/16, \"2001:db8::/32\"]", 1) +
+		"    sites: [emea]\n"
+	cfg, err := Load(writeConfig(t, body))
+	require.NoError(t, err)
+	emea := cfg.Sites["emea"]
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}, emea.AllowedNetworks)
+	require.True(t, emea.AllowsAddr(netip.MustParseAddr("10.20.3.4")))
+	require.True(t, emea.AllowsAddr(netip.MustParseAddr("::ffff:10.20.3.4")), "IPv4-mapped compares as IPv4")
+	require.False(t, emea.AllowsAddr(netip.MustParseAddr("10.21.0.1")))
+	require.False(t, emea.AllowsAddr(netip.MustParseAddr("127.0.0.1")))
+	require.True(t, Site{}.AllowsAddr(netip.MustParseAddr("192.0.2.1")), "no networks: anywhere (today's behaviour)")
+	require.True(t, cfg.Credentials["lab"].AllowsSite("emea"))
+	require.False(t, cfg.Credentials["lab"].AllowsSite("amer"))
+	require.True(t, Credential{}.AllowsSite("amer"), "no sites: any site")
+	require.Empty(t, cfg.UnrestrictedSites())
+	require.Empty(t, cfg.UnrestrictedCredentials())
+
+	cfg, err = Load(writeConfig(t, minimal))
+	require.NoError(t, err)
+	require.Equal(t, []string{"emea"}, cfg.UnrestrictedSites())
+	require.Equal(t, []string{"lab"}, cfg.UnrestrictedCredentials())
+}
+
+// A secret with a line break would be typed as two lines, the second one run
+// by the root shell sudo opened: refused when the credential is resolved,
+// naming the credential and never the secret.
+func TestResolveCredentialRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	crFile := filepath.Join(dir, "pw-cr")
+	require.NoError(t, os.WriteFile(crFile, []byte("Pass\rid -a\n"), 0o600))
+	keyFile := filepath.Join(dir, "id")
+	require.NoError(t, os.WriteFile(keyFile, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600))
+	cfg := Default()
+	cfg.Credentials = map[string]Credential{
+		"nl":     {Username: "admin", PasswordEnv: "NL_PW"},
+		"nul":    {Username: "admin", PasswordEnv: "NUL_PW"},
+		"del":    {Username: "admin", PasswordEnv: "DEL_PW"},
+		"cr":     {Username: "admin", PasswordFile: crFile},
+		"sudo":   {Username: "admin", PasswordEnv: "OK_PW", SudoPasswordEnv: "NL_PW"},
+		"phrase": {Username: "svc", KeyFile: keyFile, KeyPassphraseEnv: "TAB_PW", SudoPasswordEnv: "OK_PW"},
+		"pem":    {Username: "svc", KeyFile: keyFile, SudoPasswordEnv: "OK_PW"},
+	}
+	require.NoError(t, cfg.Validate())
+	env := map[string]string{
+		"NL_PW": "Secret1\nrm -rf /", "NUL_PW": "Secret2\x00x", "DEL_PW": "Secret3\x7f", "TAB_PW": "Secret4\tx", "OK_PW": "Fine-Pass_5",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for name, want := range map[string]string{
+		"nl":     `credential "nl": password_env (environment variable NL_PW) contains a control character`,
+		"nul":    `credential "nul": password_env (environment variable NUL_PW) contains a control character`,
+		"del":    `credential "del": password_env (environment variable DEL_PW) contains a control character`,
+		"cr":     `credential "cr": password_file (` + crFile + `) contains a control character`,
+		"sudo":   `credential "sudo": sudo_password_env (environment variable NL_PW) contains a control character`,
+		"phrase": `credential "phrase": key_passphrase_env (environment variable TAB_PW) contains a control character`,
+	} {
+		_, err := cfg.resolveCredential(name, lookup, os.ReadFile)
+		require.ErrorContains(t, err, want, name)
+		for _, secret := range []string{"Secret1", "rm -rf", "Secret2", "Secret3", "Secret4", "Pass", "id -a", "Fine-Pass_5"} {
+			require.NotContains(t, err.Error(), secret, name)
+		}
+	}
+	pem, err := cfg.resolveCredential("pem", lookup, os.ReadFile)
+	require.NoError(t, err, "a PEM key holds newlines and is never typed")
+	require.Contains(t, pem.PrivateKey.Reveal(), "\n")
 }
 
 func TestSecretNeverPrints(t *testing.T) {

@@ -66,6 +66,9 @@ func (c Config) resolveCredential(name string, lookupEnv func(string) (string, b
 		if v == "" {
 			return "", fmt.Errorf("credential %q: environment variable %s (%s) is empty", name, varName, key)
 		}
+		if hasControl(v) {
+			return "", controlErr(name, key, "environment variable "+varName)
+		}
 		return Secret(v), nil
 	}
 	file := func(key, path string) ([]byte, error) {
@@ -97,6 +100,9 @@ func (c Config) resolveCredential(name string, lookupEnv func(string) (string, b
 		if pw == "" {
 			return ResolvedCredential{}, fmt.Errorf("credential %q: password_file %s is empty", name, cr.PasswordFile)
 		}
+		if hasControl(pw) {
+			return ResolvedCredential{}, controlErr(name, "password_file", cr.PasswordFile)
+		}
 		out.Password = Secret(pw)
 	}
 	if cr.SudoPasswordEnv != "" {
@@ -127,4 +133,24 @@ func (c Config) resolveCredential(name string, lookupEnv func(string) (string, b
 		}
 	}
 	return out, nil
+}
+
+// hasControl reports a C0 control character or DEL. Passwords, sudo
+// passwords and passphrases are typed into prompts (sudo's runs in a root
+// shell): a newline, CR or NUL would end the line early and the rest would be
+// run as a command. PEM keys are never typed and may hold newlines.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// controlErr names the credential and where the secret came from, never the
+// secret or where in it the character is.
+func controlErr(name, key, source string) error {
+	return fmt.Errorf("credential %q: %s (%s) contains a control character (line break, NUL, ...): refused, it would be typed as more than one line",
+		name, key, source)
 }

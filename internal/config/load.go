@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,6 +99,7 @@ func decode(raw map[string]any) (Config, error) {
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
 			mapstructure.StringToSliceHookFunc(","),
+			prefixHook,
 		),
 	})
 	if err != nil {
@@ -112,7 +114,24 @@ func decode(raw map[string]any) (Config, error) {
 	return cfg, nil
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	prefixType   = reflect.TypeOf(netip.Prefix{})
+)
+
+// prefixHook parses a CIDR network ("10.20.0.0/16"); the decoder prefixes the
+// error with the key (sites.emea.allowed_networks[0]).
+func prefixHook(from, to reflect.Type, data any) (any, error) {
+	if to != prefixType || from.Kind() != reflect.String {
+		return data, nil
+	}
+	s := strings.TrimSpace(data.(string))
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a CIDR network such as 10.20.0.0/16 or 2001:db8::/32: %q", s)
+	}
+	return p, nil
+}
 
 // durationHook parses "90s"-style durations and rejects bare numbers, which
 // would otherwise be taken as nanoseconds ("connect_timeout: 10" = 10ns).

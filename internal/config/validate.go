@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -124,6 +125,7 @@ func (c Config) Validate() error {
 	}
 	for _, name := range sortedKeys(c.Credentials) {
 		validateCredential(&p, name, c.Credentials[name])
+		c.validateCredentialSites(&p, name, c.Credentials[name])
 	}
 
 	if c.Jobs.DiagnoseWorkers < 0 {
@@ -281,6 +283,41 @@ func (c Config) validateSite(p *problems, name string, s Site) {
 	}
 	positive(p, key+".reboot_timeout", s.RebootTimeout)
 	c.validateJumpHosts(p, key+".jump_hosts", s.JumpHosts)
+	validateNetworks(p, key+".allowed_networks", s.AllowedNetworks)
+}
+
+// validateNetworks wants canonical networks: "10.20.0.7/16" is most likely a
+// typo for a host or for another network, and guessing would widen or narrow
+// where credentials may go.
+func validateNetworks(p *problems, key string, nets []netip.Prefix) {
+	for i, n := range nets {
+		nk := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case !n.IsValid():
+			p.add(nk, "not a CIDR network such as 10.20.0.0/16")
+		case n != n.Masked():
+			p.add(nk, "%s has host bits set (did you mean %s?)", n, n.Masked())
+		}
+	}
+}
+
+func (c Config) validateCredentialSites(p *problems, name string, cr Credential) {
+	seen := map[string]bool{}
+	for i, s := range cr.Sites {
+		sk := fmt.Sprintf("credentials.%s.sites[%d]", name, i)
+		switch {
+		case seen[s]:
+			p.add(sk, "site %q listed twice", s)
+		case !c.hasSite(s):
+			p.add(sk, "unknown site %q (known: %s)", s, strings.Join(c.SiteNames(), ", "))
+		}
+		seen[s] = true
+	}
+}
+
+func (c Config) hasSite(name string) bool {
+	_, ok := c.Sites[name]
+	return ok
 }
 
 func (c Config) validateJumpHosts(p *problems, key string, hops []JumpHost) {

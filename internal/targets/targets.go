@@ -6,6 +6,7 @@ package targets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,6 +17,10 @@ import (
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
 )
+
+// ErrCredentialNotForSite: the device's credential names sites and the
+// device's site is not one of them (credentials.X.sites). Nothing is sent.
+var ErrCredentialNotForSite = errors.New("credential not allowed for the site")
 
 // DeviceGetter loads one device (pkg/inventory.Store).
 type DeviceGetter interface {
@@ -69,6 +74,12 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 	if !ok {
 		return Resolved{}, fmt.Errorf("device %s: site %q is not in the config", d.Name, d.Site)
 	}
+	// Checked again here, before any secret is read: config may have changed
+	// since the device was imported.
+	if cr, ok := r.cfg.Credentials[d.Credential]; ok && !cr.AllowsSite(d.Site) {
+		return Resolved{}, fmt.Errorf("device %s: credential %q may not be used by site %q (credentials.%s.sites: %s): %w",
+			d.Name, d.Credential, d.Site, d.Credential, strings.Join(cr.Sites, ", "), ErrCredentialNotForSite)
+	}
 	cred, err := r.credential(d.Credential)
 	if err != nil {
 		return Resolved{}, fmt.Errorf("device %s: %w", d.Name, err)
@@ -76,8 +87,11 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 	t := runner.Target{
 		Device: d.Name, Site: d.Site, Kind: string(d.Kind), Addr: d.Address, Credential: cred,
 		HostKeyPolicy: runner.HostKeyPolicy(site.HostKeyPolicy),
-		Exec:          d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
-		LegacySSH:     site.LegacySSH,
+		// The runner resolves a host name and checks every address against
+		// these before dialing; a literal IP is checked too.
+		AllowedNetworks: site.AllowedNetworks,
+		Exec:            d.Tags["exec"] == "true" || d.Tags["exec"] == "1",
+		LegacySSH:       site.LegacySSH,
 	}
 	if v, ok := d.Tags["legacy_ssh"]; ok {
 		// The device's own tag overrides its site, either way.

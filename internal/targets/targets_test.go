@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -142,4 +143,33 @@ func TestJumpHostKeysArePinnedInConfig(t *testing.T) {
 	require.NoError(t, hk.CheckHostKey(context.Background(), "jump-dmz-1", "10.9.0.1:22", keyA, runner.HostKeyStrict))
 	err = hk.CheckHostKey(context.Background(), "jump-dmz-1", "10.9.0.1:22", keyB, runner.HostKeyTOFU)
 	require.ErrorIs(t, err, runner.ErrHostKeyMismatch, "a changed bastion key is refused under every policy")
+}
+
+// A credential is only handed to the sites it names, checked at resolve time
+// too (config may have changed since import), before its secret is read; the
+// site's networks travel to the runner, which checks the address.
+func TestResolveEnforcesCredentialSitesAndCarriesNetworks(t *testing.T) {
+	t.Setenv("TARGETS_TEST_LAB", "s3cret-lab")
+	t.Setenv("TARGETS_TEST_BASTION", "s3cret-jump")
+	cfg := testConfig()
+	emea := cfg.Sites["emea"]
+	emea.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("127.1.0.0/16")}
+	cfg.Sites["emea"] = emea
+	lab := cfg.Credentials["lab"]
+	lab.Sites = []string{"emea"}
+	cfg.Credentials["lab"] = lab
+	devs := devices{
+		"ftd-ams-01": {Name: "ftd-ams-01", Kind: inventory.KindFTD, Site: "emea", Address: "127.1.0.7", Credential: "lab"},
+		"ftd-ny-01":  {Name: "ftd-ny-01", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.9", Credential: "lab"},
+	}
+	r, err := targets.New(cfg, devs)
+	require.NoError(t, err)
+	res, err := r.Resolve(context.Background(), "ftd-ams-01")
+	require.NoError(t, err)
+	require.Equal(t, emea.AllowedNetworks, res.Target.AllowedNetworks)
+
+	_, err = r.Resolve(context.Background(), "ftd-ny-01")
+	require.ErrorIs(t, err, targets.ErrCredentialNotForSite)
+	require.EqualError(t, err, `device ftd-ny-01: credential "lab" may not be used by site "amer" (credentials.lab.sites: emea): credential not allowed for the site`)
+	require.NotContains(t, err.Error(), "s3cret")
 }

@@ -58,9 +58,14 @@ func testConfig() config.Config {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvConfig(t, testConfig())
+}
+
+// newTestEnvConfig is newTestEnv with another config (e.g. allowed_networks).
+func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	cfg := testConfig()
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 

@@ -15,14 +15,25 @@ import (
 // logged with the request id.
 func toAPIError(err error) *Error {
 	var (
-		apiErr *Error
-		valErr *inventory.ValidationError
+		apiErr  *Error
+		valErr  *inventory.ValidationError
+		refused *inventory.AcceptRefusedError
 	)
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.As(err, &valErr):
 		return validationError(valErr)
+	case errors.As(err, &refused):
+		keys := "host keys"
+		if len(refused.Refused) == 1 {
+			keys = "host key"
+		}
+		e := Errorf(http.StatusForbidden, CodeForbidden, "%d %s not accepted (two-person rule); nothing was accepted", len(refused.Refused), keys)
+		for _, r := range refused.Refused {
+			e.Details = append(e.Details, ErrorDetail{Field: r.Device, Message: r.Reason})
+		}
+		return e
 	case errors.Is(err, inventory.ErrNotFound), errors.Is(err, auth.ErrNotFound):
 		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
 	case errors.Is(err, inventory.ErrExists), errors.Is(err, auth.ErrNameTaken):
@@ -37,17 +48,22 @@ func validationError(v *inventory.ValidationError) *Error {
 	for _, p := range v.Problems {
 		e.Details = append(e.Details, ErrorDetail{Line: p.Line, Field: p.Field, Message: p.Message})
 	}
-	n := len(v.Problems)
+	n := v.Count()
+	e.Total = n
 	plural := "s"
 	if n == 1 {
 		plural = ""
 	}
+	shown := ""
+	if len(v.Problems) < n {
+		shown = fmt.Sprintf(" (the first %d listed)", len(v.Problems))
+	}
 	if v.File != "" {
-		e.Message = fmt.Sprintf("%s: %d problem%s; nothing was written", v.File, n, plural)
-	} else if n == 1 {
+		e.Message = fmt.Sprintf("%s: %d problem%s%s; nothing was written", v.File, n, plural, shown)
+	} else if n == 1 && len(e.Details) == 1 {
 		e.Message = fmt.Sprintf("invalid: %s", e.Details[0])
 	} else {
-		e.Message = fmt.Sprintf("%d problems; nothing was written", n)
+		e.Message = fmt.Sprintf("%d problems%s; nothing was written", n, shown)
 	}
 	return e
 }

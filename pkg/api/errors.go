@@ -32,6 +32,9 @@ type Error struct {
 	Code    string        `json:"code"`
 	Message string        `json:"message"`
 	Details []ErrorDetail `json:"details,omitempty"`
+	// Total is how many problems a validation error found; Details lists
+	// at most the first 100 of them.
+	Total int `json:"total,omitempty"`
 	// RequestID lets an operator find the server's log line for this call.
 	RequestID string `json:"request_id,omitempty"`
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"path"
 	"strings"
@@ -29,6 +30,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 		Tags: q.tags("tag"),
 	}
 	if err := q.done(); err != nil {
+		return err
+	}
+	if err := s.checkSite(r, f.Site); err != nil {
 		return err
 	}
 	devs, err := s.deps.Inventory.List(r.Context(), f)
@@ -127,4 +131,30 @@ func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// checkSite answers 400 naming the known sites for a site filter that names
+// none: an empty list would read as "that site has no devices".
+func (s *Server) checkSite(r *http.Request, site string) error {
+	if site == "" {
+		return nil
+	}
+	sites, err := s.deps.Inventory.ListSites(r.Context())
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(sites))
+	for i, st := range sites {
+		if st.Name == site {
+			return nil
+		}
+		names[i] = st.Name
+	}
+	known := strings.Join(names, ", ")
+	if known == "" {
+		known = "none configured"
+	}
+	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest,
+		Message: fmt.Sprintf("unknown site %q (known: %s)", site, known),
+		Details: []ErrorDetail{{Field: "site", Message: "unknown site"}}}
 }

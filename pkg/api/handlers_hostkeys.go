@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
@@ -51,7 +52,12 @@ func (s *Server) acceptHostKeys(w http.ResponseWriter, r *http.Request) error {
 	case in.Site != "" && !in.AllPending:
 		return errBadRequest("site only narrows all_pending")
 	}
-	res, err := s.deps.Inventory.AcceptHostKeys(r.Context(), actor(r),
+	// The route admits operators; the store decides per key whether the
+	// caller's role and identity may accept it (two-person rule) and answers
+	// 403 with the reason otherwise.
+	id, _ := IdentityFrom(r.Context())
+	by := inventory.Accepter{Name: id.Name, Approver: id.Role.AtLeast(auth.RoleApprover)}
+	res, err := s.deps.Inventory.AcceptHostKeys(r.Context(), by,
 		inventory.AcceptSelector{Devices: in.Devices, AllPending: in.AllPending, Site: in.Site})
 	if err != nil {
 		return err

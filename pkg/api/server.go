@@ -30,7 +30,7 @@ type Inventory interface {
 	Delete(ctx context.Context, actor, name string) error
 	ImportFile(ctx context.Context, actor, filename string, data []byte, dryRun bool) (inventory.Plan, error)
 	ListHostKeys(ctx context.Context, f inventory.HostKeyFilter) ([]inventory.HostKey, error)
-	AcceptHostKeys(ctx context.Context, actor string, sel inventory.AcceptSelector) (inventory.AcceptResult, error)
+	AcceptHostKeys(ctx context.Context, by inventory.Accepter, sel inventory.AcceptSelector) (inventory.AcceptResult, error)
 }
 
 // AuditLog reads the audit trail (AuditFromDB adapts pkg/audit).

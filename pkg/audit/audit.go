@@ -27,6 +27,10 @@ const (
 	ActionTokenRevoke     = "token.revoke"
 )
 
+// ActionHostKeyAcceptRefused: a host-key accept the two-person rule refused
+// (pkg/inventory AcceptHostKeys); nothing was pinned.
+const ActionHostKeyAcceptRefused = "hostkey.accept_refused"
+
 // Target kinds.
 const (
 	TargetDevice = "device"

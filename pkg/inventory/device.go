@@ -137,7 +137,7 @@ func FormatTags(tags map[string]string) string {
 // problems come back as a *ValidationError (Line 0).
 func ValidateDevice(d Device, cat Catalog) error {
 	if p := validateDevice(d, cat.index(), 0); len(p) > 0 {
-		return &ValidationError{Problems: p}
+		return newValidationError("", p)
 	}
 	return nil
 }
@@ -161,12 +161,16 @@ func validateDevice(d Device, cat catIndex, line int) []Problem {
 	}
 	if err := config.CheckAddress(d.Address); err != nil {
 		add("address", err)
+	} else if cat.sites[d.Site] {
+		add("address", cat.checkNetworks(d.Site, d.Address))
 	}
 	switch {
 	case d.Credential == "":
 		add("credential", errors.New("required"))
 	case !cat.creds[d.Credential]:
 		add("credential", fmt.Errorf("unknown credential %q (known: %s)", d.Credential, cat.credsList))
+	case cat.sites[d.Site]:
+		add("credential", cat.checkCredentialSite(d.Credential, d.Site))
 	}
 	for _, k := range sortedTagKeys(d.Tags) {
 		add("tags", checkTag(k, d.Tags[k]))

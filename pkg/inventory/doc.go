@@ -32,7 +32,10 @@
 //	DetectFormat(filename string, data []byte) Format                // FormatCSV | FormatYAML (extension, else content)
 //	ValidateDevice(d Device, cat Catalog) error                      // *ValidationError with Line 0
 //	type Row struct {Line int; Device Device; HasTags, HasManagedBy bool}  // absent optional columns keep stored values
-//	type ValidationError struct {File string; Problems []Problem}    // JSON: {"file","problems"}
+//	type ValidationError struct {File string; Problems []Problem; Total int}    // JSON: {"file","problems","total"}
+//	  Problems: the first MaxProblems (100) in file order; Total/Count(): how many were found.
+//	Rows are also checked against the catalog's Site.AllowedNetworks (a literal IP outside: address
+//	problem; host names are checked by the runner at connect time) and CredentialRef.Sites.
 //	type Problem struct {Line int; Field, Message string}            // JSON: {"line","field","message"}
 //	type Plan struct {DryRun bool; Added []Device; Changed []Change; Unchanged []string}
 //	  JSON: {"dry_run","added","changed","unchanged"}
@@ -46,7 +49,13 @@
 //	  JSON: device,site,key_type,fingerprint,public_key (authorized_keys form),state,address,seen_count,
 //	        first_seen,last_seen,pinned_by,pinned_at
 //	(*Store) ListHostKeys(ctx, f HostKeyFilter) ([]HostKey, error)   // HostKeyFilter{State HostKeyState; Site, Device string}
-//	(*Store) AcceptHostKeys(ctx, actor string, sel AcceptSelector) (AcceptResult, error)
+//	(*Store) AcceptHostKeys(ctx, by Accepter, sel AcceptSelector) (AcceptResult, error)
+//	  Accepter{Name string; Approver bool}   // Approver: role approver or admin
+//	  Two-person rule: a mismatch candidate, or a pending one of a device whose address changed after it
+//	  was added (devices.address_set_by/at, set by Add, Update and import), needs Approver and a Name other
+//	  than address_set_by (strings.EqualFold) -> *AcceptRefusedError{Refused []Skipped} (wraps
+//	  ErrTwoPersonRule), nothing accepted, each refusal audited (hostkey.accept_refused).
+//	  AllPending skips such devices.
 //	  AcceptSelector{Devices []string; AllPending bool; Site string}
 //	  AcceptResult{Accepted []HostKey; Skipped []Skipped{Device, Reason}}   JSON: accepted, skipped
 //	  Named devices: all-or-nothing (error if a name has no candidate or several different keys pending);

@@ -40,24 +40,47 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// ValidationError carries every problem found, in file order.
+// MaxProblems caps the problems a ValidationError lists: a file of 60,000
+// bad rows would otherwise answer megabytes. Total still counts them all.
+const MaxProblems = 100
+
+// ValidationError carries the problems found, in file order: the first
+// MaxProblems of them, and in Total how many there were.
 type ValidationError struct {
 	File     string    `json:"file,omitempty"`
 	Problems []Problem `json:"problems"`
+	// Total is the number of problems found (0 in a hand-built error means len(Problems)).
+	Total int `json:"total"`
 }
+
+// newValidationError sorts probs into file order and keeps the first MaxProblems.
+func newValidationError(file string, probs []Problem) *ValidationError {
+	sortProblems(probs)
+	e := &ValidationError{File: file, Problems: probs, Total: len(probs)}
+	if len(probs) > MaxProblems {
+		e.Problems = probs[:MaxProblems:MaxProblems]
+	}
+	return e
+}
+
+// Count is the number of problems found, listed or not.
+func (e *ValidationError) Count() int { return max(e.Total, len(e.Problems)) }
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File + ": ")
 	}
-	if len(e.Problems) == 1 {
+	if e.Count() == 1 && len(e.Problems) == 1 {
 		b.WriteString(e.Problems[0].String())
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%d problems:", len(e.Problems))
+	fmt.Fprintf(&b, "%d problems:", e.Count())
 	for _, p := range e.Problems {
 		b.WriteString("\n  " + p.String())
+	}
+	if more := e.Count() - len(e.Problems); more > 0 {
+		fmt.Fprintf(&b, "\n  ... and %d more", more)
 	}
 	return b.String()
 }

@@ -141,6 +141,69 @@ type candidate struct {
 	state    string
 	fp       string
 	pinnedFP string // "" when nothing is pinned
+	// Who set the device's current address and when (NULL by: unknown,
+	// before migration 007), and whether that was a change after the add.
+	addrSetBy      string
+	addrSetAt      time.Time
+	addrChangedYet bool
+}
+
+// Accepter is who accepts host keys: the token's name and whether its role
+// is approver or admin. The API fills it from the authenticated identity.
+type Accepter struct {
+	Name     string
+	Approver bool
+}
+
+// ErrTwoPersonRule: a host key that only an approver other than the person
+// who set the device's address may accept.
+var ErrTwoPersonRule = errors.New("host key acceptance needs another approver")
+
+// AcceptRefusedError lists the named devices whose key the caller may not
+// accept, and why; nothing was accepted. It wraps ErrTwoPersonRule.
+type AcceptRefusedError struct {
+	Refused []Skipped
+}
+
+func (e *AcceptRefusedError) Error() string {
+	parts := make([]string, len(e.Refused))
+	for i, r := range e.Refused {
+		parts[i] = r.Device + ": " + r.Reason
+	}
+	return "host key not accepted: " + strings.Join(parts, "; ")
+}
+
+func (e *AcceptRefusedError) Unwrap() error { return ErrTwoPersonRule }
+
+// twoPersonReason says why by may not accept c's key, or "" when it may.
+//
+// A key that replaces a pinned one (mismatch), or the first key of a device
+// whose address was changed after it was added, is what an operator who
+// moved a device to a host they control would accept: it needs the approver
+// role, and not the identity that set the device's current address (names
+// compared case-insensitively). First keys of devices at the address they
+// were added with stay operator business.
+func (c candidate) twoPersonReason(by Accepter) string {
+	var why string
+	switch {
+	case c.pinnedFP != "":
+		why = "it replaces the pinned key " + c.pinnedFP
+	case c.addrChangedYet:
+		why = "the device's address changed since it was added"
+	default:
+		return ""
+	}
+	setter := ""
+	if c.addrSetBy != "" {
+		setter = fmt.Sprintf(" (address set by %s at %s)", c.addrSetBy, c.addrSetAt.UTC().Format(time.RFC3339))
+	}
+	switch {
+	case !by.Approver:
+		return why + setter + ": needs an approver or admin token"
+	case c.addrSetBy != "" && strings.EqualFold(c.addrSetBy, by.Name):
+		return why + setter + ": the identity that set the address may not accept its key; another approver must"
+	}
+	return ""
 }
 
 // AcceptHostKeys pins the candidate key of each selected device.
@@ -150,7 +213,8 @@ type candidate struct {
 // which replaces its pinned key); otherwise a *ValidationError lists each
 // problem and nothing changes. With AllPending, devices with exactly one
 // pending key and nothing pinned are accepted and the rest are Skipped.
-func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSelector) (AcceptResult, error) {
+func (s *Store) AcceptHostKeys(ctx context.Context, by Accepter, sel AcceptSelector) (AcceptResult, error) {
+	actor := by.Name
 	if (len(sel.Devices) > 0) == sel.AllPending {
 		return AcceptResult{}, &ValidationError{Problems: []Problem{{Message: "give device names or all-pending, not both or neither"}}}
 	}
@@ -158,7 +222,10 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 		return AcceptResult{}, &ValidationError{Problems: []Problem{{Field: "site", Message: "site only narrows all-pending"}}}
 	}
 	res := AcceptResult{Accepted: []HostKey{}, Skipped: []Skipped{}}
-	var acceptedIDs []int64
+	var (
+		acceptedIDs  []int64
+		refusedCands []candidate
+	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var (
 			rows pgx.Rows
@@ -167,7 +234,8 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 		// Candidates and the pinned key per device, locked against a racing
 		// CheckHostKey or a second accept.
 		const q = `
-			SELECT h.id, d.id::text, d.name, h.state, h.fingerprint, coalesce(p.fingerprint, '')
+			SELECT h.id, d.id::text, d.name, h.state, h.fingerprint, coalesce(p.fingerprint, ''),
+				coalesce(d.address_set_by, ''), d.address_set_at, d.address_set_at > d.created_at
 			FROM devices d
 			JOIN host_keys h ON h.device_id = d.id AND h.state <> 'pinned'
 			LEFT JOIN host_keys p ON p.device_id = d.id AND p.state = 'pinned'
@@ -182,7 +250,7 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 		}
 		cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (candidate, error) {
 			var c candidate
-			err := r.Scan(&c.id, &c.deviceID, &c.device, &c.state, &c.fp, &c.pinnedFP)
+			err := r.Scan(&c.id, &c.deviceID, &c.device, &c.state, &c.fp, &c.pinnedFP, &c.addrSetBy, &c.addrSetAt, &c.addrChangedYet)
 			return c, err
 		})
 		if err != nil {
@@ -206,6 +274,11 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 					res.Skipped = append(res.Skipped, Skipped{Device: name, Reason: fmt.Sprintf("%d different keys pending; accept by name after checking", len(cs))})
 				case cs[0].pinnedFP != "":
 					res.Skipped = append(res.Skipped, Skipped{Device: name, Reason: "a key is already pinned; accept by name to replace it"})
+				case cs[0].addrChangedYet:
+					// Never in bulk, whoever asks: the key of a moved device
+					// is a decision about that device.
+					res.Skipped = append(res.Skipped, Skipped{Device: name, Reason: "the device's address changed since it was added; " +
+						"accept by name (needs an approver other than " + orSomeone(cs[0].addrSetBy) + ")"})
 				default:
 					chosen = append(chosen, cs[0])
 				}
@@ -236,6 +309,16 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 			if len(probs) > 0 {
 				return &ValidationError{Problems: probs}
 			}
+			var refused []Skipped
+			for _, c := range chosen {
+				if why := c.twoPersonReason(by); why != "" {
+					refused = append(refused, Skipped{Device: c.device, Reason: why})
+					refusedCands = append(refusedCands, c)
+				}
+			}
+			if len(refused) > 0 {
+				return &AcceptRefusedError{Refused: refused}
+			}
 		}
 
 		var events []audit.Event
@@ -254,10 +337,19 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 			if c.pinnedFP != "" {
 				d["replaced"] = c.pinnedFP
 			}
+			if c.pinnedFP != "" || c.addrChangedYet {
+				d["address_set_by"] = c.addrSetBy
+				d["two_person"] = true
+			}
 			events = append(events, audit.Event{Actor: actor, Action: audit.ActionHostKeyAccept, TargetKind: audit.TargetDevice, Target: c.device, Details: d})
 		}
 		return audit.RecordMany(ctx, tx, events)
 	})
+	var refusal *AcceptRefusedError
+	if errors.As(err, &refusal) {
+		// The refusal is audited on its own: the accept's transaction rolled back.
+		return AcceptResult{}, errors.Join(err, s.auditRefusals(ctx, actor, refusedCands, refusal))
+	}
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
@@ -275,6 +367,26 @@ func (s *Store) AcceptHostKeys(ctx context.Context, actor string, sel AcceptSele
 		}
 	}
 	return res, nil
+}
+
+func (s *Store) auditRefusals(ctx context.Context, actor string, cands []candidate, refusal *AcceptRefusedError) error {
+	events := make([]audit.Event, len(cands))
+	for i, c := range cands {
+		events[i] = audit.Event{Actor: actor, Action: audit.ActionHostKeyAcceptRefused, TargetKind: audit.TargetDevice, Target: c.device,
+			Details: map[string]any{"fingerprint": c.fp, "was": c.state, "pinned": c.pinnedFP, "address_set_by": c.addrSetBy,
+				"reason": refusal.Refused[i].Reason}}
+	}
+	if err := audit.RecordMany(ctx, s.pool, events); err != nil {
+		return fmt.Errorf("inventory: audit refused host-key accept: %w", err)
+	}
+	return nil
+}
+
+func orSomeone(name string) string {
+	if name == "" {
+		return "the one who set it"
+	}
+	return name
 }
 
 func (s *Store) existingNames(ctx context.Context, tx pgx.Tx, names []string) (map[string]bool, error) {

@@ -71,7 +71,7 @@ func TestHostKeyPolicyMatrix(t *testing.T) {
 	require.Equal(t, fp1, ssh.FingerprintSHA256(parsed))
 
 	// accepted: now it passes.
-	res, err := b.store.AcceptHostKeys(b.ctx, "bob", inventory.AcceptSelector{Devices: []string{"ftd-strict"}})
+	res, err := b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "bob"}, inventory.AcceptSelector{Devices: []string{"ftd-strict"}})
 	require.NoError(t, err)
 	require.Len(t, res.Accepted, 1)
 	require.Equal(t, "bob", res.Accepted[0].PinnedBy)
@@ -198,7 +198,7 @@ func TestAcceptHostKeys(t *testing.T) {
 	require.ErrorIs(t, b.store.CheckHostKey(b.ctx, "ftd-c", "x", newKey(t), inventory.PolicyStrict), inventory.ErrHostKeyUnknown)
 
 	// By name, all-or-nothing: one bad name blocks the rest.
-	_, err := b.store.AcceptHostKeys(b.ctx, "bob", inventory.AcceptSelector{Devices: []string{"ftd-a", "ftd-c", "ftd-e", "ghost"}})
+	_, err := b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "bob"}, inventory.AcceptSelector{Devices: []string{"ftd-a", "ftd-c", "ftd-e", "ghost"}})
 	var ve *inventory.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Len(t, ve.Problems, 3)
@@ -212,7 +212,7 @@ func TestAcceptHostKeys(t *testing.T) {
 	require.Equal(t, inventory.StatePending, b.keyStates(t, "ftd-a")[ssh.FingerprintSHA256(keys["ftd-a"])], "nothing accepted")
 
 	// All pending in emea: ftd-a accepted, ftd-c skipped; amer untouched.
-	res, err := b.store.AcceptHostKeys(b.ctx, "bob", inventory.AcceptSelector{AllPending: true, Site: "emea"})
+	res, err := b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "bob"}, inventory.AcceptSelector{AllPending: true, Site: "emea"})
 	require.NoError(t, err)
 	require.Len(t, res.Accepted, 1)
 	require.Equal(t, "ftd-a", res.Accepted[0].Device)
@@ -221,7 +221,7 @@ func TestAcceptHostKeys(t *testing.T) {
 	require.NoError(t, b.store.CheckHostKey(b.ctx, "ftd-a", "x", keys["ftd-a"], inventory.PolicyStrict))
 
 	// All pending anywhere: ftd-b and ftd-d.
-	res, err = b.store.AcceptHostKeys(b.ctx, "carol", inventory.AcceptSelector{AllPending: true})
+	res, err = b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "carol"}, inventory.AcceptSelector{AllPending: true})
 	require.NoError(t, err)
 	require.Len(t, res.Accepted, 2)
 	require.Equal(t, "ftd-b", res.Accepted[0].Device)
@@ -231,7 +231,7 @@ func TestAcceptHostKeys(t *testing.T) {
 	// which replaces the pin.
 	newA := newKey(t)
 	require.ErrorIs(t, b.store.CheckHostKey(b.ctx, "ftd-a", "x", newA, inventory.PolicyStrict), inventory.ErrHostKeyMismatch)
-	res, err = b.store.AcceptHostKeys(b.ctx, "dave", inventory.AcceptSelector{Devices: []string{"ftd-a"}})
+	res, err = b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "dave", Approver: true}, inventory.AcceptSelector{Devices: []string{"ftd-a"}})
 	require.NoError(t, err)
 	require.Equal(t, ssh.FingerprintSHA256(newA), res.Accepted[0].Fingerprint)
 	require.Equal(t, map[string]inventory.HostKeyState{ssh.FingerprintSHA256(newA): inventory.StatePinned}, b.keyStates(t, "ftd-a"))
@@ -241,9 +241,9 @@ func TestAcceptHostKeys(t *testing.T) {
 	require.Equal(t, ssh.FingerprintSHA256(keys["ftd-a"]), events[0].Details["replaced"])
 
 	// Bad selectors.
-	_, err = b.store.AcceptHostKeys(b.ctx, "bob", inventory.AcceptSelector{})
+	_, err = b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "bob"}, inventory.AcceptSelector{})
 	require.ErrorAs(t, err, &ve)
-	_, err = b.store.AcceptHostKeys(b.ctx, "bob", inventory.AcceptSelector{Devices: []string{"ftd-a"}, AllPending: true})
+	_, err = b.store.AcceptHostKeys(b.ctx, inventory.Accepter{Name: "bob"}, inventory.AcceptSelector{Devices: []string{"ftd-a"}, AllPending: true})
 	require.ErrorAs(t, err, &ve)
 
 	// Deleting a device forgets its keys: re-adding it needs a new accept.

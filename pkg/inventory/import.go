@@ -68,8 +68,7 @@ func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, 
 		names[i] = d.Name
 	}
 	if len(probs) > 0 {
-		sortProblems(probs)
-		return Plan{}, &ValidationError{File: file, Problems: probs}
+		return Plan{}, newValidationError(file, probs)
 	}
 	if len(rows) == 0 {
 		return Plan{}, &ValidationError{File: file, Problems: []Problem{{Message: "no devices"}}}
@@ -122,10 +121,10 @@ func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, 
 			return errDryRun
 		}
 
-		if plan.Added, err = insertDevices(ctx, tx, add); err != nil {
+		if plan.Added, err = insertDevices(ctx, tx, actor, add); err != nil {
 			return err
 		}
-		if err := updateDevices(ctx, tx, upd); err != nil {
+		if err := updateDevices(ctx, tx, actor, upd); err != nil {
 			return err
 		}
 		events := make([]audit.Event, 0, len(add)+len(upd))
@@ -149,14 +148,15 @@ func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, 
 }
 
 // insertDevices adds devices in one statement and returns them as stored.
-func insertDevices(ctx context.Context, tx pgx.Tx, devs []Device) ([]Device, error) {
+// actor is recorded as who set each address (the host-key two-person rule).
+func insertDevices(ctx context.Context, tx pgx.Tx, actor string, devs []Device) ([]Device, error) {
 	if len(devs) == 0 {
 		return []Device{}, nil
 	}
-	cols := columnsOf(devs)
+	cols := append(columnsOf(devs), actor)
 	rows, err := tx.Query(ctx, `
-		INSERT INTO devices (name, kind, site, address, credential, tags, managed_by)
-		SELECT n, k, s, a, c, t::jsonb, m
+		INSERT INTO devices (name, kind, site, address, credential, tags, managed_by, address_set_by)
+		SELECT n, k, s, a, c, t::jsonb, m, $8
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(n, k, s, a, c, t, m, o)
 		ORDER BY o
 		RETURNING `+deviceColumns, cols...)
@@ -170,14 +170,17 @@ func insertDevices(ctx context.Context, tx pgx.Tx, devs []Device) ([]Device, err
 	return out, nil
 }
 
-func updateDevices(ctx context.Context, tx pgx.Tx, devs []Device) error {
+// updateDevices records actor as who set the address of each device whose
+// address changes.
+func updateDevices(ctx context.Context, tx pgx.Tx, actor string, devs []Device) error {
 	if len(devs) == 0 {
 		return nil
 	}
 	tag, err := tx.Exec(ctx, `
-		UPDATE devices d SET kind = u.k, site = u.s, address = u.a, credential = u.c, tags = u.t::jsonb, managed_by = u.m, updated_at = now()
+		UPDATE devices d SET kind = u.k, site = u.s, address = u.a, credential = u.c, tags = u.t::jsonb, managed_by = u.m, updated_at = now(),
+			`+setAddressBy("u.a", "$8")+`
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(n, k, s, a, c, t, m)
-		WHERE d.name = u.n`, columnsOf(devs)...)
+		WHERE d.name = u.n`, append(columnsOf(devs), actor)...)
 	if err != nil {
 		return fmt.Errorf("update devices: %w", err)
 	}
@@ -221,4 +224,12 @@ func changeDetails(ch []FieldChange) map[string]any {
 		out[c.Field] = map[string]string{"old": c.Old, "new": c.New}
 	}
 	return out
+}
+
+// setAddressBy is the SET clause that records who changed a device's
+// address and when, only when newAddr differs from the stored one (the
+// right-hand side of an UPDATE sees the old row).
+func setAddressBy(newAddr, actorParam string) string {
+	return `address_set_by = CASE WHEN address IS DISTINCT FROM ` + newAddr + ` THEN ` + actorParam + ` ELSE address_set_by END,
+			address_set_at = CASE WHEN address IS DISTINCT FROM ` + newAddr + ` THEN now() ELSE address_set_at END`
 }

@@ -98,8 +98,7 @@ func Parse(filename string, data []byte, cat Catalog) ([]Row, error) {
 		rows = append(rows, row)
 	}
 	if len(probs) > 0 {
-		sortProblems(probs)
-		return nil, &ValidationError{File: filepath.Base(filename), Problems: probs}
+		return nil, newValidationError(filepath.Base(filename), probs)
 	}
 	return rows, nil
 }

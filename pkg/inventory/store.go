@@ -230,9 +230,9 @@ func (s *Store) Add(ctx context.Context, actor string, d Device) (Device, error)
 	var out Device
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			INSERT INTO devices (name, kind, site, address, credential, tags, managed_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+deviceColumns,
-			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy)
+			INSERT INTO devices (name, kind, site, address, credential, tags, managed_by, address_set_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+deviceColumns,
+			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy, actor)
 		if err != nil {
 			return err
 		}
@@ -284,9 +284,10 @@ func (s *Store) Update(ctx context.Context, actor string, d Device) (Device, []F
 			return nil
 		}
 		rows, err = tx.Query(ctx, `
-			UPDATE devices SET kind = $2, site = $3, address = $4, credential = $5, tags = $6, managed_by = $7, updated_at = now()
+			UPDATE devices SET kind = $2, site = $3, address = $4, credential = $5, tags = $6, managed_by = $7, updated_at = now(),
+				`+setAddressBy("$4", "$8")+`
 			WHERE name = $1 RETURNING `+deviceColumns,
-			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy)
+			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy, actor)
 		if err != nil {
 			return err
 		}

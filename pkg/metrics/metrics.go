@@ -33,6 +33,7 @@ type Metrics struct {
 var sshClasses = []string{
 	string(runner.ClassUnreachable), string(runner.ClassAuthFailed), string(runner.ClassHostKeyMismatch),
 	string(runner.ClassHostKeyUnknown), string(runner.ClassTimeout), string(runner.ClassProtocol),
+	string(runner.ClassAddressRefused),
 }
 
 // New returns the metrics on a fresh registry that also carries the Go

@@ -25,6 +25,10 @@ const (
 	ClassHostKeyUnknown  ErrorClass = "hostkey-unknown"
 	ClassTimeout         ErrorClass = "timeout"
 	ClassProtocol        ErrorClass = "protocol"
+	// ClassAddressRefused: the device's address (or what its host name
+	// resolved to) lies outside its site's allowed_networks; nothing was
+	// sent, and it is not retried.
+	ClassAddressRefused ErrorClass = "address-refused"
 	// ClassCanceled marks a device whose work was abandoned because the
 	// caller's context was cancelled (run cancelled, fleetd shutting down); it
 	// says nothing about the device.
@@ -63,6 +67,9 @@ var (
 	// ErrSessionBroken: an earlier failure (timeout, drop) left the session
 	// unusable; no further command is sent on it.
 	ErrSessionBroken = errors.New("session unusable after earlier failure")
+	// ErrAddressRefused: the address to dial is outside the target's
+	// AllowedNetworks. No connection was opened.
+	ErrAddressRefused = errors.New("address outside the site's allowed networks")
 )
 
 // Classify maps an error returned by the runner (or by a Session function
@@ -73,6 +80,8 @@ func Classify(err error) ErrorClass {
 		return ClassNone
 	}
 	switch {
+	case errors.Is(err, ErrAddressRefused):
+		return ClassAddressRefused
 	case errors.Is(err, ErrHostKeyMismatch):
 		return ClassHostKeyMismatch
 	case errors.Is(err, ErrHostKeyUnknown):

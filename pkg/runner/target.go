@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -54,6 +56,13 @@ type Target struct {
 	HostKeyPolicy HostKeyPolicy
 	// JumpHosts are dialled in order; the last one opens the connection to Addr.
 	JumpHosts []JumpHost
+	// AllowedNetworks, when set, are the only networks Addr may be in: a host
+	// name is resolved here, every address it resolves to must lie inside,
+	// and the checked IP is what gets dialled (no second lookup a DNS
+	// rebinding could answer differently). Behind jump hosts the checked IP
+	// is what the last hop is asked to open. Anything outside fails the
+	// device with ErrAddressRefused before a byte is sent.
+	AllowedNetworks []netip.Prefix
 	// Exec runs each command as its own SSH exec request instead of driving a
 	// PTY shell. If the device turns out to refuse exec (FTD's CLI does), the
 	// session falls back to the shell driver.
@@ -95,4 +104,54 @@ func withDefaultPort(addr string) string {
 		return net.JoinHostPort(addr, "22")
 	}
 	return net.JoinHostPort(strings.Trim(addr, "[]"), "22")
+}
+
+// checkedAddrs resolves addr (host:port) and returns ip:port for each
+// address, after checking that every one lies in allowed (a name that
+// resolves to one address outside is refused whole). A literal IP is only
+// checked.
+func checkedAddrs(ctx context.Context, addr string, allowed []netip.Prefix) ([]string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", addr, err)
+	}
+	var ips []netip.Addr
+	if ip, perr := netip.ParseAddr(host); perr == nil {
+		ips = []netip.Addr{ip}
+	} else if ips, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host); err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("%s resolves to no address", host)
+	}
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if !inNetworks(ip, allowed) {
+			what := host + " is"
+			if ip.String() != host {
+				what = host + " resolves to " + ip.String() + ","
+			}
+			return nil, fmt.Errorf("%s outside the site's allowed_networks (%s); nothing sent: %w", what, prefixList(allowed), ErrAddressRefused)
+		}
+		out = append(out, net.JoinHostPort(ip.String(), port))
+	}
+	return out, nil
+}
+
+func inNetworks(ip netip.Addr, nets []netip.Prefix) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func prefixList(nets []netip.Prefix) string {
+	s := make([]string, len(nets))
+	for i, n := range nets {
+		s[i] = n.String()
+	}
+	return strings.Join(s, ", ")
 }

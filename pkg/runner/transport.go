@@ -74,6 +74,9 @@ type hop struct {
 	policy HostKeyPolicy
 	site   string // the device's site, for error messages (empty for jump hosts)
 	legacy bool   // offer the legacy algorithms too (Target.LegacySSH)
+	// checked, when set, are the ip:port addresses addr resolved to, each
+	// inside the device's allowed networks: dialled instead of addr.
+	checked []string
 }
 
 // connect dials t (through its jump hosts), checks host keys and
@@ -86,8 +89,21 @@ func (r *Runner) connect(ctx context.Context, t *Target, res *Result) (*link, er
 	for _, j := range t.JumpHosts {
 		hops = append(hops, hop{name: j.Name, addr: withDefaultPort(j.Addr), cred: j.Credential, policy: j.HostKeyPolicy})
 	}
-	hops = append(hops, hop{name: t.Device, addr: withDefaultPort(t.Addr), cred: t.Credential, policy: t.HostKeyPolicy,
-		site: t.Site, legacy: t.LegacySSH})
+	dev := hop{name: t.Device, addr: withDefaultPort(t.Addr), cred: t.Credential, policy: t.HostKeyPolicy,
+		site: t.Site, legacy: t.LegacySSH}
+	if len(t.AllowedNetworks) > 0 {
+		// Before any hop is contacted: a refused device costs no jump-host login.
+		start := time.Now()
+		lctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+		checked, err := checkedAddrs(lctx, dev.addr, t.AllowedNetworks)
+		cancel()
+		tm.Dial += time.Since(start)
+		if err != nil {
+			return nil, &dialError{phase: phaseTCP, hop: t.Device, err: err}
+		}
+		dev.checked = checked
+	}
+	hops = append(hops, dev)
 
 	l := &link{}
 	var prev *ssh.Client
@@ -145,11 +161,22 @@ func (r *Runner) dialHop(ctx context.Context, via *ssh.Client, h hop) (net.Conn,
 	defer cancel()
 	var nc net.Conn
 	var err error
-	if via == nil {
-		d := net.Dialer{KeepAlive: r.cfg.Keepalive}
-		nc, err = d.DialContext(dctx, "tcp", h.addr)
-	} else {
-		nc, err = via.DialContext(dctx, "tcp", h.addr)
+	// The checked IPs, never the name again: a second lookup could answer
+	// with another address (DNS rebinding).
+	addrs := h.checked
+	if addrs == nil {
+		addrs = []string{h.addr}
+	}
+	for _, a := range addrs {
+		if via == nil {
+			d := net.Dialer{KeepAlive: r.cfg.Keepalive}
+			nc, err = d.DialContext(dctx, "tcp", a)
+		} else {
+			nc, err = via.DialContext(dctx, "tcp", a)
+		}
+		if err == nil || dctx.Err() != nil {
+			break
+		}
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {

@@ -130,6 +130,9 @@ func printError(w io.Writer, cmd *cobra.Command, err error) {
 		for _, d := range apiErr.Details {
 			fmt.Fprintf(w, "  %s\n", d)
 		}
+		if more := apiErr.Total - len(apiErr.Details); more > 0 {
+			fmt.Fprintf(w, "  ... and %d more\n", more)
+		}
 		switch apiErr.Status {
 		case http.StatusUnauthorized:
 			fmt.Fprintln(w, "hint: check the token (--token, FLEETCTL_TOKEN or the config file)")

@@ -232,3 +232,23 @@ func TestImportRunPrintsEveryProblemWithItsLine(t *testing.T) {
 		file+`:2: kind: must be fmc or ftd, got "asa"`+"\n"+
 		file+":3: duplicate name x (first on line 2)\n", errOut.String())
 }
+
+// The server lists the first 100 problems of a huge bad file and the total:
+// fleetctl says how many more there are.
+func TestImportRunSaysHowManyProblemsWereNotListed(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "fleet.csv")
+	require.NoError(t, os.WriteFile(file, []byte("name,kind\n"), 0o600))
+	client := fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":{"code":"validation_failed","message":"fleet.csv: 1000 problems (the first 2 listed); nothing was written",
+			"details":[{"line":2,"message":"a"},{"line":3,"message":"b"}],"total":1000}}`)
+	})
+	ios, _, _, errOut := iostreams.Test()
+	opts := &ImportOptions{IO: ios, Client: client, Format: func() cmdutil.Format { return cmdutil.FormatTable }, File: file}
+	require.ErrorIs(t, importRun(context.Background(), opts), cmdutil.ErrSilent)
+	require.Equal(t, "error: fleet.csv: 1000 problems (the first 2 listed); nothing was written\n"+
+		file+":2: a\n"+file+":3: b\n"+
+		file+": ... and 998 more problems (1000 in all; fix these and run again)\n", errOut.String())
+}

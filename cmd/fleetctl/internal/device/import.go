@@ -87,6 +87,9 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 			}
 			fmt.Fprintf(opts.IO.ErrOut, "%s: %s\n", loc, msg)
 		}
+		if more := apiErr.Total - len(apiErr.Details); more > 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "%s: ... and %d more problems (%d in all; fix these and run again)\n", opts.File, more, apiErr.Total)
+		}
 		return cmdutil.ErrSilent
 	}
 	if err != nil {
