@@ -129,6 +129,12 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	_, err = svc.Inventory.ImportFile(ctx, "test", "fleet.csv", []byte(inv), false)
 	require.NoError(t, err)
+	// Each device's key is pinned, as a first diagnose under tofu would:
+	// a remediation request needs it.
+	for _, d := range o.devices {
+		sd := fleet.Device(d.Name)
+		require.NoError(t, svc.Inventory.CheckHostKey(ctx, d.Name, sd.Addr(), sd.HostKey(), "tofu"))
+	}
 
 	r, err := runner.New(runner.Config{MaxConcurrent: 20, StartRate: -1, ConnectTimeout: 2 * time.Second,
 		HandshakeTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, SessionTimeout: 20 * time.Second,
@@ -136,7 +142,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	require.NoError(t, err)
 	resolver, err := targets.New(cfg, svc.Inventory)
 	require.NoError(t, err)
-	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{
+	actions := remediate.NewRunnerActions(resolver, svc.Inventory, r, remediate.RunnerActionsConfig{
 		PollInterval: 20 * time.Millisecond, PollTimeout: 5 * time.Second,
 		WaitInterval: 50 * time.Millisecond, DownGrace: 2 * time.Second}, log)
 
