@@ -468,29 +468,46 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]Request, error) {
 		f.Limit = 100
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+requestColumns+`,
-			(SELECT array_agg(device ORDER BY position) FROM remediation_devices d WHERE d.request_id = r.id)
-		FROM remediation_requests r WHERE ($1 = '' OR state = $1) ORDER BY created_at DESC LIMIT $2`, string(f.State), f.Limit)
+			(SELECT array_agg(device ORDER BY position) FROM remediation_devices d WHERE d.request_id = r.id),
+			(SELECT json_agg(json_build_object('device', x.device, 'id', x.device_id, 'site', x.site, 'address', x.address,
+					'credential', x.credential, 'host_key', x.host_key) ORDER BY x.position)
+				FROM (SELECT * FROM remediation_devices d WHERE d.request_id = r.id ORDER BY position LIMIT $3) x)
+		FROM remediation_requests r WHERE ($1 = '' OR state = $1) ORDER BY created_at DESC LIMIT $2`,
+		string(f.State), f.Limit, listIdentities)
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Request, error) {
 		var names []string
-		r, err := scanRequest(rowWithExtra{row, &names})
+		var ids []byte
+		r, err := scanRequest(rowWithExtra{row, []any{&names, &ids}})
+		if err != nil {
+			return r.Request, err
+		}
 		r.Devices = names
 		if r.Devices == nil {
 			r.Devices = []string{}
 		}
-		return r.Request, err
+		if len(ids) > 0 {
+			if err := json.Unmarshal(ids, &r.Identities); err != nil {
+				return r.Request, fmt.Errorf("decode device identities of request %s: %w", r.ID, err)
+			}
+		}
+		return r.Request, nil
 	})
 }
+
+// listIdentities is how many frozen device identities List returns per
+// request (what `approvals list` shows); Get returns them all (preview).
+const listIdentities = 3
 
 // rowWithExtra scans request columns plus trailing extra destinations.
 type rowWithExtra struct {
 	pgx.Row
-	extra any
+	extra []any
 }
 
-func (r rowWithExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra)...) }
+func (r rowWithExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
 
 // ExpireDue turns pending requests past their expiry into expired ones,
 // with an audit event each, and returns how many.

@@ -160,6 +160,9 @@ type Request struct {
 	ScheduleNote     string         `json:"schedule_note,omitempty"`
 	Preview          *Preview       `json:"preview,omitempty"`
 	DeviceResults    []DeviceResult `json:"device_results,omitempty"`
+	// Identities (List only) is the frozen identity of the first devices,
+	// for a glance in `approvals list`; Preview.Devices has them all.
+	Identities []PreviewDevice `json:"identities,omitempty"`
 	// History is the request's audit trail, oldest first (Get only).
 	History []HistoryEntry `json:"history,omitempty"`
 }

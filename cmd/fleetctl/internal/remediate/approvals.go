@@ -92,10 +92,34 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	return cmdutil.Render(opts.IO, opts.Format(), list, func(t *cmdutil.Table) {
 		t.Header("id", "state", "action", "devices", "requested by", "created", "expires", "approved by", "reason")
 		for _, r := range list {
-			t.Row(r.ID.String(), string(r.State), string(r.Action), summarizeDevices(r.Devices), r.RequestedBy,
+			t.Row(r.ID.String(), string(r.State), string(r.Action), summarizeBoxes(r), r.RequestedBy,
 				cmdutil.FormatTime(opts.IO, r.CreatedAt), cmdutil.FormatTime(opts.IO, r.ExpiresAt), r.ApprovedBy, r.Reason)
 		}
 	})
+}
+
+// summarizeBoxes names the devices with where they are and which key they
+// must present (the identity an approval binds), up to three.
+func summarizeBoxes(r api.RemediationRequest) string {
+	if len(r.Identities) == 0 || len(r.Devices) > 3 {
+		return summarizeDevices(r.Devices)
+	}
+	parts := make([]string, len(r.Identities))
+	for i, d := range r.Identities {
+		parts[i] = fmt.Sprintf("%s@%s(%s)", d.Device, d.Address, shortKey(d.HostKey))
+	}
+	return strings.Join(parts, ",")
+}
+
+// shortKey abbreviates a SHA256 fingerprint for a table cell.
+func shortKey(fp string) string {
+	if fp == "" {
+		return "no key"
+	}
+	if len(fp) > 19 {
+		return fp[:19] + "…"
+	}
+	return fp
 }
 
 func summarizeDevices(ds []string) string {

@@ -44,6 +44,9 @@ func TestE2EApprovedDeviceSwappedBeforeRun(t *testing.T) {
 	require.Contains(t, show, boxA.Addr())
 	require.Contains(t, show, boxA.Fingerprint())
 
+	list := w.ctlOK(approver, "approvals", "list")
+	require.Contains(t, list, name+"@"+boxA.Addr()+"("+boxA.Fingerprint()[:19]+"…)")
+
 	// lead2 approves what was shown.
 	w.ctlOK(approver, "approve", r.ID.String(), "--params-hash", r.ParamsHash)
 
