@@ -94,11 +94,15 @@ func (x *executor) device(ctx context.Context, d *deviceRow) error {
 // way, ends the device failed with what changed, audited, before anything is
 // sent. It reports whether the device was refused.
 func (x *executor) checkIdentity(ctx context.Context, d *deviceRow) (bool, error) {
-	live, ok, err := x.w.cfg.Identities.CurrentDevice(ctx, d.ID, d.Name)
+	lives, err := x.w.cfg.Identities.CurrentDevices(ctx, []Device{d.Device})
+	if err == nil && len(lives) != 1 {
+		err = fmt.Errorf("%d answers for one device", len(lives))
+	}
 	if err != nil {
 		return false, fmt.Errorf("check identity of %s (nothing is sent until it is checked): %w", d.Name, err)
 	}
-	changes := identityChanges(d.Device, live, ok)
+	live := lives[0]
+	changes := identityChanges(d.Device, live)
 	if len(changes) == 0 {
 		return false, nil
 	}
@@ -107,7 +111,7 @@ func (x *executor) checkIdentity(ctx context.Context, d *deviceRow) (bool, error
 		zap.Strings("changes", changes), zap.String("step", d.Step))
 	details := map[string]any{"device": d.Name, "device_id": d.ID, "changes": changes, "why": msg,
 		"approved": map[string]any{"id": d.ID, "address": d.Address, "credential": d.Credential, "host_key": d.HostKey}}
-	if ok {
+	if live != nil {
 		details["now"] = map[string]any{"id": live.ID, "name": live.Name, "address": live.Address,
 			"credential": live.Credential, "host_key": live.HostKey}
 	}

@@ -2,7 +2,6 @@ package remediate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -22,36 +21,56 @@ type LiveDevice struct {
 	HostKey    string
 }
 
-// DeviceIdentities tells the executor what the inventory says of a frozen
-// device now, so that it can refuse a device that is not the approved box.
+// DeviceIdentities tells the executor (and an approval) what the inventory
+// says of frozen devices now, so that a device that is not the approved box
+// any more is refused.
 type DeviceIdentities interface {
-	// CurrentDevice returns the inventory row with the frozen id or, when
-	// that id is gone, the row now holding the frozen name (its ID differs);
-	// ok is false when neither exists.
-	CurrentDevice(ctx context.Context, id uuid.UUID, name string) (dev LiveDevice, ok bool, err error)
+	// CurrentDevices returns, for each frozen device in order, the
+	// inventory row with its id or, when that id is gone, the row now
+	// holding its name (whose ID differs); nil when neither exists.
+	CurrentDevices(ctx context.Context, frozen []Device) ([]*LiveDevice, error)
 }
 
-// CurrentDevice implements DeviceIdentities on the inventory's tables.
-func (s InventorySource) CurrentDevice(ctx context.Context, id uuid.UUID, name string) (LiveDevice, bool, error) {
-	var d LiveDevice
-	err := s.DB.QueryRow(ctx, `SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '')
-		FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
-		WHERE d.id = $1 OR d.name = $2 ORDER BY (d.id = $1) DESC LIMIT 1`, id, name).
-		Scan(&d.ID, &d.Name, &d.Site, &d.Kind, &d.Address, &d.Credential, &d.HostKey)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, false, nil
+// CurrentDevices implements DeviceIdentities on the inventory's tables, in
+// one query whatever the number of devices.
+func (s InventorySource) CurrentDevices(ctx context.Context, frozen []Device) ([]*LiveDevice, error) {
+	ids := make([]uuid.UUID, len(frozen))
+	names := make([]string, len(frozen))
+	for i, d := range frozen {
+		ids[i], names[i] = d.ID, d.Name
 	}
+	rows, err := s.DB.Query(ctx, `SELECT f.ord, d.id, d.name, d.site, d.kind, d.address, d.credential, d.host_key
+		FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS f(id, name, ord)
+		CROSS JOIN LATERAL (
+			SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '') AS host_key
+			FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
+			WHERE d.id = f.id OR d.name = f.name ORDER BY (d.id = f.id) DESC LIMIT 1) d`, ids, names)
 	if err != nil {
-		return d, false, fmt.Errorf("look up device %s (id %s): %w", name, id, err)
+		return nil, fmt.Errorf("look up devices by id: %w", err)
 	}
-	return d, true, nil
+	out := make([]*LiveDevice, len(frozen))
+	var ord int64
+	var d LiveDevice
+	_, err = pgx.ForEachRow(rows, []any{&ord, &d.ID, &d.Name, &d.Site, &d.Kind, &d.Address, &d.Credential, &d.HostKey},
+		func() error {
+			if ord < 1 || int(ord) > len(out) {
+				return fmt.Errorf("device lookup returned position %d of %d", ord, len(out))
+			}
+			live := d
+			out[ord-1] = &live
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("look up devices by id: %w", err)
+	}
+	return out, nil
 }
 
 // identityChanges lists, in words, what differs between the device frozen
 // into the request and the inventory now; empty means it is the same box,
 // reached the same way. This is the one place the comparison is made.
-func identityChanges(frozen Device, live LiveDevice, ok bool) []string {
-	if !ok {
+func identityChanges(frozen Device, live *LiveDevice) []string {
+	if live == nil {
 		return []string{fmt.Sprintf("deleted from the inventory (id %s)", shortID(frozen.ID))}
 	}
 	var out []string

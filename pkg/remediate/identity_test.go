@@ -258,3 +258,23 @@ func TestSelfApprovalIgnoresCase(t *testing.T) {
 	_, err = h.svc.Approve(ctx, bob, r.ID, "ok", r.ParamsHash)
 	require.NoError(t, err)
 }
+
+// TestChangedDeviceNamedAmongMany: the approval-time lookup (one query for
+// all devices) names exactly the devices that changed.
+func TestChangedDeviceNamedAmongMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, remediate.Config{})
+	h.addDevices("emea", sick, "ftd-m-1", "ftd-m-2", "ftd-m-3", "ftd-m-4")
+	r, err := h.svc.Create(ctx, alice, restartReq("ftd-m-1", "ftd-m-2", "ftd-m-3", "ftd-m-4"))
+	require.NoError(t, err)
+	_, err = h.pool.Exec(ctx, `UPDATE devices SET address = '127.0.0.42' WHERE name = 'ftd-m-2'`)
+	require.NoError(t, err)
+	_, err = h.pool.Exec(ctx, `DELETE FROM devices WHERE name = 'ftd-m-4'`)
+	require.NoError(t, err)
+	_, err = h.svc.Approve(ctx, bob, r.ID, "ok", r.ParamsHash)
+	require.ErrorIs(t, err, remediate.ErrConflict)
+	require.Contains(t, err.Error(), "(ftd-m-2: address 127.0.0.1 → 127.0.0.42; ftd-m-4: deleted from the inventory (id ")
+	require.NotContains(t, err.Error(), "ftd-m-1:")
+	require.NotContains(t, err.Error(), "ftd-m-3:")
+}

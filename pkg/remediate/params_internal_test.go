@@ -54,13 +54,13 @@ func TestParamsV2CoversIdentity(t *testing.T) {
 func TestIdentityChangesInWords(t *testing.T) {
 	live := LiveDevice{ID: goldenA.ID, Name: goldenA.Name, Site: goldenA.Site, Kind: goldenA.Kind,
 		Address: goldenA.Address, Credential: goldenA.Credential, HostKey: goldenA.HostKey}
-	require.Empty(t, identityChanges(goldenA, live, true))
-	require.Equal(t, []string{"deleted from the inventory (id aaaaaaaa…)"}, identityChanges(goldenA, LiveDevice{}, false))
+	require.Empty(t, identityChanges(goldenA, &live))
+	require.Equal(t, []string{"deleted from the inventory (id aaaaaaaa…)"}, identityChanges(goldenA, nil))
 	readded := live
 	readded.ID, readded.Address, readded.HostKey = uuid.MustParse("bbbbbbbb-0000-0000-0000-000000000001"), "127.0.1.99:22", "SHA256:bbb"
 	require.Equal(t, []string{"id aaaaaaaa… → bbbbbbbb… (deleted and re-added)", "address 127.0.1.11:22 → 127.0.1.99:22",
-		"host key SHA256:aaa → SHA256:bbb"}, identityChanges(goldenA, readded, true))
+		"host key SHA256:aaa → SHA256:bbb"}, identityChanges(goldenA, &readded))
 	unpinned := live
 	unpinned.HostKey = ""
-	require.Equal(t, []string{"host key SHA256:aaa → (none)"}, identityChanges(goldenA, unpinned, true))
+	require.Equal(t, []string{"host key SHA256:aaa → (none)"}, identityChanges(goldenA, &unpinned))
 }

@@ -312,13 +312,17 @@ func errLegacy(id fmt.Stringer, what string) error {
 // changedSinceRequest lists the frozen devices the inventory no longer
 // matches, each with what changed.
 func (s *Service) changedSinceRequest(ctx context.Context, devs []deviceRow) ([]string, error) {
+	frozen := make([]Device, len(devs))
+	for i, d := range devs {
+		frozen[i] = d.Device
+	}
+	lives, err := s.devices.CurrentDevices(ctx, frozen)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	for _, d := range devs {
-		live, ok, err := s.devices.CurrentDevice(ctx, d.ID, d.Name)
-		if err != nil {
-			return nil, err
-		}
-		if ch := identityChanges(d.Device, live, ok); len(ch) > 0 {
+	for i, d := range devs {
+		if ch := identityChanges(d.Device, lives[i]); len(ch) > 0 {
 			out = append(out, d.Name+": "+strings.Join(ch, ", "))
 			if len(out) == 10 {
 				out = append(out, "...")
