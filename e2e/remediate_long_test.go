@@ -36,6 +36,9 @@ func TestR4KillFleetdDuringRestart(t *testing.T) {
 			s := newServer(t, serverOpts{})
 			r := s.ctl("ops-emea", "device", "import", f.inventory)
 			require.Zero(t, r.code, r.stderr)
+			// First contact pins the key (tofu): a request is bound to it.
+			r = s.ctl("ops-emea", "diagnose", "--device", "ftd-r4")
+			require.Zero(t, r.code, r.stderr)
 			dev := f.Device("ftd-r4")
 			dev.SetFault(sim.FaultEventHandlerDisconnected)
 			dev.SetFault(sim.FaultSlow)

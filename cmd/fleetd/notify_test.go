@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -40,6 +41,7 @@ func TestServeNotifiesRemediation(t *testing.T) {
 	t.Cleanup(hook.Close)
 	pwFile := filepath.Join(t.TempDir(), "lab.password")
 	require.NoError(t, os.WriteFile(pwFile, []byte("Admin123\n"), 0o600))
+	dbURL := testdb.URL(t)
 	cfgFile := writeConfig(t, fmt.Sprintf(`database: {url: %q}
 api: {listen: "127.0.0.1:0"}
 sites:
@@ -53,7 +55,7 @@ notifications:
   backoff: 100ms
   webhooks:
     - {name: noc, url: %q, format: json, events: [approval.pending, remediation.finished]}
-`, testdb.URL(t), pwFile, hook.URL+"/fleetd"))
+`, dbURL, pwFile, hook.URL+"/fleetd"))
 	cfg, err := config.Load(cfgFile)
 	require.NoError(t, err)
 	base := startServe(t, cfg, zap.NewNop())
@@ -70,6 +72,13 @@ notifications:
 	// Nothing listens on port 1: the pre-check finds the device unreachable.
 	_, err = ops.AddDevice(ctx, api.NewDevice{Name: "ftd-ams-01", Kind: "ftd", Site: "emea",
 		Address: "127.0.0.1:1", Credential: "lab"})
+	require.NoError(t, err)
+	// A request is bound to the device's pinned key (a first diagnose pins it).
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = pool.Exec(ctx, `INSERT INTO host_keys (device_id, key_type, public_key, fingerprint, state, pinned_by, pinned_at)
+		SELECT id, 'ssh-ed25519', '\x00', 'SHA256:test-key', 'pinned', 'test', now() FROM devices WHERE name = 'ftd-ams-01'`)
 	require.NoError(t, err)
 
 	next := func(typ string) notify.Event {

@@ -64,6 +64,9 @@ func (h HostKeys) CheckHostKey(ctx context.Context, device, addr string, key ssh
 		}
 		return nil
 	}
+	if err := checkApproved(ctx, device, addr, key); err != nil {
+		return err
+	}
 	if p, ok := ctx.Value(pinnedKeyCtx{}).(pinnedKey); ok && p.device == device && bytes.Equal(p.wire, key.Marshal()) {
 		return nil
 	}

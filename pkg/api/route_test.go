@@ -202,7 +202,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.addDevice(t, "shared-01", "emea")
-	_, err := e.pool.Exec(context.Background(), `INSERT INTO runs (id, kind, requested_by, total) VALUES ($1, 'diagnose', 'seed', 0)`, e0RunID)
+	// A remediation request needs the device's key pinned (a first diagnose under tofu).
+	e.pendingHostKey(t, "shared-01")
+	_, err := e.pool.Exec(context.Background(), `UPDATE host_keys SET state = 'pinned', pinned_by = 'seed', pinned_at = now()
+		WHERE device_id = (SELECT id FROM devices WHERE name = 'shared-01')`)
+	require.NoError(t, err)
+	_, err = e.pool.Exec(context.Background(), `INSERT INTO runs (id, kind, requested_by, total) VALUES ($1, 'diagnose', 'seed', 0)`, e0RunID)
 	require.NoError(t, err)
 	samples := routeSamples()
 

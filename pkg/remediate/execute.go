@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/runner"
 )
@@ -27,6 +28,10 @@ const (
 // window, and any other error when the job must stop without writing more.
 func (x *executor) device(ctx context.Context, d *deviceRow) error {
 	log := x.log.With(zap.String("device", d.Name))
+	// Before any session, fresh or resumed: is it still the approved box?
+	if refused, err := x.checkIdentity(ctx, d); err != nil || refused {
+		return err
+	}
 	pos := d.Step
 	if pos != "" {
 		log.Info("resuming device from its journal", zap.String("step", pos))
@@ -82,6 +87,38 @@ func (x *executor) device(ctx context.Context, d *deviceRow) error {
 		}
 		pos = next
 	}
+}
+
+// checkIdentity compares the frozen device with what the inventory holds
+// now (by the frozen id) and, when it is not the same box reached the same
+// way, ends the device failed with what changed, audited, before anything is
+// sent. It reports whether the device was refused.
+func (x *executor) checkIdentity(ctx context.Context, d *deviceRow) (bool, error) {
+	lives, err := x.w.cfg.Identities.CurrentDevices(ctx, []Device{d.Device})
+	if err == nil && len(lives) != 1 {
+		err = fmt.Errorf("%d answers for one device", len(lives))
+	}
+	if err != nil {
+		return false, fmt.Errorf("check identity of %s (nothing is sent until it is checked): %w", d.Name, err)
+	}
+	live := lives[0]
+	changes := identityChanges(d.Device, live)
+	if len(changes) == 0 {
+		return false, nil
+	}
+	msg := refusalMessage(d.Name, changes, d.Step)
+	x.log.Warn("device changed since approval; refusing it", zap.String("device", d.Name),
+		zap.Strings("changes", changes), zap.String("step", d.Step))
+	details := map[string]any{"device": d.Name, "device_id": d.ID, "changes": changes, "why": msg,
+		"approved": map[string]any{"id": d.ID, "address": d.Address, "credential": d.Credential, "host_key": d.HostKey}}
+	if live != nil {
+		details["now"] = map[string]any{"id": live.ID, "name": live.Name, "address": live.Address,
+			"credential": live.Credential, "host_key": live.HostKey}
+	}
+	return true, x.finishDevice(ctx, d, devEnd{outcome: OutcomeFailed, step: StepFailed, message: msg,
+		err: "device identity changed since approval", class: ClassIdentityChanged,
+		audit: &audit.Event{Actor: SystemActor, Action: AuditDeviceRefused, TargetKind: TargetRemediation,
+			Target: x.req.ID.String(), Details: details}})
 }
 
 // checkWindow returns a *waitError when an in-window request is outside its
@@ -156,6 +193,7 @@ type devEnd struct {
 	outcome, step, message, err, class, recommended string
 	after                                           []string
 	detail                                          map[string]any
+	audit                                           *audit.Event // recorded with the outcome
 }
 
 // finishDevice journals the final step and the device's outcome together.
@@ -183,7 +221,10 @@ func (x *executor) finishDevice(ctx context.Context, d *deviceRow, e devEnd) err
 				started_at = CASE WHEN $4 = 'not-run' THEN started_at ELSE coalesce(started_at, now()) END
 			WHERE request_id = $1 AND device_id = $2`,
 			x.req.ID, d.ID, e.step, e.outcome, e.message, e.err, e.class, e.recommended, after)
-		return err
+		if err != nil || e.audit == nil {
+			return err
+		}
+		return audit.Record(ctx, tx, *e.audit)
 	})
 	if err != nil {
 		return fmt.Errorf("record outcome of %s: %w", d.Name, err)

@@ -200,12 +200,29 @@ func (h *harness) addDevices(site string, state func(d *fakeDevice), names ...st
 		_, err := h.pool.Exec(context.Background(),
 			`INSERT INTO devices (name, kind, site, address, credential) VALUES ($1, 'ftd', $2, '127.0.0.1', 'lab')`, n, site)
 		require.NoError(h.t, err)
+		h.pinKey(n, fakeFingerprint(n))
 		h.fake.set(n, func(d *fakeDevice) {
 			if state != nil {
 				state(d)
 			}
 		})
 	}
+}
+
+// fakeFingerprint is the host key a fake device's inventory row pins.
+func fakeFingerprint(name string) string { return "SHA256:key-of-" + name }
+
+// pinKey makes fp the device's pinned host key (replacing any pinned one),
+// as `hostkey accept` would.
+func (h *harness) pinKey(device, fp string) {
+	h.t.Helper()
+	ctx := context.Background()
+	_, err := h.pool.Exec(ctx, `DELETE FROM host_keys WHERE state = 'pinned'
+		AND device_id = (SELECT id FROM devices WHERE name = $1)`, device)
+	require.NoError(h.t, err)
+	_, err = h.pool.Exec(ctx, `INSERT INTO host_keys (device_id, key_type, public_key, fingerprint, state, pinned_by, pinned_at)
+		SELECT id, 'ssh-ed25519', $2::bytea, $3, 'pinned', 'test', now() FROM devices WHERE name = $1`, device, []byte(fp), fp)
+	require.NoError(h.t, err)
 }
 
 // sick is an eventhandler-disconnected device.

@@ -47,11 +47,14 @@ func buildPreview(r Request, devs []deviceRow, sites map[string]config.Site) Pre
 		StopRule: fmt.Sprintf("the canary (batch 0) runs alone first; later batches (up to %d devices each) start only while the canary succeeded and failed devices (unreachable included) number at most %d",
 			r.BatchSize, r.FailureThreshold),
 	}
-	for _, d := range devs {
+	p.Devices = make([]PreviewDevice, len(devs))
+	for i, d := range devs {
 		for len(p.Batches) <= d.Batch {
 			p.Batches = append(p.Batches, []string{})
 		}
 		p.Batches[d.Batch] = append(p.Batches[d.Batch], d.Name)
+		p.Devices[i] = PreviewDevice{Device: d.Name, ID: d.ID, Site: d.Site, Address: d.Address,
+			Credential: d.Credential, HostKey: d.HostKey}
 	}
 	if p.Batches == nil {
 		p.Batches = [][]string{}

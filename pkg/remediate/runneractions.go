@@ -10,13 +10,19 @@ import (
 
 	"github.com/fleetd/fleetd/internal/targets"
 	"github.com/fleetd/fleetd/pkg/diagnose"
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
 )
 
-// TargetResolver turns a device name into what the runner and the checks
-// need (internal/targets.Resolver).
+// TargetResolver turns an inventory device into what the runner and the
+// checks need (internal/targets.Resolver).
 type TargetResolver interface {
-	Resolve(ctx context.Context, name string) (targets.Resolved, error)
+	ResolveDevice(d inventory.Device) (targets.Resolved, error)
+}
+
+// DeviceByID loads an inventory device by id (pkg/inventory.Store).
+type DeviceByID interface {
+	GetByID(ctx context.Context, id string) (inventory.Device, error)
 }
 
 // RunnerActionsConfig tunes RunnerActions.
@@ -52,23 +58,40 @@ func (c *RunnerActionsConfig) defaults() {
 // pkg/diagnose: nothing from a request reaches a device command.
 type RunnerActions struct {
 	resolver TargetResolver
+	devices  DeviceByID
 	runner   *runner.Runner
 	cfg      RunnerActionsConfig
 	log      *zap.Logger
 }
 
 // NewRunnerActions returns the production DeviceActions.
-func NewRunnerActions(resolver TargetResolver, r *runner.Runner, cfg RunnerActionsConfig, log *zap.Logger) *RunnerActions {
+func NewRunnerActions(resolver TargetResolver, devices DeviceByID, r *runner.Runner, cfg RunnerActionsConfig, log *zap.Logger) *RunnerActions {
 	cfg.defaults()
-	return &RunnerActions{resolver: resolver, runner: r, cfg: cfg, log: log}
+	return &RunnerActions{resolver: resolver, devices: devices, runner: r, cfg: cfg, log: log}
 }
 
-// session runs fn in one SSH session to the device.
+// errNoIdentity: a device without a frozen identity is never reached.
+var errNoIdentity = errors.New("no frozen identity (address and host key) for this device")
+
+// session runs fn in one SSH session to the approved box: the device is
+// loaded by its frozen id (never by name), dialled at the frozen address
+// with the frozen credential, and must present the frozen host key. The
+// executor has refused the device before its first step if the inventory no
+// longer matches; binding the session too leaves no window in between.
 func (a *RunnerActions) session(ctx context.Context, dev Device, fn func(ctx context.Context, s *runner.Session, env diagnose.Env) error) error {
-	res, err := a.resolver.Resolve(ctx, dev.Name)
+	if dev.Address == "" || dev.HostKey == "" {
+		return fmt.Errorf("device %s: %w", dev.Name, errNoIdentity)
+	}
+	live, err := a.devices.GetByID(ctx, dev.ID.String())
+	if err != nil {
+		return fmt.Errorf("device %s (id %s): %w", dev.Name, dev.ID, err)
+	}
+	live.Address, live.Credential = dev.Address, dev.Credential
+	res, err := a.resolver.ResolveDevice(live)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", dev.Name, err)
 	}
+	ctx = targets.WithApprovedHostKey(ctx, res.Target.Device, dev.HostKey)
 	rr := a.runner.Session(ctx, res.Target, func(ctx context.Context, s *runner.Session) error {
 		return fn(ctx, s, res.Env)
 	})

@@ -37,6 +37,10 @@ const (
 	AuditRescheduled = "remediation.reschedule"
 	AuditSucceeded   = "remediation.succeed"
 	AuditFailed      = "remediation.fail"
+	// AuditDeviceRefused: a device of a running request was not the
+	// approved box any more (deleted, re-added, moved, re-keyed); nothing
+	// was sent to it.
+	AuditDeviceRefused = "remediation.refuse-device"
 )
 
 // SystemActor is the audit actor of transitions fleetd makes on its own
@@ -54,6 +58,9 @@ type DeviceSource interface {
 	// DevicesByStatus returns the devices of a site (all sites if empty)
 	// whose latest known status carries the diagnosis (any if empty).
 	DevicesByStatus(ctx context.Context, site, diagnosis string) ([]Device, error)
+	// DeviceIdentities lets an approval check that the frozen devices are
+	// still the boxes the request was made for.
+	DeviceIdentities
 }
 
 // Inserter is the part of a River client the service needs.
@@ -186,6 +193,9 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (R
 	if err != nil {
 		return Request{}, err
 	}
+	if err := requirePinnedKeys(devs); err != nil {
+		return Request{}, err
+	}
 
 	var notBefore *time.Time
 	switch sched {
@@ -217,24 +227,25 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (R
 		at = &t
 	}
 	batchSize, threshold := s.cfg.BatchSize, s.cfg.FailureThreshold
-	hash := paramsHash(id, action, actor.Name, reason, sel, devs, sched, at, batchSize, threshold)
+	hash := paramsHash(paramsVersion, id, action, actor.Name, reason, sel, devs, sched, at, batchSize, threshold)
 	created := now.UTC()
 	expires := created.Add(s.cfg.ApprovalTTL)
 	selJSON, _ := json.Marshal(sel)
 
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO remediation_requests (id, action, state, requested_by, reason, selector,
-				schedule, run_at, not_before, batch_size, failure_threshold, params_hash, created_at, expires_at, updated_at)
-			VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())`,
-			id, action, actor.Name, reason, selJSON, sched, at, notBefore, batchSize, threshold, hash, created, expires); err != nil {
+				schedule, run_at, not_before, batch_size, failure_threshold, params_hash, params_version, created_at, expires_at, updated_at)
+			VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())`,
+			id, action, actor.Name, reason, selJSON, sched, at, notBefore, batchSize, threshold, hash, paramsVersion, created, expires); err != nil {
 			return fmt.Errorf("insert request: %w", err)
 		}
 		rows := make([][]any, len(devs))
 		for i, d := range devs {
-			rows[i] = []any{id, d.ID, d.Name, d.Site, d.Kind, i, batchOf(i, batchSize)}
+			rows[i] = []any{id, d.ID, d.Name, d.Site, d.Kind, d.Address, d.Credential, d.HostKey, i, batchOf(i, batchSize)}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"remediation_devices"},
-			[]string{"request_id", "device_id", "device", "site", "kind", "position", "batch"}, pgx.CopyFromRows(rows)); err != nil {
+			[]string{"request_id", "device_id", "device", "site", "kind", "address", "credential", "host_key", "position", "batch"},
+			pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert request devices: %w", err)
 		}
 		names := make([]string, len(devs))
@@ -260,6 +271,66 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (R
 	s.log.Info("remediation requested", zap.String("request_id", id.String()), zap.String("action", string(action)),
 		zap.Int("devices", len(devs)), zap.String("requested_by", actor.Name))
 	return s.Get(ctx, id)
+}
+
+// requirePinnedKeys refuses devices without a pinned host key: an approval
+// is of one box, and without a pinned key nothing says which box answers at
+// the address (under tofu the first one to answer would be trusted at run
+// time, after the approval).
+func requirePinnedKeys(devs []Device) error {
+	var none []string
+	for _, d := range devs {
+		if d.HostKey == "" {
+			none = append(none, d.Name)
+		}
+	}
+	if len(none) == 0 {
+		return nil
+	}
+	shown := none
+	if len(shown) > 10 {
+		shown = shown[:10]
+	}
+	more := ""
+	if len(none) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(none)-len(shown))
+	}
+	return invalid("%d device(s) have no pinned host key, so an approval could not be bound to one box: %s%s; diagnose them first (fleetctl diagnose --device NAME) and, under strict host-key policy, accept their keys (fleetctl hostkey accept NAME)",
+		len(none), strings.Join(shown, ", "), more)
+}
+
+// sameActor compares token names as the two-person rule must: `Lead1` is
+// `lead1` (the database constraint compares lower()).
+func sameActor(a, b string) bool { return strings.EqualFold(a, b) }
+
+// errLegacy refuses a request stored before device identities were frozen.
+func errLegacy(id fmt.Stringer, what string) error {
+	return fmt.Errorf("%w: request %s was made before fleetd froze device identities into approvals (parameters v1), so nothing says which boxes were approved; it cannot be %s: cancel it and make a new request",
+		ErrConflict, id, what)
+}
+
+// changedSinceRequest lists the frozen devices the inventory no longer
+// matches, each with what changed.
+func (s *Service) changedSinceRequest(ctx context.Context, devs []deviceRow) ([]string, error) {
+	frozen := make([]Device, len(devs))
+	for i, d := range devs {
+		frozen[i] = d.Device
+	}
+	lives, err := s.devices.CurrentDevices(ctx, frozen)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, d := range devs {
+		if ch := identityChanges(d.Device, lives[i]); len(ch) > 0 {
+			out = append(out, d.Name+": "+strings.Join(ch, ", "))
+			if len(out) == 10 {
+				out = append(out, "...")
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // batchOf: position 0 is the canary (batch 0); then batches of size n.
@@ -401,29 +472,46 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]Request, error) {
 		f.Limit = 100
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+requestColumns+`,
-			(SELECT array_agg(device ORDER BY position) FROM remediation_devices d WHERE d.request_id = r.id)
-		FROM remediation_requests r WHERE ($1 = '' OR state = $1) ORDER BY created_at DESC LIMIT $2`, string(f.State), f.Limit)
+			(SELECT array_agg(device ORDER BY position) FROM remediation_devices d WHERE d.request_id = r.id),
+			(SELECT json_agg(json_build_object('device', x.device, 'id', x.device_id, 'site', x.site, 'address', x.address,
+					'credential', x.credential, 'host_key', x.host_key) ORDER BY x.position)
+				FROM (SELECT * FROM remediation_devices d WHERE d.request_id = r.id ORDER BY position LIMIT $3) x)
+		FROM remediation_requests r WHERE ($1 = '' OR state = $1) ORDER BY created_at DESC LIMIT $2`,
+		string(f.State), f.Limit, listIdentities)
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Request, error) {
 		var names []string
-		r, err := scanRequest(rowWithExtra{row, &names})
+		var ids []byte
+		r, err := scanRequest(rowWithExtra{row, []any{&names, &ids}})
+		if err != nil {
+			return r.Request, err
+		}
 		r.Devices = names
 		if r.Devices == nil {
 			r.Devices = []string{}
 		}
-		return r.Request, err
+		if len(ids) > 0 {
+			if err := json.Unmarshal(ids, &r.Identities); err != nil {
+				return r.Request, fmt.Errorf("decode device identities of request %s: %w", r.ID, err)
+			}
+		}
+		return r.Request, nil
 	})
 }
+
+// listIdentities is how many frozen device identities List returns per
+// request (what `approvals list` shows); Get returns them all (preview).
+const listIdentities = 3
 
 // rowWithExtra scans request columns plus trailing extra destinations.
 type rowWithExtra struct {
 	pgx.Row
-	extra any
+	extra []any
 }
 
-func (r rowWithExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra)...) }
+func (r rowWithExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
 
 // ExpireDue turns pending requests past their expiry into expired ones,
 // with an audit event each, and returns how many.
@@ -504,8 +592,12 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id uuid.UUID, commen
 		if r.State != StatePending {
 			return fmt.Errorf("%w: request %s is %s; only a pending request can be approved, and only once", ErrConflict, id, r.State)
 		}
-		if actor.Name == r.RequestedBy {
-			return fmt.Errorf("%w: %s requested %s and cannot also approve it; another approver must", ErrSelfApproval, actor.Name, id)
+		if sameActor(actor.Name, r.RequestedBy) {
+			as := ""
+			if actor.Name != r.RequestedBy {
+				as = " as " + r.RequestedBy + " (token names are compared without regard to case)"
+			}
+			return fmt.Errorf("%w: %s requested %s%s and cannot also approve it; another approver must", ErrSelfApproval, actor.Name, id, as)
 		}
 		devs, err := loadDevices(ctx, tx, id)
 		if err != nil {
@@ -517,6 +609,19 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id uuid.UUID, commen
 		}
 		if reviewedHash != "" && reviewedHash != hash {
 			return fmt.Errorf("%w: request %s is not the one you reviewed (params_hash %s, you saw %s)", ErrConflict, id, short(hash), short(reviewedHash))
+		}
+		if r.paramsVersion < paramsVersion {
+			return errLegacy(id, "approved")
+		}
+		// What the approver is shown is the frozen identity; if the
+		// inventory moved on since, the preview is stale: refuse.
+		changed, err := s.changedSinceRequest(ctx, devs)
+		if err != nil {
+			return err
+		}
+		if len(changed) > 0 {
+			return fmt.Errorf("%w: request %s cannot be approved: its devices changed since it was requested (%s); cancel it and make a new request",
+				ErrConflict, id, strings.Join(changed, "; "))
 		}
 		notBefore, why, err := s.startTime(r, devs, now)
 		if err != nil {
@@ -641,7 +746,7 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id uuid.UUID, reason 
 		if r.State != StatePending {
 			return fmt.Errorf("%w: request %s is %s; only a pending request can be rejected", ErrConflict, id, r.State)
 		}
-		if actor.Name == r.RequestedBy {
+		if sameActor(actor.Name, r.RequestedBy) {
 			return fmt.Errorf("%w: %s requested %s; use `fleetctl requests cancel` to withdraw your own request", ErrForbidden, actor.Name, id)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE remediation_requests SET state = 'rejected', rejected_by = $2, reject_reason = $3,

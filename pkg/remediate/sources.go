@@ -24,15 +24,19 @@ type InventorySource struct {
 	Status StatusLister
 }
 
-// DevicesByName implements DeviceSource.
+// DevicesByName implements DeviceSource. Each device comes with its
+// identity as it is now (address, credential, pinned host key), which the
+// request freezes.
 func (s InventorySource) DevicesByName(ctx context.Context, names []string) ([]Device, error) {
-	rows, err := s.DB.Query(ctx, `SELECT id, name, site, kind FROM devices WHERE name = ANY($1) ORDER BY name`, names)
+	rows, err := s.DB.Query(ctx, `SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '')
+		FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
+		WHERE d.name = ANY($1) ORDER BY d.name`, names)
 	if err != nil {
 		return nil, fmt.Errorf("look up devices: %w", err)
 	}
 	devs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Device, error) {
 		var d Device
-		return d, row.Scan(&d.ID, &d.Name, &d.Site, &d.Kind)
+		return d, row.Scan(&d.ID, &d.Name, &d.Site, &d.Kind, &d.Address, &d.Credential, &d.HostKey)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("look up devices: %w", err)

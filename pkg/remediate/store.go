@@ -21,12 +21,13 @@ const requestColumns = `id, action, state, requested_by, reason, selector, sched
 	schedule_note, batch_size, failure_threshold, params_hash, created_at, expires_at,
 	coalesce(approved_by, ''), approved_at, approval_comment, coalesce(approved_hash, ''),
 	coalesce(rejected_by, ''), reject_reason, coalesce(cancelled_by, ''), cancel_reason, decided_at,
-	started_at, finished_at, result`
+	started_at, finished_at, result, params_version`
 
 // requestRow is a request as stored, with the fields only the package uses.
 type requestRow struct {
 	Request
-	approvedHash string
+	approvedHash  string
+	paramsVersion int // canonicalParams version of params_hash
 }
 
 func scanRequest(row pgx.Row) (requestRow, error) {
@@ -36,7 +37,7 @@ func scanRequest(row pgx.Row) (requestRow, error) {
 		&r.ScheduleNote, &r.BatchSize, &r.FailureThreshold, &r.ParamsHash, &r.CreatedAt, &r.ExpiresAt,
 		&r.ApprovedBy, &r.ApprovedAt, &r.ApprovalComment, &r.approvedHash,
 		&r.RejectedBy, &r.RejectReason, &r.CancelledBy, &r.CancelReason, &r.DecidedAt,
-		&r.StartedAt, &r.FinishedAt, &result)
+		&r.StartedAt, &r.FinishedAt, &result, &r.paramsVersion)
 	if err != nil {
 		return r, err
 	}
@@ -99,15 +100,16 @@ func (d deviceRow) result() DeviceResult {
 }
 
 func loadDevices(ctx context.Context, q querier, id uuid.UUID) ([]deviceRow, error) {
-	rows, err := q.Query(ctx, `SELECT device_id, device, site, kind, position, batch, outcome, step,
-			diagnoses_before, diagnoses_after, message, error, error_class, recommended, started_at, finished_at
+	rows, err := q.Query(ctx, `SELECT device_id, device, site, kind, address, credential, host_key, position, batch,
+			outcome, step, diagnoses_before, diagnoses_after, message, error, error_class, recommended, started_at, finished_at
 		FROM remediation_devices WHERE request_id = $1 ORDER BY position`, id)
 	if err != nil {
 		return nil, fmt.Errorf("load devices of request %s: %w", id, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (deviceRow, error) {
 		var d deviceRow
-		err := row.Scan(&d.ID, &d.Name, &d.Site, &d.Kind, &d.Position, &d.Batch, &d.Outcome, &d.Step,
+		err := row.Scan(&d.ID, &d.Name, &d.Site, &d.Kind, &d.Address, &d.Credential, &d.HostKey, &d.Position, &d.Batch,
+			&d.Outcome, &d.Step,
 			&d.DiagnosesBefore, &d.DiagnosesAfter, &d.Message, &d.Error, &d.ErrorClass, &d.Recommended,
 			&d.StartedAt, &d.FinishedAt)
 		return d, err
@@ -118,13 +120,14 @@ func loadDevices(ctx context.Context, q querier, id uuid.UUID) ([]deviceRow, err
 	return out, nil
 }
 
-// recomputeHash rebuilds the canonical parameters from what is stored now.
+// recomputeHash rebuilds the canonical parameters from what is stored now,
+// in the version the request was made with.
 func recomputeHash(r requestRow, devs []deviceRow) string {
 	ds := make([]Device, len(devs))
 	for i, d := range devs {
 		ds[i] = d.Device
 	}
-	return paramsHash(r.ID, r.Action, r.RequestedBy, r.Reason, r.Selector, ds, r.Schedule, r.At,
+	return paramsHash(r.paramsVersion, r.ID, r.Action, r.RequestedBy, r.Reason, r.Selector, ds, r.Schedule, r.At,
 		r.BatchSize, r.FailureThreshold)
 }
 

@@ -105,12 +105,19 @@ type Actor struct {
 // canDecide: only approvers and admins approve or reject.
 func (a Actor) canDecide() bool { return a.Role == "approver" || a.Role == "admin" }
 
-// Device is a device as frozen into a request.
+// Device is a device as frozen into a request: which inventory row (ID),
+// where and how fleetd reaches it (Address, Credential) and which box it
+// must be (HostKey, the SHA256 fingerprint pinned when the request was
+// made). The approval covers all of it; the executor acts on ID and refuses
+// the device if the inventory no longer matches.
 type Device struct {
-	ID   uuid.UUID `json:"-"`
-	Name string    `json:"device"`
-	Site string    `json:"site"`
-	Kind string    `json:"kind"`
+	ID         uuid.UUID `json:"-"`
+	Name       string    `json:"device"`
+	Site       string    `json:"site"`
+	Kind       string    `json:"kind"`
+	Address    string    `json:"address"`
+	Credential string    `json:"credential"`
+	HostKey    string    `json:"host_key"`
 }
 
 // Selector records how the device list was chosen (shown, and hashed).
@@ -153,6 +160,9 @@ type Request struct {
 	ScheduleNote     string         `json:"schedule_note,omitempty"`
 	Preview          *Preview       `json:"preview,omitempty"`
 	DeviceResults    []DeviceResult `json:"device_results,omitempty"`
+	// Identities (List only) is the frozen identity of the first devices,
+	// for a glance in `approvals list`; Preview.Devices has them all.
+	Identities []PreviewDevice `json:"identities,omitempty"`
 	// History is the request's audit trail, oldest first (Get only).
 	History []HistoryEntry `json:"history,omitempty"`
 }
@@ -171,7 +181,10 @@ type HistoryEntry struct {
 // in which order.
 type Preview struct {
 	// Batches lists device names in execution order; batch 0 is the canary.
-	Batches          [][]string       `json:"batches"`
+	Batches [][]string `json:"batches"`
+	// Devices is the identity of each device as frozen and approved, in
+	// execution order: the request acts on exactly these boxes.
+	Devices          []PreviewDevice  `json:"devices"`
 	Precheck         []string         `json:"precheck"` // check ids run before acting
 	Commands         []PreviewCommand `json:"commands"` // sent to every device that needs it
 	Verify           []string         `json:"verify"`   // check ids run after acting
@@ -179,6 +192,16 @@ type Preview struct {
 	StopRule         string           `json:"stop_rule"`
 	SkipRule         string           `json:"skip_rule"`
 	FailureThreshold int              `json:"failure_threshold"`
+}
+
+// PreviewDevice is one frozen device identity of a preview.
+type PreviewDevice struct {
+	Device     string    `json:"device"`
+	ID         uuid.UUID `json:"id"`
+	Site       string    `json:"site"`
+	Address    string    `json:"address"`
+	Credential string    `json:"credential"`
+	HostKey    string    `json:"host_key"` // SHA256 fingerprint pinned at request time
 }
 
 // PreviewCommand is one device command of a preview.

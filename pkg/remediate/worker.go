@@ -93,6 +93,10 @@ type WorkerConfig struct {
 	// LockRetry is how long a job waits when another holds the request.
 	LockRetry time.Duration
 	Hooks     Hooks
+	// Identities says what the inventory holds now for a frozen device
+	// (default: the inventory tables, InventorySource). Every device is
+	// checked against it before anything is sent to it.
+	Identities DeviceIdentities
 }
 
 func (c *WorkerConfig) defaults() {
@@ -135,6 +139,9 @@ func NewWorker(pool *pgxpool.Pool, actions DeviceActions, cfg WorkerConfig, cloc
 	cfg.defaults()
 	if clock == nil {
 		clock = SystemClock{}
+	}
+	if cfg.Identities == nil {
+		cfg.Identities = InventorySource{DB: pool}
 	}
 	return &Worker{pool: pool, actions: actions, clock: clock, cfg: cfg, log: log}
 }
@@ -251,6 +258,13 @@ func (w *Worker) work(ctx context.Context, job *river.Job[RemediateArgs], log *z
 			zap.String("approved_hash", r.approvedHash), zap.String("recomputed_hash", h))
 		return w.refuse(ctx, r, devs, fmt.Sprintf("refused: the stored request no longer matches its approval (parameters hash %s, approved %s); nothing was sent to any device",
 			short(h), short(r.approvedHash)))
+	}
+	if r.paramsVersion < paramsVersion {
+		// Approved before device identities were frozen: the approval names
+		// devices, not boxes, and the worker cannot tell which box was meant.
+		log.Error("request predates frozen device identities; refusing to act", zap.Int("params_version", r.paramsVersion))
+		return w.failRequest(ctx, id, fmt.Sprintf("refused: request %s was approved before fleetd froze device identities (id, address, credential, host key) into approvals, so nothing says which boxes were approved; make a new request",
+			id))
 	}
 
 	if r.State == StateScheduled {

@@ -92,10 +92,34 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	return cmdutil.Render(opts.IO, opts.Format(), list, func(t *cmdutil.Table) {
 		t.Header("id", "state", "action", "devices", "requested by", "created", "expires", "approved by", "reason")
 		for _, r := range list {
-			t.Row(r.ID.String(), string(r.State), string(r.Action), summarizeDevices(r.Devices), r.RequestedBy,
+			t.Row(r.ID.String(), string(r.State), string(r.Action), summarizeBoxes(r), r.RequestedBy,
 				cmdutil.FormatTime(opts.IO, r.CreatedAt), cmdutil.FormatTime(opts.IO, r.ExpiresAt), r.ApprovedBy, r.Reason)
 		}
 	})
+}
+
+// summarizeBoxes names the devices with where they are and which key they
+// must present (the identity an approval binds), up to three.
+func summarizeBoxes(r api.RemediationRequest) string {
+	if len(r.Identities) == 0 || len(r.Devices) > 3 {
+		return summarizeDevices(r.Devices)
+	}
+	parts := make([]string, len(r.Identities))
+	for i, d := range r.Identities {
+		parts[i] = fmt.Sprintf("%s@%s(%s)", d.Device, d.Address, shortKey(d.HostKey))
+	}
+	return strings.Join(parts, ",")
+}
+
+// shortKey abbreviates a SHA256 fingerprint for a table cell.
+func shortKey(fp string) string {
+	if fp == "" {
+		return "no key"
+	}
+	if len(fp) > 19 {
+		return fp[:19] + "…"
+	}
+	return fp
 }
 
 func summarizeDevices(ds []string) string {
@@ -111,9 +135,10 @@ type DecideOptions struct {
 	Client func() (*api.Client, error)
 	Format func() cmdutil.Format
 
-	ID      uuid.UUID
-	Comment string // approve
-	Reason  string // reject
+	ID         uuid.UUID
+	Comment    string // approve
+	ParamsHash string // approve: the params_hash reviewed (requests show)
+	Reason     string // reject
 }
 
 func parseID(s string) (uuid.UUID, error) {
@@ -153,12 +178,17 @@ func NewCmdApprove(f *cmdutil.Factory, runF func(context.Context, *DecideOptions
 		Short: "Approve someone else's remediation request (approver or admin)",
 		Long: `Approve a pending remediation request. fleetd refuses if you requested it
 yourself, if your role is below approver, if it expired, or if it no longer
-matches what was shown to you: fleetctl fetches the request, then approves
-exactly that version (its params_hash).`,
+matches what was shown to you. Give --params-hash with the hash that
+` + "`fleetctl requests show`" + ` printed to approve exactly what you reviewed; without
+it fleetctl fetches the request and approves that version. fleetd also
+refuses when a device changed in the inventory since the request was made
+(deleted, re-added, another address, credential or host key): the request
+then no longer describes the boxes it would act on; make a new one.`,
 		Args: cmdutil.ExactArgs(1, "REQUEST_ID"),
 		RunE: onRequest(opts, nil, runF, approveRun),
 	}
 	cmd.Flags().StringVar(&opts.Comment, "comment", "", "why you approve (audited)")
+	cmd.Flags().StringVar(&opts.ParamsHash, "params-hash", "", "the params_hash you reviewed (from requests show); refused if the request differs")
 	return cmd
 }
 
@@ -167,13 +197,17 @@ func approveRun(ctx context.Context, opts *DecideOptions) error {
 	if err != nil {
 		return err
 	}
-	// Approve what we have looked at, not whatever the request is by the
-	// time the POST arrives.
-	seen, err := c.GetRemediation(ctx, opts.ID)
-	if err != nil {
-		return err
+	// Approve what was looked at, not whatever the request is by the time
+	// the POST arrives: the hash the approver reviewed, or the one fetched now.
+	hash := strings.TrimSpace(opts.ParamsHash)
+	if hash == "" {
+		seen, err := c.GetRemediation(ctx, opts.ID)
+		if err != nil {
+			return err
+		}
+		hash = seen.ParamsHash
 	}
-	r, err := c.ApproveRemediation(ctx, opts.ID, api.ApproveRequest{Comment: opts.Comment, ParamsHash: seen.ParamsHash})
+	r, err := c.ApproveRemediation(ctx, opts.ID, api.ApproveRequest{Comment: opts.Comment, ParamsHash: hash})
 	if err != nil {
 		return err
 	}

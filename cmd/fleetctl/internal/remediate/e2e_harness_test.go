@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -46,6 +47,8 @@ type world struct {
 	clock   *remediate.ManualClock
 	fleet   *sim.Fleet
 	actions *remediate.RunnerActions
+	runner  *runner.Runner
+	targets *targets.Resolver
 	url     string
 	home    string
 	tokens  map[string]string
@@ -60,6 +63,9 @@ type worldOpts struct {
 	// deadAddr lists devices whose inventory address points at a closed
 	// port (unreachable).
 	deadAddr []string
+	// offInventory lists simulated devices left out of the inventory
+	// (boxes a test points a device at later).
+	offInventory []string
 }
 
 var listenBlock atomic.Int32
@@ -127,8 +133,24 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		addr := fleet.Device(name).Addr()
 		inv = strings.Replace(inv, addr, fmt.Sprintf("127.91.%d.250:1", n), 1)
 	}
+	var kept []string
+	for _, line := range strings.SplitAfter(inv, "\n") {
+		if !slices.ContainsFunc(o.offInventory, func(name string) bool { return strings.HasPrefix(line, name+",") }) {
+			kept = append(kept, line)
+		}
+	}
+	inv = strings.Join(kept, "")
 	_, err = svc.Inventory.ImportFile(ctx, "test", "fleet.csv", []byte(inv), false)
 	require.NoError(t, err)
+	// Each device's key is pinned, as a first diagnose under tofu would:
+	// a remediation request needs it.
+	for _, d := range o.devices {
+		if slices.Contains(o.offInventory, d.Name) {
+			continue
+		}
+		sd := fleet.Device(d.Name)
+		require.NoError(t, svc.Inventory.CheckHostKey(ctx, d.Name, sd.Addr(), sd.HostKey(), "tofu"))
+	}
 
 	r, err := runner.New(runner.Config{MaxConcurrent: 20, StartRate: -1, ConnectTimeout: 2 * time.Second,
 		HandshakeTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, SessionTimeout: 20 * time.Second,
@@ -136,11 +158,11 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	require.NoError(t, err)
 	resolver, err := targets.New(cfg, svc.Inventory)
 	require.NoError(t, err)
-	actions := remediate.NewRunnerActions(resolver, r, remediate.RunnerActionsConfig{
+	actions := remediate.NewRunnerActions(resolver, svc.Inventory, r, remediate.RunnerActionsConfig{
 		PollInterval: 20 * time.Millisecond, PollTimeout: 5 * time.Second,
 		WaitInterval: 50 * time.Millisecond, DownGrace: 2 * time.Second}, log)
 
-	w := &world{t: t, ctx: ctx, cfg: cfg, svc: svc, rem: rem, clock: clock, fleet: fleet, actions: actions,
+	w := &world{t: t, ctx: ctx, cfg: cfg, svc: svc, rem: rem, clock: clock, fleet: fleet, actions: actions, runner: r, targets: resolver,
 		url: ts.URL, home: dir, tokens: map[string]string{}, log: log}
 	for name, role := range map[string]auth.Role{requester: auth.RoleOperator, approver: auth.RoleApprover,
 		approver2: auth.RoleApprover, viewer: auth.RoleViewer} {

@@ -182,6 +182,17 @@ func printRequest(ios *iostreams.IOStreams, r api.RemediationRequest, plan bool)
 			}
 			fmt.Fprintf(w, "  %-9s %s\n", label, strings.Join(b, " "))
 		}
+		if len(p.Devices) > 0 {
+			// What the approval binds: these boxes, reached this way. A device
+			// that differs when its turn comes is refused, nothing sent.
+			fmt.Fprintf(w, "Approves    exactly these boxes (a device that changes before it runs is refused):\n")
+			t := cmdutil.NewTable(ios)
+			t.Header("  device", "id", "address", "credential", "host key")
+			for _, d := range p.Devices {
+				t.Row("  "+d.Device, d.ID.String(), d.Address, d.Credential, d.HostKey)
+			}
+			_ = t.Render()
+		}
 		fmt.Fprintf(w, "On each device:\n")
 		fmt.Fprintf(w, "  pre-check  %s (%s)\n", strings.Join(p.Precheck, ", "), p.SkipRule)
 		for _, c := range p.Commands {
