@@ -2,7 +2,9 @@
 // embedded in the binary so that `fleetd migrate up` and `fleetd serve` need
 // no files on disk. Numbers: 001 foundation, 002 runs and results,
 // 003 remediation, 004 schedules and notifications, 005 replicas,
-// 007 who set each device address (host-key two-person rule).
+// 006 device identities frozen into remediation requests, 007 who set
+// each device address (host-key two-person rule), 008 token names unique
+// case-insensitively with fleetd/system reserved.
 package migrations
 
 import "embed"
