@@ -6,6 +6,7 @@ import (
 	"context"
 	"os/exec"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,4 +243,94 @@ func pct(xs []float64, p float64) float64 {
 	sort.Float64s(s)
 	i := int(float64(len(s)-1) * p / 100)
 	return s[i]
+}
+
+// TestR7HostileDevicesAtScale replays issue 10 §3 at 2,000 devices: 10% of
+// the fleet is hostile (never confirms the session channel, the pty-req or
+// the shell; floods output; never prints a prompt). Each hostile device ends
+// as error/timeout, costs at most its attempts × session_timeout, never has
+// two connections open at once (sampled throughout the sweep), and the
+// ordinary devices are neither failed nor slowed.
+func TestR7HostileDevicesAtScale(t *testing.T) {
+	hostile := []sim.Fault{sim.FaultStallChannel, sim.FaultStallPTY, sim.FaultStallShell, sim.FaultFlood, sim.FaultNoPrompt}
+	f := startFleet(t, sim.FleetConfig{Count: longDevices, Sites: []string{"emea"}, TimeScale: 0.02,
+		Faults: "stall-channel=2%,stall-pty=2%,stall-shell=2%,flood=2%,no-prompt=2%"})
+	bad := map[string]sim.Fault{}
+	for _, fault := range hostile {
+		for _, n := range faulty(f, fault) {
+			bad[n] = fault
+		}
+	}
+	require.InDelta(t, longDevices/10, len(bad), longDevices/50)
+
+	// Sample every hostile device's open connections while the sweep runs.
+	peak := map[string]int{}
+	var peakMu sync.Mutex
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+			}
+			peakMu.Lock()
+			for n := range bad {
+				peak[n] = max(peak[n], int(f.Device(n).State().ActiveConnections))
+			}
+			peakMu.Unlock()
+		}
+	}()
+
+	hook := newHookReceiver(t, 0)
+	servers, runID, _ := startSweepCluster(t, f, 2, 100, hook.URL)
+	a := servers[0]
+	waitDone(t, a, runID, func(done int) bool { return done == longDevices }, 10*time.Minute)
+	close(stopSampling)
+	<-sampled
+	exactlyOnce(t, a.dbURL, runID, longDevices)
+
+	db := connectDB(t, a.dbURL)
+	rows, err := db.Query(context.Background(), `SELECT rd.device, rd.health, rd.diagnoses,
+			extract(epoch FROM rd.finished_at - rd.started_at), extract(epoch FROM rd.finished_at - r.created_at)
+		FROM run_devices rd JOIN runs r ON r.id = rd.run_id WHERE rd.run_id = $1`, runID)
+	require.NoError(t, err)
+	var ordSession, ordFinish, badFinish []float64
+	for rows.Next() {
+		var name, health string
+		var diags []string
+		var session, finish float64
+		require.NoError(t, rows.Scan(&name, &health, &diags, &session, &finish))
+		if fault, isBad := bad[name]; isBad {
+			require.Equal(t, "error", health, "%s (%s): %v", name, fault, diags)
+			require.Equal(t, []string{"timeout"}, diags, "%s (%s)", name, fault)
+			badFinish = append(badFinish, finish)
+			continue
+		}
+		require.Equal(t, "healthy", health, "%s is not hostile: %v", name, diags)
+		ordSession = append(ordSession, session)
+		ordFinish = append(ordFinish, finish)
+	}
+	require.NoError(t, rows.Err())
+
+	// Harness: session_timeout 10s, max_attempts 2, retry_delay 200ms.
+	const attempts = 2
+	for n, fault := range bad {
+		require.LessOrEqual(t, peak[n], 1, "%s (%s) had two sessions open at once", n, fault)
+		require.LessOrEqual(t, f.Device(n).Counters().Connections, int64(attempts),
+			"%s (%s): one connection per job attempt at most", n, fault)
+	}
+	created, finished := runTimes(t, a.dbURL, runID)
+	total := finished.Sub(created)
+	const badCost = attempts*10*time.Second + attempts*200*time.Millisecond
+	lastOrdinary := time.Duration(pct(ordFinish, 100) * float64(time.Second))
+	require.LessOrEqual(t, total, lastOrdinary+badCost+5*time.Second, "the sweep ends within its bound")
+	require.Less(t, pct(ordSession, 95), 2.0, "ordinary sessions p95")
+	t.Logf("R7: %d devices (%d hostile) over 2 replicas x 100: sweep %v; ordinary sessions p50 %.2fs p95 %.2fs, all done by %.1fs; hostile devices done by %.1fs",
+		longDevices, len(bad), total.Round(100*time.Millisecond), pct(ordSession, 50), pct(ordSession, 95),
+		pct(ordFinish, 100), pct(badFinish, 100))
 }
