@@ -1,8 +1,9 @@
-package api
+package apiserver
 
 import (
 	"net/http"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/audit"
 )
 
@@ -28,13 +29,13 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AuditEvent, len(events))
+	out := make([]api.AuditEvent, len(events))
 	for i, e := range events {
 		details := e.Details
 		if details == nil {
 			details = map[string]any{}
 		}
-		out[i] = AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
+		out[i] = api.AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
 			TargetKind: e.TargetKind, Target: e.Target, Details: details}
 	}
 	writeJSON(w, http.StatusOK, out)
