@@ -7,6 +7,15 @@ import (
 	"github.com/fleetd/fleetd/pkg/audit"
 )
 
+func auditEventFromStore(e audit.Event) api.AuditEvent {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	return api.AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
+		TargetKind: e.TargetKind, Target: e.Target, Details: details}
+}
+
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(r, "actor", "action", "target_kind", "target", "since", "until", "before_id", "limit")
 	if err != nil {
@@ -31,12 +40,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]api.AuditEvent, len(events))
 	for i, e := range events {
-		details := e.Details
-		if details == nil {
-			details = map[string]any{}
-		}
-		out[i] = api.AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
-			TargetKind: e.TargetKind, Target: e.Target, Details: details}
+		out[i] = auditEventFromStore(e)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -78,11 +78,11 @@ func (s *Server) createRemediation(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	out, err := s.deps.Remediation.Create(r.Context(), remediationActor(r), req)
+	out, err := s.deps.Remediation.Create(r.Context(), remediationActor(r), createRequestFromWire(req))
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, requestToWire(out))
 	return nil
 }
 
@@ -106,10 +106,11 @@ func (s *Server) listRemediations(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return remediationError(err)
 	}
-	if list == nil {
-		list = []remediate.Request{}
+	out := make([]api.RemediationRequest, len(list))
+	for i, req := range list {
+		out[i] = requestToWire(req)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -125,7 +126,7 @@ func (s *Server) getRemediation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }
 
@@ -145,7 +146,7 @@ func (s *Server) approveRemediation(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }
 
@@ -165,7 +166,7 @@ func (s *Server) rejectRemediation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }
 
@@ -185,6 +186,6 @@ func (s *Server) cancelRemediation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }

@@ -62,7 +62,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("checks: %v", err)
 	}
 	run, err := s.deps.Runs.Start(r.Context(), runs.StartRequest{
-		Kind: runs.KindDiagnose, RequestedBy: actor(r), Selector: sel, Checks: req.Checks,
+		Kind: runs.KindDiagnose, RequestedBy: actor(r), Selector: runs.Selector(sel), Checks: req.Checks,
 	})
 	var selErr *runs.SelectionError
 	if errors.As(err, &selErr) {
@@ -74,7 +74,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, run)
+	writeJSON(w, http.StatusAccepted, runToWire(run))
 	return nil
 }
 
@@ -91,10 +91,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []runs.Run{}
+	out := make([]api.Run, len(list))
+	for i, run := range list {
+		out[i] = runToWire(run)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -133,7 +134,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, runToWire(run))
 	return nil
 }
 
@@ -151,9 +152,10 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []runs.DeviceStatus{}
+	out := make([]api.DeviceStatus, len(list))
+	for i, st := range list {
+		out[i] = deviceStatusToWire(st)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -44,10 +44,11 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []sweep.Schedule{}
+	out := make([]api.Schedule, len(list))
+	for i, sc := range list {
+		out[i] = scheduleToWire(sc)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -74,7 +75,7 @@ func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request, enab
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sc)
+	writeJSON(w, http.StatusOK, scheduleToWire(sc))
 	return nil
 }
 
@@ -100,7 +101,7 @@ func (s *Server) runDiff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, diffToWire(d))
 	return nil
 }
 

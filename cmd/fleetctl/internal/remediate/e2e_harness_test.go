@@ -239,7 +239,7 @@ func (w *world) waitFinal(id uuid.UUID) api.RemediationRequest {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r, _ := w.show(id)
-		if r.State == remediate.StateSucceeded || r.State == remediate.StateFailed {
+		if r.State == api.RequestSucceeded || r.State == api.RequestFailed {
 			return r
 		}
 		if time.Now().After(deadline) {
