@@ -18,7 +18,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/sweep"
 )
 
-// The JSON contract (DESIGN.md, docs/api.md) was written against the
+// The JSON contract (docs/design.md, docs/api.md) was written against the
 // services' own types, which the API used to send as they are. These tests
 // keep pkg/api's wire types encoding exactly like them: every mapped type, once
 // with every field set (same names, same encodings) and once empty (same

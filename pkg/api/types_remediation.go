@@ -7,13 +7,13 @@ import (
 )
 
 // Wire types of remediation: RemediationRequest is the `requests show -o
-// json` object of DESIGN.md. internal/apiserver maps pkg/remediate's types
-// onto them (a test there fails if the two encodings drift apart).
+// json` object of docs/design.md. internal/apiserver maps pkg/remediate's
+// types onto them (a test there fails if the two encodings drift apart).
 
 // RemediationAction is what a request does to its devices.
 type RemediationAction string
 
-// Actions (DESIGN.md: `action: restart-connector|reboot`).
+// Actions (docs/design.md: `action: restart-connector|reboot`).
 const (
 	ActionRestartConnector RemediationAction = "restart-connector"
 	ActionReboot           RemediationAction = "reboot"
@@ -22,7 +22,7 @@ const (
 // RequestState is where a remediation request is in its life.
 type RequestState string
 
-// Request states (DESIGN.md).
+// Request states (docs/design.md).
 const (
 	RequestPending   RequestState = "pending"
 	RequestApproved  RequestState = "approved"
@@ -70,7 +70,7 @@ type RemediationSelector struct {
 }
 
 // RemediationRequest is a remediation request: the `requests show -o json`
-// object of DESIGN.md (id, action, devices, state, requested_by,
+// object of docs/design.md (id, action, devices, state, requested_by,
 // approved_by, reason, not_before, expires_at, result) plus details for
 // people.
 type RemediationRequest struct {

@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Wire types of runs and status: the DESIGN.md contract of `diagnose -o json`
-// and `status -o json`. internal/apiserver maps pkg/runs' types onto them
-// (a test there fails if the two encodings drift apart).
+// Wire types of runs and status: the docs/design.md contract of
+// `diagnose -o json` and `status -o json`. internal/apiserver maps pkg/runs'
+// types onto them (a test there fails if the two encodings drift apart).
 
 // Selector says which devices a run covers. Exactly one of All, Site,
 // Devices or Tag selects; Site and Tag may be combined.
@@ -29,7 +29,7 @@ type RunSummary struct {
 	Error     int `json:"error"`
 }
 
-// Run is the object of DESIGN.md's `diagnose -o json` contract.
+// Run is the object of docs/design.md's `diagnose -o json` contract.
 type Run struct {
 	ID          uuid.UUID      `json:"id"`
 	Kind        string         `json:"kind"`
