@@ -8,7 +8,7 @@ LDFLAGS := -X main.Version=$(VERSION) -X github.com/fleetd/fleetd/cmd/fleetctl/i
 # Packages whose tests run a second time under the race detector. The whole
 # tree under -race is too slow on a 2-core machine; list the small packages
 # with real concurrency here.
-RACE_PKGS ?= ./pkg/api/... ./cmd/fleetctl/... ./pkg/notify/... ./pkg/sweep/...
+RACE_PKGS ?= ./pkg/api/... ./internal/apiserver/... ./cmd/fleetctl/... ./pkg/notify/... ./pkg/sweep/...
 
 # Benchmarks: each is a target named bench-<what>, listed here; `make bench`
 # runs them all. Add yours to this list and define the target below.

@@ -20,7 +20,6 @@ import (
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/notify"
-	"github.com/fleetd/fleetd/pkg/remediate"
 )
 
 // TestServeNotifiesRemediation: fleetd serve wires the webhook notifier
@@ -92,7 +91,7 @@ notifications:
 			return notify.Event{}
 		}
 	}
-	req, err := ops.CreateRemediation(ctx, api.CreateRemediationRequest{Action: remediate.ActionRestartConnector,
+	req, err := ops.CreateRemediation(ctx, api.CreateRemediationRequest{Action: api.ActionRestartConnector,
 		Devices: []string{"ftd-ams-01"}, Reason: "INC-9"})
 	require.NoError(t, err)
 	ev := next(notify.EventApprovalPending)

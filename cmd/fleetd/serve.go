@@ -14,10 +14,10 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/dbmigrate"
-	"github.com/fleetd/fleetd/pkg/api"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	}
 	deps := svc.APIDeps()
 	deps.Sweeps, deps.Metrics = b.sweeps.sweeps, b.sweeps.metrics.Handler()
-	srv, err := api.NewServer(deps)
+	srv, err := apiserver.New(deps)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
-	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/remediate"
@@ -71,14 +71,14 @@ func (s *Services) UseQueue(queue *jobs.Client) {
 }
 
 // APIDeps is what the HTTP API serves.
-func (s *Services) APIDeps() api.Deps {
-	return api.Deps{
+func (s *Services) APIDeps() apiserver.Deps {
+	return apiserver.Deps{
 		Log:         s.Log,
 		Config:      s.Config,
 		DB:          s.Pool,
 		Auth:        s.Auth,
 		Inventory:   s.Inventory,
-		Audit:       api.AuditFromDB(s.Pool),
+		Audit:       apiserver.AuditFromDB(s.Pool),
 		Runs:        s.Runs,
 		Remediation: s.Remediation,
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,13 @@ import (
 
 	"github.com/fleetd/fleetd/pkg/api"
 )
+
+func apiErr(t *testing.T, err error) *api.Error {
+	t.Helper()
+	var ae *api.Error
+	require.True(t, errors.As(err, &ae), "want *api.Error, got %T: %v", err, err)
+	return ae
+}
 
 func TestParseServerURL(t *testing.T) {
 	t.Parallel()

@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -81,12 +80,4 @@ func (d ErrorDetail) String() string {
 // Errorf builds an *Error with the given status and code.
 func Errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-func errBadRequest(format string, args ...any) *Error {
-	return Errorf(http.StatusBadRequest, CodeBadRequest, format, args...)
-}
-
-func errNotFound(format string, args ...any) *Error {
-	return Errorf(http.StatusNotFound, CodeNotFound, format, args...)
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
+	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/testdb"
@@ -36,7 +37,7 @@ func e2eServer(t *testing.T) (string, map[auth.Role]string) {
 	pool := testdb.New(t)
 	svc, err := app.NewServices(ctx, cfg, pool, zap.NewNop())
 	require.NoError(t, err)
-	srv, err := api.NewServer(svc.APIDeps())
+	srv, err := apiserver.New(svc.APIDeps())
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

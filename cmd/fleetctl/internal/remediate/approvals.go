@@ -12,13 +12,12 @@ import (
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/cmdutil"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
 	"github.com/fleetd/fleetd/pkg/api"
-	rem "github.com/fleetd/fleetd/pkg/remediate"
 )
 
 // states are the --state values of approvals list ("all" = no filter).
 func states() []string {
 	out := []string{"all"}
-	for _, s := range rem.AllStates() {
+	for _, s := range api.RequestStates() {
 		out = append(out, string(s))
 	}
 	return out
@@ -67,7 +66,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 			return listRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.State, "state", string(rem.StatePending), "only requests in this state; all for every state")
+	cmd.Flags().StringVar(&opts.State, "state", string(api.RequestPending), "only requests in this state; all for every state")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many requests")
 	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(states(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd

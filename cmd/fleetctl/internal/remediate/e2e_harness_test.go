@@ -22,6 +22,7 @@ import (
 
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/cli"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
+	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
@@ -113,7 +114,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		remediate.ConfigFrom(cfg), clock, log)
 	deps := svc.APIDeps()
 	deps.Remediation = rem
-	srv, err := api.NewServer(deps)
+	srv, err := apiserver.New(deps)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -238,7 +239,7 @@ func (w *world) waitFinal(id uuid.UUID) api.RemediationRequest {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r, _ := w.show(id)
-		if r.State == remediate.StateSucceeded || r.State == remediate.StateFailed {
+		if r.State == api.RequestSucceeded || r.State == api.RequestFailed {
 			return r
 		}
 		if time.Now().After(deadline) {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/sim"
 )
@@ -39,7 +40,7 @@ func TestE2ERestartCuresDevice(t *testing.T) {
 	require.Contains(t, out, "Approved restart-connector "+id.String())
 
 	r := w.waitFinal(id)
-	require.Equal(t, remediate.StateSucceeded, r.State, r.Result.Message)
+	require.Equal(t, api.RequestSucceeded, r.State, r.Result.Message)
 	d := w.dev("ftd-ams-01")
 	require.Equal(t, int64(1), d.Counters().ConnectorRestarts)
 	require.False(t, hasFault(d, sim.FaultEventHandlerDisconnected))
@@ -102,7 +103,7 @@ func TestE2EApprovalRules(t *testing.T) {
 	out = w.ctlOK(requester, "requests", "cancel", r2.ID.String(), "--reason", "fixed by hand")
 	require.Contains(t, out, "Cancelled "+r2.ID.String())
 	got, _ := w.show(r2.ID)
-	require.Equal(t, remediate.StateCancelled, got.State)
+	require.Equal(t, api.RequestCancelled, got.State)
 
 	// Expired: the TTL passes before anyone approves.
 	r3 := w.request(requester, "--restart-connector", "ftd-ams-01")
@@ -112,7 +113,7 @@ func TestE2EApprovalRules(t *testing.T) {
 	require.Contains(t, errOut, "expired")
 	require.Contains(t, errOut, "cannot be approved")
 	got, _ = w.show(r3.ID)
-	require.Equal(t, remediate.StateExpired, got.State)
+	require.Equal(t, api.RequestExpired, got.State)
 	expired := w.ctlOK(viewer, "approvals", "list", "--state", "expired")
 	require.Contains(t, expired, r3.ID.String())
 
@@ -126,8 +127,8 @@ func TestE2EAlreadyHealthySkipped(t *testing.T) {
 	r := w.request(requester, "--restart-connector", "ftd-ok-01")
 	w.ctlOK(approver, "approve", r.ID.String())
 	got := w.waitFinal(r.ID)
-	require.Equal(t, remediate.StateSucceeded, got.State)
-	require.Equal(t, remediate.Summary{Devices: 1, Skipped: 1}, got.Result.Summary)
+	require.Equal(t, api.RequestSucceeded, got.State)
+	require.Equal(t, api.RemediationSummary{Devices: 1, Skipped: 1}, got.Result.Summary)
 	require.Equal(t, "nothing to do: the pre-check found the device healthy", got.Result.Devices[0].Message)
 	d := w.dev("ftd-ok-01")
 	require.Zero(t, d.Counters().ConnectorRestarts)
@@ -144,7 +145,7 @@ func TestE2ERestartThatDoesNotCureRecommendsReboot(t *testing.T) {
 	r := w.request(requester, "--restart-connector", "ftd-ams-02")
 	w.ctlOK(approver, "approve", r.ID.String())
 	got := w.waitFinal(r.ID)
-	require.Equal(t, remediate.StateFailed, got.State)
+	require.Equal(t, api.RequestFailed, got.State)
 	require.Equal(t, "reboot", got.Result.Recommended)
 	d := w.dev("ftd-ams-02")
 	require.Equal(t, int64(1), d.Counters().ConnectorRestarts)
@@ -159,7 +160,7 @@ func TestE2ERestartThatDoesNotCureRecommendsReboot(t *testing.T) {
 	w.ctlOK(approver, "approve", rb.ID.String())
 	w.clock.Set(at)
 	got = w.waitFinal(rb.ID)
-	require.Equal(t, remediate.StateSucceeded, got.State, got.Result.Message)
+	require.Equal(t, api.RequestSucceeded, got.State, got.Result.Message)
 	require.Equal(t, int64(1), d.Counters().Reboots)
 	require.Empty(t, d.Faults())
 }
@@ -177,7 +178,7 @@ func TestE2ERebootInWindow(t *testing.T) {
 
 	time.Sleep(300 * time.Millisecond)
 	got, _ := w.show(r.ID)
-	require.Equal(t, remediate.StateScheduled, got.State)
+	require.Equal(t, api.RequestScheduled, got.State)
 	require.Zero(t, w.dev("ftd-ams-03").Counters().Reboots)
 	w.clock.Set(window.Add(-time.Second))
 	time.Sleep(300 * time.Millisecond)
@@ -185,7 +186,7 @@ func TestE2ERebootInWindow(t *testing.T) {
 
 	w.clock.Set(window.Add(10 * time.Minute))
 	got = w.waitFinal(r.ID)
-	require.Equal(t, remediate.StateSucceeded, got.State, got.Result.Message)
+	require.Equal(t, api.RequestSucceeded, got.State, got.Result.Message)
 	d := w.dev("ftd-ams-03")
 	require.Equal(t, int64(1), d.Counters().Reboots)
 	require.False(t, hasFault(d, sim.FaultEventHandlerDisconnected))
@@ -206,7 +207,7 @@ func TestE2ERebootAtTime(t *testing.T) {
 	require.Zero(t, w.dev("ftd-nyc-01").Counters().Reboots)
 	w.clock.Set(at)
 	got := w.waitFinal(r.ID)
-	require.Equal(t, remediate.StateSucceeded, got.State, got.Result.Message)
+	require.Equal(t, api.RequestSucceeded, got.State, got.Result.Message)
 	require.Equal(t, int64(1), w.dev("ftd-nyc-01").Counters().Reboots)
 	require.Equal(t, at, got.StartedAt.UTC())
 }
@@ -245,11 +246,11 @@ func TestE2ECrashMidRestart(t *testing.T) {
 			require.NoError(t, c1.StopAndCancel(ctx))
 			cancel()
 			mid, _ := w.show(r.ID)
-			require.Equal(t, remediate.StateRunning, mid.State)
+			require.Equal(t, api.RequestRunning, mid.State)
 
 			w.startWorkers(nil, remediate.Hooks{})
 			got := w.waitFinal(r.ID)
-			require.Equal(t, remediate.StateSucceeded, got.State, got.Result.Message)
+			require.Equal(t, api.RequestSucceeded, got.State, got.Result.Message)
 			d := w.dev("ftd-ams-04")
 			c := d.Counters()
 			require.Equal(t, int64(1), c.ConnectorRestarts, "restarted at most once per approval")
@@ -282,10 +283,10 @@ func TestE2EBatchStopsAtFailureThreshold(t *testing.T) {
 	w.ctlOK(approver, "approve", r.ID.String())
 
 	got := w.waitFinal(r.ID)
-	require.Equal(t, remediate.StateFailed, got.State)
-	require.Equal(t, remediate.Summary{Devices: 5, Succeeded: 1, Failed: 2, NotRun: 2}, got.Result.Summary)
+	require.Equal(t, api.RequestFailed, got.State)
+	require.Equal(t, api.RemediationSummary{Devices: 5, Succeeded: 1, Failed: 2, NotRun: 2}, got.Result.Summary)
 	require.Contains(t, got.Result.Message, "stopped: 2 failed device(s) passed the failure threshold of 1")
-	outcome := map[string]remediate.DeviceResult{}
+	outcome := map[string]api.RemediationDeviceResult{}
 	for _, d := range got.Result.Devices {
 		outcome[d.Device] = d
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/cmdutil"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
 	"github.com/fleetd/fleetd/pkg/api"
-	rem "github.com/fleetd/fleetd/pkg/remediate"
 )
 
 func execute(cmd *cobra.Command, args ...string) error {
@@ -41,15 +40,15 @@ func TestRemediateFlags(t *testing.T) {
 		wantErr string
 	}{
 		{args: []string{"--restart-connector", "ftd-1"},
-			want: api.CreateRemediationRequest{Action: rem.ActionRestartConnector, Devices: []string{"ftd-1"}}},
+			want: api.CreateRemediationRequest{Action: api.ActionRestartConnector, Devices: []string{"ftd-1"}}},
 		{args: []string{"--restart-connector=ftd-1,ftd-2", "ftd-3", "--reason", "INC-1"},
-			want: api.CreateRemediationRequest{Action: rem.ActionRestartConnector, Devices: []string{"ftd-1", "ftd-2", "ftd-3"}, Reason: "INC-1"}},
+			want: api.CreateRemediationRequest{Action: api.ActionRestartConnector, Devices: []string{"ftd-1", "ftd-2", "ftd-3"}, Reason: "INC-1"}},
 		{args: []string{"--restart-connector", "--site", "emea", "--diagnosis", "eventhandler-disconnected"},
-			want: api.CreateRemediationRequest{Action: rem.ActionRestartConnector, Site: "emea", Diagnosis: "eventhandler-disconnected"}},
+			want: api.CreateRemediationRequest{Action: api.ActionRestartConnector, Site: "emea", Diagnosis: "eventhandler-disconnected"}},
 		{args: []string{"--reboot", "ftd-1", "--in-window"},
-			want: api.CreateRemediationRequest{Action: rem.ActionReboot, Devices: []string{"ftd-1"}, InWindow: true}},
+			want: api.CreateRemediationRequest{Action: api.ActionReboot, Devices: []string{"ftd-1"}, InWindow: true}},
 		{args: []string{"--reboot", "ftd-1", "--at", "2024-06-02T02:30:00+02:00"},
-			want: api.CreateRemediationRequest{Action: rem.ActionReboot, Devices: []string{"ftd-1"}, At: &at}},
+			want: api.CreateRemediationRequest{Action: api.ActionReboot, Devices: []string{"ftd-1"}, At: &at}},
 		{args: []string{"ftd-1"}, wantErr: "give an action"},
 		{args: []string{"--restart-connector", "ftd-1", "--reboot", "ftd-2"}, wantErr: "not both"},
 		{args: []string{"--restart-connector"}, wantErr: "which devices?"},
@@ -117,10 +116,10 @@ func TestApproveSendsReviewedHash(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == "GET" && r.URL.Path == "/v1/remediations/"+id.String():
-			_ = json.NewEncoder(w).Encode(api.RemediationRequest{ID: id, State: rem.StatePending, ParamsHash: "abc123"})
+			_ = json.NewEncoder(w).Encode(api.RemediationRequest{ID: id, State: api.RequestPending, ParamsHash: "abc123"})
 		case r.Method == "POST" && r.URL.Path == "/v1/remediations/"+id.String()+"/approve":
 			require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
-			_ = json.NewEncoder(w).Encode(api.RemediationRequest{ID: id, State: rem.StateScheduled, ApprovedBy: "lead"})
+			_ = json.NewEncoder(w).Encode(api.RemediationRequest{ID: id, State: api.RequestScheduled, ApprovedBy: "lead"})
 		default:
 			http.NotFound(w, r)
 		}

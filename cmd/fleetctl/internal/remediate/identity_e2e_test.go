@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
@@ -64,7 +65,7 @@ func TestE2EApprovedDeviceSwappedBeforeRun(t *testing.T) {
 	// The scheduled time comes.
 	w.clock.Set(at.Add(time.Minute))
 	got := w.waitFinal(r.ID)
-	require.Equal(t, remediate.StateFailed, got.State)
+	require.Equal(t, api.RequestFailed, got.State)
 	dr := got.DeviceResults[0]
 	require.Equal(t, remediate.OutcomeFailed, dr.Outcome)
 	require.Equal(t, remediate.ClassIdentityChanged, dr.ErrorClass)
@@ -113,7 +114,7 @@ func TestE2EStalePreviewNotApproved(t *testing.T) {
 	require.Contains(t, errOut, "cannot be approved: its devices changed since it was requested")
 	require.Contains(t, errOut, "(deleted and re-added)")
 	got, _ := w.show(r.ID)
-	require.Equal(t, remediate.StatePending, got.State)
+	require.Equal(t, api.RequestPending, got.State)
 
 	// A hash other than the one shown is refused too.
 	r2 := w.request(requester, "--restart-connector", name)

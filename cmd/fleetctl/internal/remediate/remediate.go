@@ -15,7 +15,6 @@ import (
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/cmdutil"
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
 	"github.com/fleetd/fleetd/pkg/api"
-	rem "github.com/fleetd/fleetd/pkg/remediate"
 )
 
 // noValue marks an action flag given without devices (`--restart-connector
@@ -59,10 +58,10 @@ window; never outside it, even after a fleetd outage).`,
 			case len(restart) > 0 && len(reboot) > 0:
 				return cmdutil.FlagErrorf("give --restart-connector or --reboot, not both")
 			case len(restart) > 0:
-				req.Action = rem.ActionRestartConnector
+				req.Action = api.ActionRestartConnector
 				req.Devices = deviceList(restart, args)
 			case len(reboot) > 0:
-				req.Action = rem.ActionReboot
+				req.Action = api.ActionReboot
 				req.Devices = deviceList(reboot, args)
 			default:
 				return cmdutil.FlagErrorf("give an action: --restart-connector or --reboot")
@@ -83,7 +82,7 @@ window; never outside it, even after a fleetd outage).`,
 			switch {
 			case req.At != nil && req.InWindow:
 				return cmdutil.FlagErrorf("give --at or --in-window, not both")
-			case req.Action == rem.ActionReboot && req.At == nil && !req.InWindow:
+			case req.Action == api.ActionReboot && req.At == nil && !req.InWindow:
 				return cmdutil.FlagErrorf("a reboot needs --at TIME or --in-window")
 			}
 			if runF != nil {
@@ -156,7 +155,7 @@ func printRequest(ios *iostreams.IOStreams, r api.RemediationRequest, plan bool)
 			line += ": " + r.ApprovalComment
 		}
 		fmt.Fprintf(w, "Approved    %s\n", line)
-	case r.State == rem.StatePending:
+	case r.State == api.RequestPending:
 		fmt.Fprintf(w, "Expires     %s (unapproved requests expire)\n", cmdutil.FormatTime(ios, r.ExpiresAt))
 	}
 	if r.RejectedBy != "" {
@@ -205,7 +204,7 @@ func printRequest(ios *iostreams.IOStreams, r api.RemediationRequest, plan bool)
 		fmt.Fprintf(w, "  verify     %s\n", strings.Join(p.Verify, ", "))
 		fmt.Fprintf(w, "Stops when  %s\n", p.StopRule)
 	}
-	if len(r.DeviceResults) > 0 && (r.State == rem.StateRunning || r.State.Final()) {
+	if len(r.DeviceResults) > 0 && (r.State == api.RequestRunning || r.State.Final()) {
 		fmt.Fprintln(w)
 		t := cmdutil.NewTable(ios)
 		t.Header("device", "batch", "outcome", "step", "before", "after", "message")

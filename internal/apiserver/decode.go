@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/fleetd/fleetd/pkg/api"
 )
 
 // decodeJSON reads exactly one JSON value from the request body into v,
@@ -18,7 +20,7 @@ func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			return api.Errorf(http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia,
 				"request body must be application/json, got %q", ct)
 		}
 	}
@@ -34,13 +36,13 @@ func decodeJSON(r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return jsonDecodeError(err)
 		}
-		return Errorf(http.StatusBadRequest, CodeInvalidJSON,
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidJSON,
 			"request body must contain a single JSON object")
 	}
 	return nil
 }
 
-func jsonDecodeError(err error) *Error {
+func jsonDecodeError(err error) *api.Error {
 	var (
 		tooBig    *http.MaxBytesError
 		syntaxErr *json.SyntaxError
@@ -48,32 +50,32 @@ func jsonDecodeError(err error) *Error {
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
+		return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
 			"request body is larger than the server's limit of %d bytes (api.max_body_bytes)", tooBig.Limit)
 	case errors.Is(err, io.EOF):
-		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "request body is empty; a JSON object is required")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidJSON, "request body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON: unexpected end of body")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidJSON, "malformed JSON: unexpected end of body")
 	case errors.As(err, &syntaxErr):
-		return Errorf(http.StatusBadRequest, CodeInvalidJSON,
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidJSON,
 			"malformed JSON at byte %d: %s", syntaxErr.Offset, strings.TrimPrefix(syntaxErr.Error(), "json: "))
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			return Errorf(http.StatusBadRequest, CodeInvalidJSON,
+			return api.Errorf(http.StatusBadRequest, api.CodeInvalidJSON,
 				"request body must be a JSON %s, got %s", typeName(typeErr.Type.Kind().String()), typeErr.Value)
 		}
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
+		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidJSON,
 			Message: fmt.Sprintf("field %q must be a %s, got %s", field, typeName(typeErr.Type.Kind().String()), typeErr.Value),
-			Details: []ErrorDetail{{Field: field, Message: "wrong type"}}}
+			Details: []api.ErrorDetail{{Field: field, Message: "wrong type"}}}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for this one.
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
+		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeInvalidJSON,
 			Message: fmt.Sprintf("unknown field %q in request body", field),
-			Details: []ErrorDetail{{Field: field, Message: "unknown field"}}}
+			Details: []api.ErrorDetail{{Field: field, Message: "unknown field"}}}
 	default:
-		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON: %v", err)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidJSON, "malformed JSON: %v", err)
 	}
 }
 

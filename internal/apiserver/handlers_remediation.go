@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -7,38 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/remediate"
-)
-
-// Wire types of remediation are pkg/remediate's own: Request is the
-// `requests show -o json` object of DESIGN.md.
-type (
-	RemediationRequest       = remediate.Request
-	CreateRemediationRequest = remediate.CreateRequest
-)
-
-// ApproveRequest is the body of POST /v1/remediations/{id}/approve.
-type ApproveRequest struct {
-	Comment string `json:"comment,omitempty"`
-	// ParamsHash is the params_hash the approver reviewed; when set, the
-	// approval fails if the request no longer matches it.
-	ParamsHash string `json:"params_hash,omitempty"`
-}
-
-// RejectRequest is the body of POST /v1/remediations/{id}/reject.
-type RejectRequest struct {
-	Reason string `json:"reason"`
-}
-
-// CancelRequest is the body of POST /v1/remediations/{id}/cancel.
-type CancelRequest struct {
-	Reason string `json:"reason,omitempty"`
-}
-
-// Error codes of the remediation routes.
-const (
-	CodeSelfApproval = "self_approval" // 403: the requester tried to approve
-	CodeExpired      = "expired"       // 409: the request expired before approval
 )
 
 // Remediation is what the remediation routes need (*remediate.Service).
@@ -64,17 +34,17 @@ func remediationError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, remediate.ErrNotFound):
-		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
 	case errors.Is(err, remediate.ErrSelfApproval):
-		return Errorf(http.StatusForbidden, CodeSelfApproval, "%s", err.Error())
+		return api.Errorf(http.StatusForbidden, api.CodeSelfApproval, "%s", err.Error())
 	case errors.Is(err, remediate.ErrForbidden):
-		return Errorf(http.StatusForbidden, CodeForbidden, "%s", err.Error())
+		return api.Errorf(http.StatusForbidden, api.CodeForbidden, "%s", err.Error())
 	case errors.Is(err, remediate.ErrExpired):
-		return Errorf(http.StatusConflict, CodeExpired, "%s", err.Error())
+		return api.Errorf(http.StatusConflict, api.CodeExpired, "%s", err.Error())
 	case errors.Is(err, remediate.ErrConflict):
-		return Errorf(http.StatusConflict, CodeConflict, "%s", err.Error())
+		return api.Errorf(http.StatusConflict, api.CodeConflict, "%s", err.Error())
 	case errors.Is(err, remediate.ErrInvalid):
-		return Errorf(http.StatusBadRequest, CodeValidation, "%s", err.Error())
+		return api.Errorf(http.StatusBadRequest, api.CodeValidation, "%s", err.Error())
 	}
 	return err
 }
@@ -92,7 +62,7 @@ func (s *Server) remediationID(r *http.Request) (uuid.UUID, error) {
 
 func (s *Server) remediationConfigured() error {
 	if s.deps.Remediation == nil {
-		return Errorf(http.StatusServiceUnavailable, CodeUnavailable, "remediation is not configured on this server")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "remediation is not configured on this server")
 	}
 	return nil
 }
@@ -104,15 +74,15 @@ func (s *Server) createRemediation(w http.ResponseWriter, r *http.Request) error
 	if _, err := parseQuery(r); err != nil {
 		return err
 	}
-	var req CreateRemediationRequest
+	var req api.CreateRemediationRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	out, err := s.deps.Remediation.Create(r.Context(), remediationActor(r), req)
+	out, err := s.deps.Remediation.Create(r.Context(), remediationActor(r), createRequestFromWire(req))
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, requestToWire(out))
 	return nil
 }
 
@@ -136,10 +106,11 @@ func (s *Server) listRemediations(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return remediationError(err)
 	}
-	if list == nil {
-		list = []remediate.Request{}
+	out := make([]api.RemediationRequest, len(list))
+	for i, req := range list {
+		out[i] = requestToWire(req)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -155,7 +126,7 @@ func (s *Server) getRemediation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }
 
@@ -167,7 +138,7 @@ func (s *Server) approveRemediation(w http.ResponseWriter, r *http.Request) erro
 	if _, err := parseQuery(r); err != nil {
 		return err
 	}
-	var req ApproveRequest
+	var req api.ApproveRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -175,7 +146,7 @@ func (s *Server) approveRemediation(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }
 
@@ -187,7 +158,7 @@ func (s *Server) rejectRemediation(w http.ResponseWriter, r *http.Request) error
 	if _, err := parseQuery(r); err != nil {
 		return err
 	}
-	var req RejectRequest
+	var req api.RejectRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -195,7 +166,7 @@ func (s *Server) rejectRemediation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }
 
@@ -207,7 +178,7 @@ func (s *Server) cancelRemediation(w http.ResponseWriter, r *http.Request) error
 	if _, err := parseQuery(r); err != nil {
 		return err
 	}
-	var req CancelRequest
+	var req api.CancelRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -215,6 +186,6 @@ func (s *Server) cancelRemediation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return remediationError(err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, requestToWire(out))
 	return nil
 }

@@ -1,10 +1,11 @@
-package api
+package apiserver
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
 )
@@ -13,9 +14,9 @@ import (
 // A new service adds its sentinel errors here. Anything unknown is a 500
 // whose message hides the cause (it may name tables or hosts); the cause is
 // logged with the request id.
-func toAPIError(err error) *Error {
+func toAPIError(err error) *api.Error {
 	var (
-		apiErr  *Error
+		apiErr  *api.Error
 		valErr  *inventory.ValidationError
 		refused *inventory.AcceptRefusedError
 	)
@@ -29,24 +30,24 @@ func toAPIError(err error) *Error {
 		if len(refused.Refused) == 1 {
 			keys = "host key"
 		}
-		e := Errorf(http.StatusForbidden, CodeForbidden, "%d %s not accepted (two-person rule); nothing was accepted", len(refused.Refused), keys)
+		e := api.Errorf(http.StatusForbidden, api.CodeForbidden, "%d %s not accepted (two-person rule); nothing was accepted", len(refused.Refused), keys)
 		for _, r := range refused.Refused {
-			e.Details = append(e.Details, ErrorDetail{Field: r.Device, Message: r.Reason})
+			e.Details = append(e.Details, api.ErrorDetail{Field: r.Device, Message: r.Reason})
 		}
 		return e
 	case errors.Is(err, inventory.ErrNotFound), errors.Is(err, auth.ErrNotFound):
-		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
 	case errors.Is(err, inventory.ErrExists), errors.Is(err, auth.ErrNameTaken):
-		return Errorf(http.StatusConflict, CodeConflict, "%s", err.Error())
+		return api.Errorf(http.StatusConflict, api.CodeConflict, "%s", err.Error())
 	default:
-		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal}
+		return &api.Error{Status: http.StatusInternalServerError, Code: api.CodeInternal}
 	}
 }
 
-func validationError(v *inventory.ValidationError) *Error {
-	e := &Error{Status: http.StatusBadRequest, Code: CodeValidation}
+func validationError(v *inventory.ValidationError) *api.Error {
+	e := &api.Error{Status: http.StatusBadRequest, Code: api.CodeValidation}
 	for _, p := range v.Problems {
-		e.Details = append(e.Details, ErrorDetail{Line: p.Line, Field: p.Field, Message: p.Message})
+		e.Details = append(e.Details, api.ErrorDetail{Line: p.Line, Field: p.Field, Message: p.Message})
 	}
 	n := v.Count()
 	e.Total = n

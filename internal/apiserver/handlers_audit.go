@@ -1,10 +1,20 @@
-package api
+package apiserver
 
 import (
 	"net/http"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/audit"
 )
+
+func auditEventFromStore(e audit.Event) api.AuditEvent {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	return api.AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
+		TargetKind: e.TargetKind, Target: e.Target, Details: details}
+}
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(r, "actor", "action", "target_kind", "target", "since", "until", "before_id", "limit")
@@ -28,14 +38,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AuditEvent, len(events))
+	out := make([]api.AuditEvent, len(events))
 	for i, e := range events {
-		details := e.Details
-		if details == nil {
-			details = map[string]any{}
-		}
-		out[i] = AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
-			TargetKind: e.TargetKind, Target: e.Target, Details: details}
+		out[i] = auditEventFromStore(e)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

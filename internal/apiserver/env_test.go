@@ -1,4 +1,4 @@
-package api_test
+package apiserver_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
@@ -34,7 +35,7 @@ import (
 type testEnv struct {
 	pool   *pgxpool.Pool
 	inv    *inventory.Store
-	srv    *api.Server
+	srv    *apiserver.Server
 	ts     *httptest.Server
 	tokens map[auth.Role]string
 	logs   *observer.ObservedLogs
@@ -90,8 +91,8 @@ func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
 	require.NoError(t, err)
 	sweepSvc.Bind(sweep.Deps{Runs: runSvc, Queue: queue})
 	require.NoError(t, sweepSvc.Sync(ctx))
-	srv, err := api.NewServer(api.Deps{Log: log, Config: cfg, DB: pool, Auth: authStore,
-		Inventory: inv, Audit: api.AuditFromDB(pool), Runs: runSvc, Remediation: remSvc,
+	srv, err := apiserver.New(apiserver.Deps{Log: log, Config: cfg, DB: pool, Auth: authStore,
+		Inventory: inv, Audit: apiserver.AuditFromDB(pool), Runs: runSvc, Remediation: remSvc,
 		Sweeps: sweepSvc, Metrics: metrics.New().Handler()})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())

@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/api"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -21,7 +23,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := s.deps.DB.Ping(ctx); err != nil {
 		s.log.Warn("readiness: database unreachable", zap.Error(err))
-		return Errorf(http.StatusServiceUnavailable, CodeUnavailable, "database unreachable")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "database unreachable")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
@@ -32,7 +34,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id, _ := IdentityFrom(r.Context())
-	writeJSON(w, http.StatusOK, Identity{Name: id.Name, Role: id.Role.String()})
+	writeJSON(w, http.StatusOK, api.Identity{Name: id.Name, Role: id.Role.String()})
 	return nil
 }
 
@@ -44,11 +46,11 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Site, 0, len(sites))
+	out := make([]api.Site, 0, len(sites))
 	for _, st := range sites {
-		site := Site{Name: st.Name, Region: st.Region, Timezone: st.Timezone,
+		site := api.Site{Name: st.Name, Region: st.Region, Timezone: st.Timezone,
 			HostKeyPolicy: st.HostKeyPolicy, Devices: st.Devices,
-			MaintenanceWindow: MaintenanceWindow{Weekdays: []string{}}}
+			MaintenanceWindow: api.MaintenanceWindow{Weekdays: []string{}}}
 		if cs, ok := s.deps.Config.Sites[st.Name]; ok {
 			mw := cs.MaintenanceWindow
 			if mw.Weekdays != nil {

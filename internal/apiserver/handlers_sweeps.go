@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -8,15 +8,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/runs"
 	"github.com/fleetd/fleetd/pkg/sweep"
-)
-
-// Wire types of schedules and run diffs are pkg/sweep's own.
-type (
-	Schedule   = sweep.Schedule
-	RunDiff    = sweep.Diff
-	DiffDevice = sweep.DiffDevice
 )
 
 // Sweeps is what the schedule and diff routes need (*sweep.Service).
@@ -30,7 +24,7 @@ var scheduleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 func (s *Server) sweepsConfigured() error {
 	if s.deps.Sweeps == nil {
-		return Errorf(http.StatusServiceUnavailable, CodeUnavailable, "schedules are not configured on this server")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "schedules are not configured on this server")
 	}
 	return nil
 }
@@ -50,10 +44,11 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []sweep.Schedule{}
+	out := make([]api.Schedule, len(list))
+	for i, sc := range list {
+		out[i] = scheduleToWire(sc)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -75,12 +70,12 @@ func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request, enab
 	}
 	sc, err := s.deps.Sweeps.SetEnabled(r.Context(), actor(r), name, enabled)
 	if errors.Is(err, sweep.ErrUnknownSchedule) {
-		return Errorf(http.StatusNotFound, CodeNotFound, "%s (schedules come from fleetd's config)", err.Error())
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s (schedules come from fleetd's config)", err.Error())
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sc)
+	writeJSON(w, http.StatusOK, scheduleToWire(sc))
 	return nil
 }
 
@@ -101,12 +96,12 @@ func (s *Server) runDiff(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.deps.Sweeps.Diff(r.Context(), id)
 	if errors.Is(err, runs.ErrNotFound) {
-		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, diffToWire(d))
 	return nil
 }
 
@@ -114,7 +109,7 @@ func (s *Server) runDiff(w http.ResponseWriter, r *http.Request) error {
 // route: Prometheus sends a viewer token).
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	if s.deps.Metrics == nil {
-		return Errorf(http.StatusServiceUnavailable, CodeUnavailable, "metrics are not enabled on this server")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "metrics are not enabled on this server")
 	}
 	s.deps.Metrics.ServeHTTP(w, r)
 	return nil

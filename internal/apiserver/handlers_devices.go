@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"fmt"
@@ -6,15 +6,16 @@ import (
 	"path"
 	"strings"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
-func deviceFromStore(d inventory.Device) Device {
+func deviceFromStore(d inventory.Device) api.Device {
 	tags := d.Tags
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	return Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind), Site: d.Site, Address: d.Address,
+	return api.Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind), Site: d.Site, Address: d.Address,
 		Credential: d.Credential, Tags: tags, ManagedBy: d.ManagedBy,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
@@ -39,7 +40,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Device, len(devs))
+	out := make([]api.Device, len(devs))
 	for i, d := range devs {
 		out[i] = deviceFromStore(d)
 	}
@@ -60,7 +61,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) error {
-	var in NewDevice
+	var in api.NewDevice
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -95,14 +96,14 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) error {
-	var in ImportRequest
+	var in api.ImportRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Content) == "" {
-		return &Error{Status: http.StatusBadRequest, Code: CodeValidation,
+		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeValidation,
 			Message: "content is empty: send the inventory file's text",
-			Details: []ErrorDetail{{Field: "content", Message: "required"}}}
+			Details: []api.ErrorDetail{{Field: "content", Message: "required"}}}
 	}
 	// Only the base name: it picks the format and prefixes error messages;
 	// a client's directory layout means nothing here.
@@ -114,8 +115,8 @@ func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := ImportResult{DryRun: plan.DryRun, Added: make([]Device, 0, len(plan.Added)),
-		Changed: make([]DeviceChange, 0, len(plan.Changed)), Unchanged: plan.Unchanged}
+	out := api.ImportResult{DryRun: plan.DryRun, Added: make([]api.Device, 0, len(plan.Added)),
+		Changed: make([]api.DeviceChange, 0, len(plan.Changed)), Unchanged: plan.Unchanged}
 	if out.Unchanged == nil {
 		out.Unchanged = []string{}
 	}
@@ -123,9 +124,9 @@ func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) error {
 		out.Added = append(out.Added, deviceFromStore(d))
 	}
 	for _, c := range plan.Changed {
-		dc := DeviceChange{Device: c.Device, Fields: make([]FieldChange, 0, len(c.Fields))}
+		dc := api.DeviceChange{Device: c.Device, Fields: make([]api.FieldChange, 0, len(c.Fields))}
 		for _, fc := range c.Fields {
-			dc.Fields = append(dc.Fields, FieldChange{Field: fc.Field, Old: fc.Old, New: fc.New})
+			dc.Fields = append(dc.Fields, api.FieldChange{Field: fc.Field, Old: fc.Old, New: fc.New})
 		}
 		out.Changed = append(out.Changed, dc)
 	}
@@ -154,7 +155,7 @@ func (s *Server) checkSite(r *http.Request, site string) error {
 	if known == "" {
 		known = "none configured"
 	}
-	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest,
+	return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest,
 		Message: fmt.Sprintf("unknown site %q (known: %s)", site, known),
-		Details: []ErrorDetail{{Field: "site", Message: "unknown site"}}}
+		Details: []api.ErrorDetail{{Field: "site", Message: "unknown site"}}}
 }

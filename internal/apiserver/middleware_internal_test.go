@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/fleetd/fleetd/pkg/api"
 )
 
 func TestPanicBecomesJSON500(t *testing.T) {
@@ -22,7 +24,7 @@ func TestPanicBecomesJSON500(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
 	var env errorEnvelope
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &env))
-	require.Equal(t, CodeInternal, env.Error.Code)
+	require.Equal(t, api.CodeInternal, env.Error.Code)
 	require.Contains(t, env.Error.Message, rec.Header().Get("X-Request-Id"))
 	require.Equal(t, 1, logs.FilterMessage("panic in handler").Len())
 	require.Equal(t, 1, logs.FilterMessage("request").Len(), "the access log still records the request")

@@ -1,4 +1,4 @@
-package api_test
+package apiserver_test
 
 import (
 	"net/http/httptest"
@@ -6,12 +6,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/fleetd/fleetd/pkg/api"
+	"github.com/fleetd/fleetd/internal/apiserver"
 )
 
 func zapString(k, v string) zap.Field { return zap.String(k, v) }
 
-func newHTTPServer(t *testing.T, srv *api.Server) string {
+func newHTTPServer(t *testing.T, srv *apiserver.Server) string {
 	t.Helper()
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/api"
 )
 
 // requestInfo travels in the request context so that the access log, written
@@ -97,7 +99,7 @@ func observe(log *zap.Logger, next http.Handler) http.Handler {
 				log.Error("panic in handler", zap.String("request_id", id),
 					zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 				if rec.status == 0 {
-					writeError(rec, r, Errorf(http.StatusInternalServerError, CodeInternal,
+					writeError(rec, r, api.Errorf(http.StatusInternalServerError, api.CodeInternal,
 						"internal error (request id %s)", id))
 				}
 			}
@@ -134,7 +136,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ri := infoFrom(r.Context())
 	ri.err = err
 	apiErr := toAPIError(err)
-	if apiErr.Status == http.StatusInternalServerError && apiErr.Code == CodeInternal && apiErr.Message == "" {
+	if apiErr.Status == http.StatusInternalServerError && apiErr.Code == api.CodeInternal && apiErr.Message == "" {
 		apiErr.Message = fmt.Sprintf("internal error (request id %s)", ri.ID)
 	}
 	out := *apiErr

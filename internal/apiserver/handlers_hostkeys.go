@@ -1,14 +1,15 @@
-package api
+package apiserver
 
 import (
 	"net/http"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
-func hostKeyFromStore(k inventory.HostKey) HostKey {
-	return HostKey{Device: k.Device, Site: k.Site, Address: k.Address, KeyType: k.KeyType,
+func hostKeyFromStore(k inventory.HostKey) api.HostKey {
+	return api.HostKey{Device: k.Device, Site: k.Site, Address: k.Address, KeyType: k.KeyType,
 		Fingerprint: k.Fingerprint, PublicKey: k.PublicKey, State: string(k.State), SeenCount: k.SeenCount,
 		FirstSeen: k.FirstSeen, LastSeen: k.LastSeen, PinnedBy: k.PinnedBy, PinnedAt: k.PinnedAt}
 }
@@ -31,7 +32,7 @@ func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]HostKey, len(keys))
+	out := make([]api.HostKey, len(keys))
 	for i, k := range keys {
 		out[i] = hostKeyFromStore(k)
 	}
@@ -40,7 +41,7 @@ func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) acceptHostKeys(w http.ResponseWriter, r *http.Request) error {
-	var in AcceptHostKeysRequest
+	var in api.AcceptHostKeysRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -62,13 +63,13 @@ func (s *Server) acceptHostKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := AcceptHostKeysResult{Accepted: make([]HostKey, 0, len(res.Accepted)),
-		Skipped: make([]SkippedHostKey, 0, len(res.Skipped))}
+	out := api.AcceptHostKeysResult{Accepted: make([]api.HostKey, 0, len(res.Accepted)),
+		Skipped: make([]api.SkippedHostKey, 0, len(res.Skipped))}
 	for _, k := range res.Accepted {
 		out.Accepted = append(out.Accepted, hostKeyFromStore(k))
 	}
 	for _, sk := range res.Skipped {
-		out.Skipped = append(out.Skipped, SkippedHostKey{Device: sk.Device, Reason: sk.Reason})
+		out.Skipped = append(out.Skipped, api.SkippedHostKey{Device: sk.Device, Reason: sk.Reason})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,4 +1,4 @@
-package api_test
+package apiserver_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
@@ -218,7 +219,7 @@ func TestReadyzReportsDatabaseDown(t *testing.T) {
 	require.NoError(t, err)
 	deps := svc.APIDeps()
 	deps.DB = downDB{}
-	srv, err := api.NewServer(deps)
+	srv, err := apiserver.New(deps)
 	require.NoError(t, err)
 	ts := newHTTPServer(t, srv)
 	c, err := api.NewClient(ts, "")
@@ -231,6 +232,6 @@ func TestReadyzReportsDatabaseDown(t *testing.T) {
 
 func TestNewServerNamesMissingDeps(t *testing.T) {
 	t.Parallel()
-	_, err := api.NewServer(api.Deps{})
+	_, err := apiserver.New(apiserver.Deps{})
 	require.ErrorContains(t, err, "missing dependencies: DB, Auth, Inventory, Audit")
 }

@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"net/http"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetd/fleetd/pkg/api"
 )
 
 // query reads URL parameters strictly, like decodeJSON reads bodies: a
@@ -13,7 +15,7 @@ import (
 // silently list every device.
 type query struct {
 	v   url.Values
-	err *Error
+	err *api.Error
 }
 
 func parseQuery(r *http.Request, allowed ...string) (*query, error) {

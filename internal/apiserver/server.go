@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
@@ -83,8 +84,8 @@ type Server struct {
 	handler http.Handler
 }
 
-// NewServer checks deps and builds the route table and middleware chain.
-func NewServer(deps Deps) (*Server, error) {
+// New checks deps and builds the route table and middleware chain.
+func New(deps Deps) (*Server, error) {
 	var missing []string
 	if deps.DB == nil {
 		missing = append(missing, "DB")
@@ -153,7 +154,7 @@ func (s *Server) buildMux() (http.Handler, error) {
 		if _, pattern := paths.Handler(r); pattern != "" {
 			allowed := methodsByPath[pattern]
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			writeError(w, r, Errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+			writeError(w, r, api.Errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
 				"%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 			return
 		}
@@ -176,7 +177,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			}
 			ri.Actor, ri.Role = id.Name, id.Role.String()
 			if !id.Role.AtLeast(rt.MinRole) {
-				writeError(w, r, Errorf(http.StatusForbidden, CodeForbidden,
+				writeError(w, r, api.Errorf(http.StatusForbidden, api.CodeForbidden,
 					"%s %s needs role %s or higher; token %q has role %s",
 					rt.Method, rt.Path, rt.MinRole, id.Name, id.Role))
 				return
@@ -200,17 +201,17 @@ func (s *Server) wrap(rt Route) http.Handler {
 func (s *Server) authenticate(r *http.Request) (auth.Identity, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return auth.Identity{}, Errorf(http.StatusUnauthorized, CodeUnauthorized,
+		return auth.Identity{}, api.Errorf(http.StatusUnauthorized, api.CodeUnauthorized,
 			"missing bearer token: send Authorization: Bearer <token>")
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return auth.Identity{}, Errorf(http.StatusUnauthorized, CodeUnauthorized,
+		return auth.Identity{}, api.Errorf(http.StatusUnauthorized, api.CodeUnauthorized,
 			"malformed Authorization header: want Bearer <token>")
 	}
 	id, err := s.deps.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
 	if errors.Is(err, auth.ErrInvalidToken) {
-		return auth.Identity{}, Errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid or revoked token")
+		return auth.Identity{}, api.Errorf(http.StatusUnauthorized, api.CodeUnauthorized, "invalid or revoked token")
 	}
 	if err != nil {
 		return auth.Identity{}, fmt.Errorf("authenticate: %w", err)

@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -8,26 +8,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
-
-// Wire types of runs and status are pkg/runs' own: they were written to the
-// DESIGN.md contract (`diagnose -o json`, `status -o json`).
-type (
-	Run          = runs.Run
-	RunSummary   = runs.Summary
-	DeviceResult = runs.DeviceResult
-	DeviceStatus = runs.DeviceStatus
-	Selector     = runs.Selector
-)
-
-// StartRunRequest is the body of POST /v1/runs.
-type StartRunRequest struct {
-	Selector Selector `json:"selector"`
-	Checks   []string `json:"checks,omitempty"`
-}
 
 // Runs is what the run and status routes need (*runs.Service).
 type Runs interface {
@@ -46,7 +31,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	if _, err := parseQuery(r); err != nil {
 		return err
 	}
-	var req StartRunRequest
+	var req api.StartRunRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -77,19 +62,19 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("checks: %v", err)
 	}
 	run, err := s.deps.Runs.Start(r.Context(), runs.StartRequest{
-		Kind: runs.KindDiagnose, RequestedBy: actor(r), Selector: sel, Checks: req.Checks,
+		Kind: runs.KindDiagnose, RequestedBy: actor(r), Selector: runs.Selector(sel), Checks: req.Checks,
 	})
 	var selErr *runs.SelectionError
 	if errors.As(err, &selErr) {
 		if len(selErr.Unknown) > 0 {
-			return Errorf(http.StatusNotFound, CodeNotFound, "%s", selErr.Error())
+			return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", selErr.Error())
 		}
 		return errBadRequest("%s", selErr.Error())
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, run)
+	writeJSON(w, http.StatusAccepted, runToWire(run))
 	return nil
 }
 
@@ -106,10 +91,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []runs.Run{}
+	out := make([]api.Run, len(list))
+	for i, run := range list {
+		out[i] = runToWire(run)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -135,7 +121,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 		// Transcripts show what the device printed as root: more than a
 		// viewer gets.
 		if id, _ := IdentityFrom(r.Context()); !id.Role.AtLeast(auth.RoleOperator) {
-			return Errorf(http.StatusForbidden, CodeForbidden, "transcripts need role operator or higher")
+			return api.Errorf(http.StatusForbidden, api.CodeForbidden, "transcripts need role operator or higher")
 		}
 		if opt.Device == "" {
 			return errBadRequest("transcript=true needs device=NAME")
@@ -143,12 +129,12 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	run, err := s.deps.Runs.Get(r.Context(), id, opt)
 	if errors.Is(err, runs.ErrNotFound) {
-		return Errorf(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, runToWire(run))
 	return nil
 }
 
@@ -166,9 +152,10 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []runs.DeviceStatus{}
+	out := make([]api.DeviceStatus, len(list))
+	for i, st := range list {
+		out[i] = deviceStatusToWire(st)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
