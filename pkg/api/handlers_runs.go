@@ -156,7 +156,7 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := runs.StatusFilter{Site: q.str("site"), Diagnosis: q.str("diagnosis"),
-		Health: q.oneOf("health", "healthy", "unhealthy", "error", "unknown")}
+		Health: q.oneOf("health", runs.HealthHealthy, runs.HealthUnhealthy, runs.HealthError, runs.HealthUnknown)}
 	if err := q.done(); err != nil {
 		return err
 	}
