@@ -22,6 +22,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/notify"
+	"github.com/fleetd/fleetd/pkg/queues"
 )
 
 // Audit actions and target kind of this package.
@@ -640,7 +641,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id uuid.UUID, commen
 		// The job starts now and sleeps (snoozes) until its time, looking at
 		// the clock on every wake-up: a wait is always re-judged, never trusted.
 		res, err := s.river.InsertTx(ctx, tx, RemediateArgs{RequestID: id}, &river.InsertOpts{
-			Queue: QueueRemediate, MaxAttempts: MaxJobAttempts,
+			Queue: queues.Remediate, MaxAttempts: MaxJobAttempts,
 			UniqueOpts: river.UniqueOpts{ByArgs: true},
 		})
 		if err != nil {
