@@ -11,7 +11,7 @@ import (
 )
 
 // Wire types of remediation are pkg/remediate's own: Request is the
-// `requests show -o json` object of DESIGN.md.
+// `requests show -o json` object of docs/design.md.
 type (
 	RemediationRequest       = remediate.Request
 	CreateRemediationRequest = remediate.CreateRequest

@@ -15,7 +15,7 @@ import (
 )
 
 // Wire types of runs and status are pkg/runs' own: they were written to the
-// DESIGN.md contract (`diagnose -o json`, `status -o json`).
+// docs/design.md contract (`diagnose -o json`, `status -o json`).
 type (
 	Run          = runs.Run
 	RunSummary   = runs.Summary

@@ -40,7 +40,7 @@ const (
 	HealthUnknown Health = "unknown"
 )
 
-// Diagnosis is a code saying why a device is unhealthy (firepower.md §1).
+// Diagnosis is a code saying why a device is unhealthy (docs/firepower.md §1).
 type Diagnosis string
 
 // Diagnosis codes produced from the device's output.

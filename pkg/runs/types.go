@@ -67,7 +67,7 @@ type Summary struct {
 	Error     int `json:"error"`
 }
 
-// Run is the object of DESIGN.md's `diagnose -o json` contract.
+// Run is the object of docs/design.md's `diagnose -o json` contract.
 type Run struct {
 	ID          uuid.UUID      `json:"id"`
 	Kind        string         `json:"kind"`

@@ -1,5 +1,5 @@
 // Package sim is the Firepower device simulator: a fleet of FMCs and FTDs
-// served over SSH from one process, behaving as ../shared/firepower.md says
+// served over SSH from one process, behaving as docs/firepower.md says
 // (prompts, banners, command outputs, errors, faults and their cures).
 // cmd/ftdsim is a thin main over it; other packages' tests use it in-process.
 //
