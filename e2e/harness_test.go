@@ -121,7 +121,7 @@ type serverOpts struct {
 }
 
 // replica starts another fleetd on the same database (its own port, the
-// same tokens): the scale-out setup of DESIGN.md.
+// same tokens): the scale-out setup of docs/design.md.
 func (s *server) replica(o serverOpts) *server {
 	o.DatabaseURL, o.Tokens = s.dbURL, s.tokens
 	return newServer(s.t, o)

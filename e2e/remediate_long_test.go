@@ -14,7 +14,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/sim"
 )
 
-// TestR4KillFleetdDuringRestart is DESIGN.md R4 with a real crash: fleetd is
+// TestR4KillFleetdDuringRestart is docs/design.md R4 with a real crash: fleetd is
 // SIGKILLed while a connector restart is at a given journal step (the
 // device is slow, so each step lasts long enough to be hit), restarted, and
 // the request must end succeeded with the simulator counting exactly one

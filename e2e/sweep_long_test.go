@@ -16,7 +16,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/sim"
 )
 
-// The reliability promises R1-R3 of DESIGN.md for scheduled sweeps, at
+// The reliability promises R1-R3 of docs/design.md for scheduled sweeps, at
 // 2,000 simulated devices with several fleetd replicas on one database.
 // They run one at a time (no t.Parallel): each loads the 2-core machine.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# P1 of DESIGN.md: `fleetctl diagnose --all` over N simulated FTDs (default
+# P1 of docs/design.md: `fleetctl diagnose --all` over N simulated FTDs (default
 # 10,000), end to end through fleetd, River and PostgreSQL, with the
 # interactive driver, all checks and mixed faults; the simulator runs on the
 # same machine. Reports wall time, devices/s, fleetd's peak RSS and where the

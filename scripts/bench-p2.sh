@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# P2 of DESIGN.md: on one simulated fleet in exec mode, the same diagnose
+# P2 of docs/design.md: on one simulated fleet in exec mode, the same diagnose
 # commands run by fleetd (fleetctl diagnose --all), by Ansible (raw, forks
 # 100) and by parallel-ssh (-p 200), side by side in one run.
 #

@@ -12,9 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/config"
-	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
+	"github.com/fleetd/fleetd/pkg/queues"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
 	"github.com/fleetd/fleetd/pkg/sweep"
@@ -44,7 +44,7 @@ func newSweepParts(cfg config.Config, pool *pgxpool.Pool, log *zap.Logger) (*swe
 		return nil, err
 	}
 	p.refresher = metrics.NewRefresher(pool, p.metrics, metrics.RefresherConfig{Interval: cfg.Metrics.RefreshInterval,
-		Queues: []string{jobs.QueueDiagnose, jobs.QueueRemediate, jobs.QueueDefault}}, log.Named("metrics"))
+		Queues: queues.All()}, log.Named("metrics"))
 	return p, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/fleetd/fleetd/internal/devicediag"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/targets"
+	"github.com/fleetd/fleetd/pkg/queues"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -176,7 +177,7 @@ func (b *backend) start(ctx context.Context) error {
 	go runs.NewReaper(b.pool, b.recorder, 30*time.Second, b.log.Named("reaper")).Run(liveCtx)
 	go jobs.NewLiveness(b.pool, jobs.LivenessConfig{
 		ClientID: b.clientID, Interval: b.cfg.Jobs.HeartbeatInterval, DeadAfter: b.cfg.Jobs.ReplicaDeadAfter,
-		Queues: []string{jobs.QueueDiagnose},
+		Queues: []string{queues.Diagnose},
 	}, b.log.Named("liveness")).Run(liveCtx)
 	if err := b.sweeps.start(ctx); err != nil {
 		cancel()

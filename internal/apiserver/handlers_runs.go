@@ -11,6 +11,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/diagnose"
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
@@ -22,10 +23,7 @@ type Runs interface {
 	Status(ctx context.Context, f runs.StatusFilter) ([]runs.DeviceStatus, error)
 }
 
-var (
-	deviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-	tagRE        = regexp.MustCompile(`^[A-Za-z0-9._-]+=[A-Za-z0-9._:/-]*$`)
-)
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9._-]+=[A-Za-z0-9._:/-]*$`)
 
 func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	if _, err := parseQuery(r); err != nil {
@@ -54,7 +52,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("selector.tag: want k=v, got %q", sel.Tag)
 	}
 	for _, d := range sel.Devices {
-		if !deviceNameRE.MatchString(d) {
+		if inventory.CheckName(d) != nil { // the inventory's name rule
 			return errBadRequest("selector.devices: %q is not a valid device name", d)
 		}
 	}
@@ -144,7 +142,7 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := runs.StatusFilter{Site: q.str("site"), Diagnosis: q.str("diagnosis"),
-		Health: q.oneOf("health", "healthy", "unhealthy", "error", "unknown")}
+		Health: q.oneOf("health", runs.HealthHealthy, runs.HealthUnhealthy, runs.HealthError, runs.HealthUnknown)}
 	if err := q.done(); err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ type Log struct {
 	Format string `mapstructure:"format" json:"format"` // json, console
 }
 
-// Region is one SSE cloud region's endpoints (firepower.md §2). Host names only.
+// Region is one SSE cloud region's endpoints (docs/firepower.md §2). Host names only.
 type Region struct {
 	API      string `mapstructure:"api" json:"api"`
 	EST      string `mapstructure:"est" json:"est"`
@@ -322,7 +322,7 @@ type Webhook struct {
 	Format string   `mapstructure:"format" json:"format"` // json (default) | slack | webex
 }
 
-// DefaultRegions is the SSE region table of firepower.md §2. Config may
+// DefaultRegions is the SSE region table of docs/firepower.md §2. Config may
 // override an entry (all five endpoints) or add regions.
 func DefaultRegions() map[string]Region {
 	return map[string]Region{

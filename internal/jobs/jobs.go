@@ -17,17 +17,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/fleetd/fleetd/pkg/queues"
 )
 
 // Client is fleetd's River client type.
 type Client = river.Client[pgx.Tx]
-
-// Queue names.
-const (
-	QueueDiagnose  = "diagnose"
-	QueueRemediate = "remediate"
-	QueueDefault   = river.QueueDefault // sweeps, notifications
-)
 
 // Config tunes the queue.
 type Config struct {
@@ -92,9 +87,9 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config, log *zap.
 	if workers != nil {
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
-			QueueDiagnose:  {MaxWorkers: cfg.DiagnoseWorkers},
-			QueueRemediate: {MaxWorkers: cfg.RemediateWorkers},
-			QueueDefault:   {MaxWorkers: cfg.DefaultWorkers},
+			queues.Diagnose:  {MaxWorkers: cfg.DiagnoseWorkers},
+			queues.Remediate: {MaxWorkers: cfg.RemediateWorkers},
+			queues.Default:   {MaxWorkers: cfg.DefaultWorkers}, // sweeps, notifications
 		}
 	}
 	c, err := river.NewClient(riverpgxv5.New(pool), rc)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
+	"github.com/fleetd/fleetd/pkg/queues"
 )
 
 type noopArgs struct{ N int }
@@ -36,15 +37,15 @@ func TestLivenessReleasesOnlyDeadReplicasJobs(t *testing.T) {
 		require.NoError(t, err)
 		return res.Job.ID
 	}
-	deadDiag := insert(jobs.QueueDiagnose, "dead")
-	liveDiag := insert(jobs.QueueDiagnose, "alive")
-	deadRemediate := insert(jobs.QueueRemediate, "dead")
+	deadDiag := insert(queues.Diagnose, "dead")
+	liveDiag := insert(queues.Diagnose, "alive")
+	deadRemediate := insert(queues.Remediate, "dead")
 	_, err = pool.Exec(ctx, `INSERT INTO fleetd_replicas (client_id, last_seen) VALUES
 		('dead', now() - interval '1 minute'), ('alive', now())`)
 	require.NoError(t, err)
 
 	l := jobs.NewLiveness(pool, jobs.LivenessConfig{ClientID: "me", Interval: time.Second, DeadAfter: 3 * time.Second,
-		Queues: []string{jobs.QueueDiagnose}}, zaptest.NewLogger(t))
+		Queues: []string{queues.Diagnose}}, zaptest.NewLogger(t))
 	start := time.Now()
 	for i := 0; i < 3; i++ {
 		n, err := l.RunOnce(ctx, start.Add(time.Duration(i)*time.Second))
@@ -69,7 +70,7 @@ func TestLivenessReleasesOnlyDeadReplicasJobs(t *testing.T) {
 	require.WithinDuration(t, time.Now(), seen, 10*time.Second)
 
 	// A gap in our own heartbeats (an outage) starts the healthy period again.
-	insert(jobs.QueueDiagnose, "dead")
+	insert(queues.Diagnose, "dead")
 	n, err = l.RunOnce(ctx, start.Add(20*time.Second))
 	require.NoError(t, err)
 	require.Zero(t, n)

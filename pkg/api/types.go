@@ -3,7 +3,7 @@ package api
 import "time"
 
 // Wire types of the /v1 API. They are pkg/api's own, not the store's, so the
-// JSON contract (DESIGN.md) changes only when this file does. Field names are
+// JSON contract (docs/design.md) changes only when this file does. Field names are
 // snake_case as in the inventory file columns.
 
 // Identity is who a token belongs to (GET /v1/whoami).

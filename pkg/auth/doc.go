@@ -1,23 +1,20 @@
 // Package auth owns API tokens and roles: token generation, hashing (only a
-// SHA-256 of a token is stored), authentication and revocation.
+// SHA-256 of a token is stored, so a database dump holds no usable token),
+// authentication and revocation.
 //
-// API:
+// Roles are ordered (RoleViewer < RoleOperator < RoleApprover < RoleAdmin)
+// and marshal as their names; a route names the least role it needs and
+// checks it with Role.AtLeast. A Store creates a token (the plaintext is
+// returned once, never again), authenticates a bearer token into an
+// Identity, lists and revokes tokens. GenerateToken and HashToken are the
+// token format ("fleetd_" and 256 random bits) and its hash.
 //
-//	type Role int; RoleViewer < RoleOperator < RoleApprover < RoleAdmin
-//	ParseRole(s string) (Role, error); (Role) String(); (Role) AtLeast(min Role) bool; AllRoles() []Role
-//	Role marshals to/from JSON and YAML as its name ("viewer", ...).
-//	type Identity struct {TokenID, Name string; Role Role}     // Name is the actor recorded in audit events
-//	type Token struct {ID, Name string; Role Role; CreatedBy string; CreatedAt time.Time; LastUsedAt, RevokedAt *time.Time}
-//	NewStore(pool *pgxpool.Pool) *Store
-//	(*Store) Create(ctx, actor, name string, role Role) (plaintext string, Token, error)  // plaintext shown once
-//	(*Store) Authenticate(ctx, plaintext string) (Identity, error)                       // ErrInvalidToken
-//	(*Store) Revoke(ctx, actor, name string) error                                        // ErrNotFound
-//	(*Store) List(ctx) ([]Token, error)                                                   // active and revoked
-//	GenerateToken() (string, error)   // "fleetd_" + 43 chars of base64url (32 random bytes)
-//	HashToken(plaintext string) []byte
-//	ValidateName(name string) error; SameName(a, b string) bool   // names are identities, case-insensitive
-//	ReservedNames ("fleetd", "system": the actors fleetd records for itself)
+// A token's name is an identity: it is the actor of audit events and the
+// requester or approver of remediations. Names are compared without regard
+// to case (SameName, and a unique index on lower(name)), so "Lead1" cannot
+// approve what "lead1" requested; ReservedNames ("fleetd", "system") are the
+// actors fleetd records for itself and cannot be taken.
 //
-// Errors: ErrInvalidToken (missing, malformed, unknown or revoked: callers answer
-// 401 without saying which), ErrNameTaken (in any letter case), ErrNameReserved, ErrNotFound.
+// ErrInvalidToken covers a missing, malformed, unknown or revoked token
+// alike: callers answer 401 without saying which.
 package auth

@@ -28,14 +28,19 @@ const (
 // Health is the verdict on a whole device.
 type Health string
 
-// Device health values, as they appear in `diagnose -o json`.
+// Device health values, as they appear in `diagnose -o json` and `status -o
+// json`: the one definition of them (pkg/runs re-exports them as the strings
+// it stores, which pkg/remediate, pkg/sweep and pkg/metrics use).
 const (
 	HealthHealthy   Health = "healthy"   // every check passed or warned
 	HealthUnhealthy Health = "unhealthy" // checks ran and something is wrong
 	HealthError     Health = "error"     // checks could not run
+	// HealthUnknown is never the verdict of checks: `status` reports it for a
+	// device that has no result yet.
+	HealthUnknown Health = "unknown"
 )
 
-// Diagnosis is a code saying why a device is unhealthy (firepower.md §1).
+// Diagnosis is a code saying why a device is unhealthy (docs/firepower.md §1).
 type Diagnosis string
 
 // Diagnosis codes produced from the device's output.

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Endpoints are one SSE region's hosts (firepower.md §2). Every host is validated as a hostname
+// Endpoints are one SSE region's hosts (docs/firepower.md §2). Every host is validated as a hostname
 // before it is put into a device command.
 type Endpoints struct {
 	API      string `json:"api" yaml:"api" mapstructure:"api"`
@@ -62,7 +62,7 @@ func (e Endpoints) ConnectivityTargets() []ConnectivityTarget {
 }
 
 // RegionTable maps an SSE region name (us, eu, apj, ...) to its endpoints. It belongs in
-// configuration because Cisco adds regions; DefaultRegions is the table of firepower.md §2.
+// configuration because Cisco adds regions; DefaultRegions is the table of docs/firepower.md §2.
 type RegionTable map[string]Endpoints
 
 // DefaultRegions returns a fresh copy of the regions known when this was written.

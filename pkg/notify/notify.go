@@ -11,6 +11,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/queues"
 )
 
 // Webhook is one configured receiver. URL is resolved by the caller (from
@@ -85,9 +87,6 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// QueueNotify is the River queue of deliveries.
-const QueueNotify = river.QueueDefault
 
 // Inserter is the part of a River client Notify needs.
 type Inserter interface {
@@ -177,7 +176,7 @@ func (s *Service) params(ev Event) []river.InsertManyParams {
 		}
 		out = append(out, river.InsertManyParams{
 			Args:       DeliverArgs{Webhook: w.Name, Event: ev},
-			InsertOpts: &river.InsertOpts{Queue: QueueNotify, MaxAttempts: s.cfg.MaxAttempts},
+			InsertOpts: &river.InsertOpts{Queue: queues.Default, MaxAttempts: s.cfg.MaxAttempts},
 		})
 	}
 	return out

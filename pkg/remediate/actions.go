@@ -8,7 +8,7 @@ import (
 
 // Assessment is what a pre-check or verify found on one device.
 type Assessment struct {
-	Health      string   `json:"health"` // healthy | unhealthy | error
+	Health      string   `json:"health"` // runs.HealthHealthy | runs.HealthUnhealthy | runs.HealthError
 	Diagnoses   []string `json:"diagnoses"`
 	Recommended string   `json:"recommended,omitempty"`
 	// Error and ErrorClass say why the checks could not run (Health error):
@@ -16,13 +16,6 @@ type Assessment struct {
 	Error      string `json:"error,omitempty"`
 	ErrorClass string `json:"error_class,omitempty"`
 }
-
-// Device health values.
-const (
-	HealthHealthy   = "healthy"
-	HealthUnhealthy = "unhealthy"
-	HealthError     = "error"
-)
 
 func (a Assessment) has(codes ...string) []string {
 	var out []string

@@ -18,7 +18,7 @@
 // hash it approved; the executing job recomputes the hash from the stored
 // request and device rows and refuses to act if it differs.
 //
-// Crash safety (DESIGN.md R4): every step a device goes through is journalled
+// Crash safety (docs/design.md R4): every step a device goes through is journalled
 // in PostgreSQL (remediation_steps, and the latest step on
 // remediation_devices) BEFORE a command that changes the device is sent and
 // AFTER its effect is seen. A re-run of the job (River retry or rescue after

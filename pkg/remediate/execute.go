@@ -14,6 +14,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/runner"
+	"github.com/fleetd/fleetd/pkg/runs"
 )
 
 // Loop positions of a device's execution that are not journal steps.
@@ -272,10 +273,10 @@ func (x *executor) precheck(ctx context.Context, d *deviceRow) (string, error) {
 		return "", err
 	}
 	switch {
-	case a.Health == HealthError:
+	case a.Health == runs.HealthError:
 		return "", x.finishDevice(ctx, d, devEnd{outcome: OutcomeFailed, step: StepFailed, err: a.Error, class: a.ErrorClass,
 			message: fmt.Sprintf("pre-check could not run (%s); nothing was sent", orUnknown(a.ErrorClass))})
-	case a.Health == HealthHealthy:
+	case a.Health == runs.HealthHealthy:
 		return "", x.finishDevice(ctx, d, devEnd{outcome: OutcomeSkipped, step: StepSkipped, after: a.Diagnoses,
 			message: "nothing to do: the pre-check found the device healthy"})
 	case len(a.has(targeted...)) == 0:
@@ -511,7 +512,7 @@ func (x *executor) verify(ctx context.Context, d *deviceRow) (string, error) {
 			return "", err
 		}
 		still := a.has(targeted...)
-		if a.Health != HealthError && len(still) == 0 {
+		if a.Health != runs.HealthError && len(still) == 0 {
 			msg := "verified: the device is healthy"
 			if fixed := intersect(d.DiagnosesBefore, targeted); len(fixed) > 0 {
 				msg = "verified: " + strings.Join(fixed, ", ") + " is gone"
@@ -523,7 +524,7 @@ func (x *executor) verify(ctx context.Context, d *deviceRow) (string, error) {
 				after: a.Diagnoses, recommended: a.Recommended, detail: map[string]any{"assessment": a, "verify_attempts": attempt}})
 		}
 		if attempt >= x.w.cfg.VerifyAttempts {
-			if a.Health == HealthError {
+			if a.Health == runs.HealthError {
 				return "", x.finishDevice(ctx, d, devEnd{outcome: OutcomeFailed, step: StepVerifyFailed, after: a.Diagnoses,
 					err: a.Error, class: a.ErrorClass,
 					message: fmt.Sprintf("%s done, but verify could not run (%s)", x.req.Action, orUnknown(a.ErrorClass))})

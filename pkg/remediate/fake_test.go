@@ -80,16 +80,16 @@ func (f *fakeActions) Check(_ context.Context, dev remediate.Device) remediate.A
 	d.checks++
 	switch {
 	case d.unreachable:
-		return remediate.Assessment{Health: remediate.HealthError, Diagnoses: []string{"unreachable"},
+		return remediate.Assessment{Health: runs.HealthError, Diagnoses: []string{"unreachable"},
 			Error: errUnreachable.Error(), ErrorClass: "unreachable"}
 	case d.disabled:
-		return remediate.Assessment{Health: remediate.HealthUnhealthy, Diagnoses: []string{"connector-stopped"}, Recommended: "restart-connector"}
+		return remediate.Assessment{Health: runs.HealthUnhealthy, Diagnoses: []string{"connector-stopped"}, Recommended: "restart-connector"}
 	case d.fault:
-		return remediate.Assessment{Health: remediate.HealthUnhealthy, Diagnoses: []string{"eventhandler-disconnected"}, Recommended: "restart-connector"}
+		return remediate.Assessment{Health: runs.HealthUnhealthy, Diagnoses: []string{"eventhandler-disconnected"}, Recommended: "restart-connector"}
 	case d.otherDiag != "":
-		return remediate.Assessment{Health: remediate.HealthUnhealthy, Diagnoses: []string{d.otherDiag}, Recommended: "fix-egress"}
+		return remediate.Assessment{Health: runs.HealthUnhealthy, Diagnoses: []string{d.otherDiag}, Recommended: "fix-egress"}
 	}
-	return remediate.Assessment{Health: remediate.HealthHealthy, Diagnoses: []string{}}
+	return remediate.Assessment{Health: runs.HealthHealthy, Diagnoses: []string{}}
 }
 
 func (f *fakeActions) ConnectorStatus(_ context.Context, dev remediate.Device) (remediate.ConnectorState, error) {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/queues"
 )
 
 // ExpireArgs is the periodic job that expires unapproved requests past
@@ -49,7 +50,7 @@ func ExpirePeriodicJob(interval time.Duration) *river.PeriodicJob {
 	}
 	return river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return ExpireArgs{}, &river.InsertOpts{Queue: river.QueueDefault, MaxAttempts: 1}
+			return ExpireArgs{}, &river.InsertOpts{Queue: queues.Default, MaxAttempts: 1}
 		}, &river.PeriodicJobOpts{RunOnStart: true})
 }
 

@@ -119,6 +119,13 @@ func TestCreateValidation(t *testing.T) {
 		{"viewer cannot request", vic, restartReq("ftd-ams-01"), remediate.ErrForbidden, "cannot request"},
 		{"unknown device", alice, restartReq("ftd-nope"), remediate.ErrInvalid, "unknown device(s): ftd-nope"},
 		{"bad device name", alice, restartReq("ftd;rm -rf"), remediate.ErrInvalid, "bad device name"},
+		// The inventory's name rule (inventory.CheckName): before it was shared,
+		// names starting with '-', '.' or '_' passed here and failed only as
+		// unknown devices.
+		{"name starting with '-'", alice, restartReq("-rf"), remediate.ErrInvalid, `bad device name "-rf"`},
+		{"name starting with '.'", alice, restartReq(".ftd"), remediate.ErrInvalid, `bad device name ".ftd"`},
+		{"name starting with '_'", alice, restartReq("_ftd"), remediate.ErrInvalid, `bad device name "_ftd"`},
+		{"name of 64 characters", alice, restartReq(strings.Repeat("f", 64)), remediate.ErrInvalid, "bad device name"},
 		{"no devices", alice, remediate.CreateRequest{Action: remediate.ActionRestartConnector}, remediate.ErrInvalid, "no devices"},
 		{"bad action", alice, remediate.CreateRequest{Action: "format-disk", Devices: []string{"ftd-ams-01"}}, remediate.ErrInvalid, "unknown action"},
 		{"reboot needs a time", alice, remediate.CreateRequest{Action: remediate.ActionReboot, Devices: []string{"ftd-ams-01"}}, remediate.ErrInvalid, "needs a time"},

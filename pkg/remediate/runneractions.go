@@ -12,6 +12,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
+	"github.com/fleetd/fleetd/pkg/runs"
 )
 
 // TargetResolver turns an inventory device into what the runner and the
@@ -136,7 +137,7 @@ func (a *RunnerActions) Check(ctx context.Context, dev Device) Assessment {
 	})
 	if err != nil {
 		class := errorClass(err)
-		return Assessment{Health: HealthError, Diagnoses: []string{class}, Error: err.Error(), ErrorClass: class}
+		return Assessment{Health: runs.HealthError, Diagnoses: []string{class}, Error: err.Error(), ErrorClass: class}
 	}
 	as := diagnose.Assess(results)
 	return Assessment{Health: string(as.Health), Diagnoses: as.Codes(), Recommended: string(as.Recommended)}

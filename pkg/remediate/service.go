@@ -20,7 +20,9 @@ import (
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/audit"
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/notify"
+	"github.com/fleetd/fleetd/pkg/queues"
 )
 
 // Audit actions and target kind of this package.
@@ -129,10 +131,9 @@ type CreateRequest struct {
 	Reason    string     `json:"reason,omitempty"`
 }
 
-var (
-	deviceNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
-	codeRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-)
+// Device names follow inventory's rule (inventory.CheckName), the one
+// definition of it: a request can only name devices the inventory could hold.
+var codeRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
@@ -354,7 +355,7 @@ func (s *Service) resolve(ctx context.Context, req CreateRequest) (Selector, []D
 		}
 		seen := map[string]bool{}
 		for _, n := range req.Devices {
-			if !deviceNameRE.MatchString(n) {
+			if inventory.CheckName(n) != nil {
 				return sel, nil, invalid("bad device name %q", n)
 			}
 			if !seen[n] {
@@ -369,7 +370,7 @@ func (s *Service) resolve(ctx context.Context, req CreateRequest) (Selector, []D
 			if _, ok := s.cfg.Sites[req.Site]; !ok && len(s.cfg.Sites) > 0 {
 				return sel, nil, invalid("unknown site %q", req.Site)
 			}
-			if !codeRE.MatchString(req.Site) && !deviceNameRE.MatchString(req.Site) {
+			if !codeRE.MatchString(req.Site) && inventory.CheckName(req.Site) != nil {
 				return sel, nil, invalid("bad site name %q", req.Site)
 			}
 		}
@@ -640,7 +641,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id uuid.UUID, commen
 		// The job starts now and sleeps (snoozes) until its time, looking at
 		// the clock on every wake-up: a wait is always re-judged, never trusted.
 		res, err := s.river.InsertTx(ctx, tx, RemediateArgs{RequestID: id}, &river.InsertOpts{
-			Queue: QueueRemediate, MaxAttempts: MaxJobAttempts,
+			Queue: queues.Remediate, MaxAttempts: MaxJobAttempts,
 			UniqueOpts: river.UniqueOpts{ByArgs: true},
 		})
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 // Action is what a request does to its devices.
 type Action string
 
-// Actions (DESIGN.md: `action: restart-connector|reboot`).
+// Actions (docs/design.md: `action: restart-connector|reboot`).
 const (
 	ActionRestartConnector Action = "restart-connector"
 	ActionReboot           Action = "reboot"
@@ -29,7 +29,7 @@ func ParseAction(s string) (Action, error) {
 // State is where a request is in its life.
 type State string
 
-// Request states (DESIGN.md).
+// Request states (docs/design.md).
 const (
 	StatePending   State = "pending"
 	StateApproved  State = "approved"
@@ -128,7 +128,7 @@ type Selector struct {
 }
 
 // Request is a remediation request: the `requests show -o json` object of
-// DESIGN.md (id, action, devices, state, requested_by, approved_by, reason,
+// docs/design.md (id, action, devices, state, requested_by, approved_by, reason,
 // not_before, expires_at, result) plus details for people.
 type Request struct {
 	ID               uuid.UUID      `json:"id"`

@@ -18,9 +18,6 @@ import (
 	"github.com/fleetd/fleetd/pkg/audit"
 )
 
-// QueueRemediate is the River queue of remediation jobs.
-const QueueRemediate = "remediate"
-
 // MaxJobAttempts bounds River attempts of one request's job. Waiting
 // (snoozing) does not count; only failures of fleetd itself (database
 // unreachable) do. The last attempt ends the request as failed.

@@ -71,7 +71,7 @@ func (k promptKind) state() shellState {
 	return stateUnknown
 }
 
-// Prompt regexes of firepower.md §4 (with line breaks excluded from the path
+// Prompt regexes of docs/firepower.md §4 (with line breaks excluded from the path
 // part, which only matters to callers passing more than one line), applied to the last line of output after
 // BEL and ANSI sequences are stripped. They are compiled once; matching uses
 // the []byte forms, which do not allocate.

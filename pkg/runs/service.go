@@ -14,10 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
-)
 
-// QueueDiagnose is the River queue of per-device diagnose jobs.
-const QueueDiagnose = "diagnose"
+	"github.com/fleetd/fleetd/pkg/queues"
+)
 
 // ErrNotFound is returned for an unknown run.
 var ErrNotFound = errors.New("run not found")
@@ -128,7 +127,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
 		for i, d := range devs {
 			params[i] = river.InsertManyParams{
 				Args:       DiagnoseArgs{RunID: run.ID, DeviceID: d.ID, Checks: req.Checks},
-				InsertOpts: &river.InsertOpts{Queue: QueueDiagnose, MaxAttempts: s.maxAttempts},
+				InsertOpts: &river.InsertOpts{Queue: queues.Diagnose, MaxAttempts: s.maxAttempts},
 			}
 		}
 		if _, err := s.river.InsertManyFastTx(ctx, tx, params); err != nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/fleetd/fleetd/pkg/diagnose"
 )
 
 // Kinds of run.
@@ -21,11 +23,13 @@ const (
 	StatusCancelled = "cancelled"
 )
 
-// Device health values (DESIGN.md).
+// Device health values (docs/design.md, "Contracts"), as the strings runs
+// store and answer: diagnose's values, defined there once.
 const (
-	HealthHealthy   = "healthy"
-	HealthUnhealthy = "unhealthy"
-	HealthError     = "error"
+	HealthHealthy   = string(diagnose.HealthHealthy)
+	HealthUnhealthy = string(diagnose.HealthUnhealthy)
+	HealthError     = string(diagnose.HealthError)
+	HealthUnknown   = string(diagnose.HealthUnknown) // status of a device never checked
 )
 
 // Device is a device as frozen into a run.
@@ -63,7 +67,7 @@ type Summary struct {
 	Error     int `json:"error"`
 }
 
-// Run is the object of DESIGN.md's `diagnose -o json` contract.
+// Run is the object of docs/design.md's `diagnose -o json` contract.
 type Run struct {
 	ID          uuid.UUID      `json:"id"`
 	Kind        string         `json:"kind"`

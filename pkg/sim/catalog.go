@@ -7,7 +7,7 @@ import (
 )
 
 // Kind is what sort of box a simulated device is; it decides where a login
-// lands and which prompts follow (firepower.md §4).
+// lands and which prompts follow (docs/firepower.md §4).
 type Kind string
 
 // The kinds of device the simulator plays.
@@ -44,7 +44,7 @@ func (k Kind) InventoryKind() string {
 	return "ftd"
 }
 
-// Region is one row of the SSE endpoint table (firepower.md §2).
+// Region is one row of the SSE endpoint table (docs/firepower.md §2).
 type Region struct {
 	Name, API, EST, MX, DEX, Eventing string
 }
@@ -90,7 +90,7 @@ func siteZone(site string) *time.Location {
 
 // hostAddr is what DNS gives for the SSE hosts on the simulated network,
 // and the reverse name lsof prints for the eventing peer. The us eventing
-// values are the seed's (firepower.md §3).
+// values are the seed's (docs/firepower.md §3).
 type hostAddr struct {
 	ip   string
 	name string // lsof reverse name

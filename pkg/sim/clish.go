@@ -264,7 +264,7 @@ func (s *shell) fxosCommand(ctx context.Context, line string, out io.Writer) int
 }
 
 // moduleCommand is the security module's "Firepower-module1>" prompt.
-// firepower.md treats it as a clish prompt, so expert and show version
+// docs/firepower.md treats it as a clish prompt, so expert and show version
 // work here too.
 func (s *shell) moduleCommand(ctx context.Context, line string, out io.Writer) int {
 	words := strings.Fields(strings.ToLower(line))

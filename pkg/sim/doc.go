@@ -1,27 +1,21 @@
 // Package sim is the Firepower device simulator: a fleet of FMCs and FTDs
-// served over SSH from one process, behaving as ../shared/firepower.md says
+// served over SSH from one process, behaving as docs/firepower.md says
 // (prompts, banners, command outputs, errors, faults and their cures).
 // cmd/ftdsim is a thin main over it; other packages' tests use it in-process.
 //
-// # API
+// # Entry points
 //
-//	fleet, err := sim.NewFleet(sim.FleetConfig{
-//		Count: 3, Listen: "127.77.0.1", Port: 0, // ephemeral ports, one loopback address per device
-//		Sites: []string{"emea", "amer"}, Faults: "eventhandler-disconnected=34%",
-//		TimeScale: 0.001, // latencies 1000x shorter
-//	}, logger)
-//	err = fleet.Start(ctx)      // listening when it returns; ctx end or Close stops it
-//	defer fleet.Close()
-//	for _, d := range fleet.Devices() {
-//		d.Name(); d.Kind(); d.Site(); d.Addr() /* "127.77.0.1:41234" */; d.HostKey(); d.Fingerprint()
-//		d.SetFault(sim.FaultHang); d.RemoveFault(sim.FaultHang); d.ClearFaults(); d.Faults()
-//		d.Counters() /* Connections, Logins, AuthAttempts, PasswordsReceived, PublicKeyAttempts,
-//		                Commands, ConnectorRestarts, Reboots */
-//		d.CommandLog() /* last CommandLogSize lines, oldest first */; d.State(); d.Reboot()
-//	}
-//	fleet.Device("ftd-emea-00001")
-//	fleet.WriteInventoryCSV(w, "lab"); fleet.WriteFingerprints(w); fleet.WriteKnownHosts(w)
-//	http.Handle("/", fleet.ControlHandler())
+// NewFleet builds a Fleet from a FleetConfig (how many devices, on which
+// loopback addresses and ports, which sites, which mix of kinds and faults,
+// a time scale for latencies, a seed); Start listens (it returns once every
+// device accepts connections) and Close or the context's end stops it. Each
+// Device says its name, kind, site, address, host key and fingerprint, takes
+// faults at run time (SetFault, RemoveFault, ClearFaults), reboots, and
+// reports Counters (connections, logins, passwords received, commands,
+// connector restarts, reboots, ...) and its recent CommandLog: tests assert
+// on those, not on timing. The fleet writes the inventory CSV, fingerprints
+// and known_hosts a lab needs, and ControlHandler serves the control API
+// that cmd/ftdsim exposes.
 //
 // FleetConfig.Devices pins devices exactly (name, kind, site, hostname,
 // model, version, faults); Count generates more after them, named
@@ -48,7 +42,7 @@
 // `Syntax error on line stdin:1 "<cmd>": Unknown command`, exit status 255.
 // FMC 6.x accepts exec as admin (sudo then says "no tty present").
 //
-// At the root prompt every command of contracts-internal.md works,
+// At the root prompt every command of docs/spec/contracts-internal.md works,
 // including the pipes into grep / grep -E; also cat/more/less/head/tail,
 // netstat -anlp, lsof -i, ps, pmtool status|disablebyid|enablebyid|
 // restartbyid, reboot, shutdown -r [now|+N], cd/pwd/ls, echo $?, sh -c,
@@ -68,7 +62,7 @@
 //
 // The connector faults (egress-blocked, eventhandler-disconnected,
 // connector-stopped, not-enrolled, region-mismatch) change what the
-// commands print (see contracts-internal.md). eventhandler-disconnected,
+// commands print (see docs/spec/contracts-internal.md). eventhandler-disconnected,
 // connector-stopped and not-enrolled are device state: Faults() reports
 // them from that state, so a cure (pmtool disable+enable or restartbyid,
 // enable, reboot) removes them. eventhandler-stuck shows exactly what

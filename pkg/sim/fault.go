@@ -10,7 +10,7 @@ import (
 
 // Fault is a named way a simulated device misbehaves. The connector faults
 // (egress-blocked ... region-mismatch) are the diagnosis codes of
-// firepower.md §1; the others act on the SSH transport.
+// docs/firepower.md §1; the others act on the SSH transport.
 type Fault string
 
 // The fault profiles. FaultHealthy is not a fault but a profile: setting it

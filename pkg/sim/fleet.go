@@ -168,7 +168,7 @@ func (f *Fleet) newDevice(idx int, spec DeviceSpec, ip netip.Addr, now time.Time
 	d.connEnabled = true
 	d.enrolled = true
 	d.enrolledAt = d.bootedAt.Add(3 * time.Minute)
-	// The seed's numbers (firepower.md §3), so a device with a given
+	// The seed's numbers (docs/firepower.md §3), so a device with a given
 	// fault shows the captured lines verbatim.
 	d.pmPID, d.childPID, d.ehPID = 20697, 13277, 7741
 	d.ehListenIno, d.ehConnIno, d.lsListenIno = 382276, 378537, 26077573

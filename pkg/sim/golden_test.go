@@ -15,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the simulator's output")
 
 // goldenDevice is the device of a transcript: the seed's hostname, address
-// and region, so firepower.md's captures appear verbatim.
+// and region, so docs/firepower.md's captures appear verbatim.
 func goldenDevice(kind Kind, fault Fault) DeviceSpec {
 	spec := DeviceSpec{Name: "golden-" + string(kind), Kind: kind, Site: "amer", Hostname: "firepower",
 		MgmtIP: "192.168.1.200"}
@@ -135,7 +135,7 @@ func TestGoldenTranscripts(t *testing.T) {
 // logTimestamp hides the time of logrus lines: samples match modulo time.
 var logTimestamp = regexp.MustCompile(`time="[^"]*"`)
 
-// TestGoldenSamplesVerbatim checks that the captures firepower.md gives
+// TestGoldenSamplesVerbatim checks that the captures docs/firepower.md gives
 // appear verbatim in the transcripts of the matching fault.
 func TestGoldenSamplesVerbatim(t *testing.T) {
 	t.Parallel()

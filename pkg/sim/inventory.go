@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// InventoryHeader is the header of the import format (DESIGN.md).
+// InventoryHeader is the header of the import format (docs/design.md).
 var InventoryHeader = []string{"name", "kind", "site", "address", "credential", "tags", "managed_by"}
 
 // WriteInventoryCSV writes the fleet in fleetctl's import format. FTDs are

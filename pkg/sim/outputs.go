@@ -75,7 +75,7 @@ func (d *Device) pmtoolStatus() string {
 }
 
 // netstat is "netstat -anlp". The seed's EventHandler lines are printed
-// with single spaces exactly as firepower.md gives them.
+// with single spaces exactly as docs/firepower.md gives them.
 func (d *Device) netstat(root bool) string {
 	s := d.snap()
 	pid := func(p int, name string) string {

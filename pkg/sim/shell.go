@@ -14,7 +14,7 @@ import (
 )
 
 // level is a privilege level of the Firepower session state machine
-// (firepower.md §4).
+// (docs/firepower.md §4).
 type level uint8
 
 const (

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/pkg/notify"
+	"github.com/fleetd/fleetd/pkg/queues"
 	"github.com/fleetd/fleetd/pkg/runs"
 	"github.com/fleetd/fleetd/pkg/sweep/cron"
 )
@@ -134,9 +135,6 @@ func (s *Service) AddWorkers(w *river.Workers) {
 	river.AddWorker(w, &ReportWorker{svc: s})
 }
 
-// QueueSweep is the River queue of sweep starts and reports.
-const QueueSweep = river.QueueDefault
-
 // PeriodicJobs are the jobs to give the River client: one per schedule, at
 // its cron times, and the maintenance job (catch-up and report
 // reconciliation), which also runs whenever a replica becomes leader. River
@@ -155,13 +153,13 @@ func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	}
 	out = append(out, river.NewPeriodicJob(river.PeriodicInterval(s.cfg.MaintenanceInterval),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return MaintenanceArgs{}, &river.InsertOpts{Queue: QueueSweep, MaxAttempts: 1}
+			return MaintenanceArgs{}, &river.InsertOpts{Queue: queues.Default, MaxAttempts: 1}
 		}, &river.PeriodicJobOpts{ID: "sweep-maintenance", RunOnStart: true}))
 	return out
 }
 
 func (s *Service) sweepOpts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: QueueSweep, MaxAttempts: s.cfg.JobMaxAttempts,
+	return &river.InsertOpts{Queue: queues.Default, MaxAttempts: s.cfg.JobMaxAttempts,
 		UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
@@ -204,7 +202,7 @@ func (s *Service) queueReport(ctx context.Context, runID uuid.UUID) error {
 	if s.deps.Queue == nil {
 		return fmt.Errorf("sweep: no job queue")
 	}
-	_, err := s.deps.Queue.Insert(ctx, ReportArgs{RunID: runID}, &river.InsertOpts{Queue: QueueSweep,
+	_, err := s.deps.Queue.Insert(ctx, ReportArgs{RunID: runID}, &river.InsertOpts{Queue: queues.Default,
 		MaxAttempts: s.cfg.JobMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}})
 	return err
 }

@@ -117,7 +117,7 @@ func TestEndToEndImportAndList(t *testing.T) {
 		require.Equal(t, want[f[0]], f[2], "site of %s", f[0])
 	}
 
-	// JSON with DESIGN.md's field names.
+	// JSON with docs/design.md's field names.
 	code, stdout, _ = runCLI(t, env(auth.RoleViewer), "device", "list", "-o", "json")
 	require.Equal(t, 0, code)
 	var devs []map[string]any

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Exit codes of DESIGN.md. Only ExitCode (and the cli package calling it)
+// Exit codes of docs/design.md. Only ExitCode (and the cli package calling it)
 // turns errors into these numbers.
 const (
 	ExitOK        = 0

@@ -53,7 +53,7 @@ func (f *Format) Set(s string) error {
 func (f *Format) Type() string { return "format" }
 
 // Render prints data as JSON or YAML for scripts, or calls table to print it
-// for people. JSON and YAML carry the API's field names (DESIGN.md) and are
+// for people. JSON and YAML carry the API's field names (docs/design.md) and are
 // printed the same way whether or not stdout is a terminal.
 func Render(ios *iostreams.IOStreams, format Format, data any, table func(*Table)) error {
 	switch format {

@@ -182,7 +182,7 @@ func TestListRunOutputs(t *testing.T) {
 			"fmc-ams\tfmc\temea\t10.1.0.2:2222\tlab\t\n",
 		run(cmdutil.FormatTable, false, ListOptions{}))
 
-	// JSON: exactly the field names of DESIGN.md's inventory columns, plus id and timestamps.
+	// JSON: exactly the field names of docs/design.md's inventory columns, plus id and timestamps.
 	var got []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(run(cmdutil.FormatJSON, false, ListOptions{})), &got))
 	require.Len(t, got, 2)

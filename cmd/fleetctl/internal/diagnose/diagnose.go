@@ -202,7 +202,7 @@ func (p *progress) finish() {
 	}
 }
 
-// RenderRun prints a finished run: the DESIGN.md run object for json/yaml,
+// RenderRun prints a finished run: the docs/design.md run object for json/yaml,
 // for people a table grouped by diagnosis with the affected devices.
 func RenderRun(ios *iostreams.IOStreams, format cmdutil.Format, run api.Run) error {
 	if format != cmdutil.FormatTable {

@@ -45,7 +45,7 @@ func TestE2ERestartCuresDevice(t *testing.T) {
 	require.Equal(t, int64(1), d.Counters().ConnectorRestarts)
 	require.False(t, hasFault(d, sim.FaultEventHandlerDisconnected))
 
-	// The DESIGN.md contract of `requests show -o json`.
+	// The docs/design.md contract of `requests show -o json`.
 	_, raw := w.show(id)
 	for _, k := range []string{"id", "action", "devices", "state", "requested_by", "approved_by", "reason", "not_before", "expires_at", "result"} {
 		require.Contains(t, raw, k)

@@ -14,6 +14,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
+	"github.com/fleetd/fleetd/pkg/runs"
 	"github.com/fleetd/fleetd/pkg/sim"
 )
 
@@ -136,7 +137,7 @@ func TestE2ESessionBoundToFrozenHostKey(t *testing.T) {
 	dev := remediate.Device{ID: uuid.MustParse(inv.ID), Name: name, Site: "emea", Kind: "ftd", Address: inv.Address,
 		Credential: "lab", HostKey: "SHA256:not-the-box-key"}
 	a := w.actions.Check(w.ctx, dev)
-	require.Equal(t, remediate.HealthError, a.Health)
+	require.Equal(t, runs.HealthError, a.Health)
 	require.Equal(t, string(runner.ClassHostKeyMismatch), a.ErrorClass, a.Error)
 	require.Contains(t, a.Error, "the approved request froze SHA256:not-the-box-key")
 	require.Zero(t, box.Counters().PasswordsReceived, "no secret sent to a box that is not the approved one")
@@ -145,13 +146,13 @@ func TestE2ESessionBoundToFrozenHostKey(t *testing.T) {
 	// The frozen key itself works.
 	dev.HostKey = box.Fingerprint()
 	a = w.actions.Check(w.ctx, dev)
-	require.NotEqual(t, remediate.HealthError, a.Health, a.Error)
+	require.NotEqual(t, runs.HealthError, a.Health, a.Error)
 
 	// Deleted since: the session is refused without dialling.
 	w.ctlOK(requester, "device", "rm", name)
 	conns := box.Counters().Connections
 	a = w.actions.Check(w.ctx, dev)
-	require.Equal(t, remediate.HealthError, a.Health)
+	require.Equal(t, runs.HealthError, a.Health)
 	require.Contains(t, a.Error, "id "+inv.ID)
 	require.Equal(t, conns, box.Counters().Connections)
 }
