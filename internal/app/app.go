@@ -43,7 +43,7 @@ func NewServices(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	inv := inventory.NewStore(pool, inventory.CatalogFromConfig(cfg), log.Named("inventory"))
+	inv := inventory.NewStore(pool, InventoryCatalog(cfg), log.Named("inventory"))
 	stale, err := inv.SyncCatalog(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sync sites and credentials from config: %w", err)

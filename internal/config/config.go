@@ -156,10 +156,6 @@ type MaintenanceWindow struct {
 	Duration time.Duration `mapstructure:"duration" json:"duration"`
 }
 
-// JumpNone as a device's jump tag means "connect directly", whatever its
-// site's jump_hosts say.
-const JumpNone = "none"
-
 // JumpHost is an SSH bastion the runner goes through, in order.
 type JumpHost struct {
 	Address    string `mapstructure:"address" json:"address"`       // host or host:port

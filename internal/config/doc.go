@@ -22,7 +22,6 @@
 //	ResolvedCredential{Name, Username; Password, SudoPassword, PrivateKey, KeyPassphrase Secret; Certificate []byte; UseAgent bool}
 //	ErrUnknownCredential                  // ResolveCredential of a name not in credentials
 //	*ValidationError{Problems []string}   // from Validate/Load: every problem, each "key: message"
-//	CheckAddress(s string) error          // host or host:port rule shared with inventory rows and jump hosts
 //	DefaultRegions() map[string]Region; EnvPrefix = "FLEETD"; DefaultPaths
 //	HostKeyStrict, HostKeyTOFU = "strict", "tofu"
 //	(Credential) Methods() []string       // which secret sources are set (safe to store/show)

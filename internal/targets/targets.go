@@ -108,7 +108,7 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 	if name, ok := d.Tags["jump"]; ok {
 		// A device's own jump tag overrides its site's chain.
 		chain, chainName = nil, "jump-"+name
-		if name != config.JumpNone {
+		if name != inventory.JumpNone {
 			if chain, ok = r.cfg.JumpChains[name]; !ok {
 				return Resolved{}, fmt.Errorf("device %s: tag jump=%s names no chain in jump_chains (known: %s)",
 					d.Name, name, strings.Join(slices.Sorted(maps.Keys(r.cfg.JumpChains)), ", "))

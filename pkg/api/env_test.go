@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
@@ -69,7 +70,7 @@ func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 
-	inv := inventory.NewStore(pool, inventory.CatalogFromConfig(cfg), log)
+	inv := inventory.NewStore(pool, app.InventoryCatalog(cfg), log)
 	_, err := inv.SyncCatalog(ctx)
 	require.NoError(t, err)
 	authStore := auth.NewStore(pool)

@@ -13,7 +13,7 @@
 //	type Site struct {Name, Region, Timezone, HostKeyPolicy string; Devices int}   // Devices filled by ListSites
 //	type CredentialRef struct {Name, Username string; Methods []string}          // never a secret
 //	type Catalog struct {Sites []Site; Credentials []CredentialRef}              // what rows may name
-//	CatalogFromConfig(cfg config.Config) Catalog
+//	(internal/app.InventoryCatalog builds the Catalog from fleetd's config)
 //
 //	NewStore(pool *pgxpool.Pool, cat Catalog, log *zap.Logger) *Store
 //	(*Store) SyncCatalog(ctx) (stale []string, err error)  // upsert sites+credentials from the catalog; call at start
