@@ -130,7 +130,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 	b.sweeps.addWorkers(workers)
 	actions := remediate.NewRunnerActions(resolver, inv, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
 	// The request executor and the periodic expiry of unapproved requests.
-	rw := remediate.NewWorker(pool, actions, remediate.WorkerConfigFrom(cfg), nil, log.Named("remediate"))
+	rw := remediate.NewWorker(pool, actions, app.RemediationWorkerConfig(cfg), nil, log.Named("remediate"))
 	rw.SetNotifier(b.sweeps.notify) // remediation.finished
 	remediate.Register(workers, rw)
 	b.clientID = cfg.Jobs.ClientID

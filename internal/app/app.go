@@ -67,7 +67,7 @@ func (s *Services) UseQueue(queue *jobs.Client) {
 	s.Queue = queue
 	s.Runs = runs.NewService(s.Pool, queue, runs.InventorySource{Inventory: s.Inventory}, s.Config.Jobs.MaxAttempts, s.Log.Named("runs"))
 	s.Remediation = remediate.NewService(s.Pool, queue, remediate.InventorySource{DB: s.Pool, Status: s.Runs},
-		remediate.ConfigFrom(s.Config), nil, s.Log.Named("remediate"))
+		RemediationConfig(s.Config), nil, s.Log.Named("remediate"))
 }
 
 // APIDeps is what the HTTP API serves.

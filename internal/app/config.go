@@ -5,6 +5,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/remediate"
 )
 
 // This file is the one place where fleetd's config file (internal/config)
@@ -38,4 +39,27 @@ func nilIfEmpty[T any](s []T) []T {
 		return nil
 	}
 	return s
+}
+
+// RemediationSites gives remediation each site's time zone, maintenance
+// window and reboot timeout.
+func RemediationSites(cfg config.Config) map[string]remediate.Site {
+	out := make(map[string]remediate.Site, len(cfg.Sites))
+	for name, s := range cfg.Sites {
+		out[name] = remediate.Site{Location: s.Location(), Window: s.MaintenanceWindow.Window(), RebootTimeout: s.RebootTimeout}
+	}
+	return out
+}
+
+// RemediationConfig is the request settings (remediation.*).
+func RemediationConfig(cfg config.Config) remediate.Config {
+	r := cfg.Remediation
+	return remediate.Config{ApprovalTTL: r.ApprovalTTL, BatchSize: r.BatchSize, FailureThreshold: r.FailureThreshold,
+		Sites: RemediationSites(cfg)}
+}
+
+// RemediationWorkerConfig is the execution settings: the sites; the rest
+// are the package's own.
+func RemediationWorkerConfig(cfg config.Config) remediate.WorkerConfig {
+	return remediate.WorkerConfig{Sites: RemediationSites(cfg)}
 }

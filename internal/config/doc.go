@@ -17,7 +17,7 @@
 //	                                      // variable or file, never the secret
 //	(Database) RedactedURL() string       // database.url with any password replaced, for logs
 //	(Site) Location() *time.Location
-//	(MaintenanceWindow) Next(after time.Time, loc *time.Location) (start, end time.Time, ok bool)
+//	(MaintenanceWindow) Window() window.Window   // pkg/remediate/window: IsSet, Next(after, loc)
 //	Secret                                // string type whose String/JSON/YAML forms are "[redacted]"; Reveal() gives the value
 //	ResolvedCredential{Name, Username; Password, SudoPassword, PrivateKey, KeyPassphrase Secret; Certificate []byte; UseAgent bool}
 //	ErrUnknownCredential                  // ResolveCredential of a name not in credentials
@@ -25,7 +25,7 @@
 //	DefaultRegions() map[string]Region; EnvPrefix = "FLEETD"; DefaultPaths
 //	HostKeyStrict, HostKeyTOFU = "strict", "tofu"
 //	(Credential) Methods() []string       // which secret sources are set (safe to store/show)
-//	(TLS) Enabled() bool; (MaintenanceWindow) IsSet() bool
+//	(TLS) Enabled() bool
 //
 // Sections: database{url,max_conns} api{listen,tls{cert_file,key_file},max_body_bytes}
 // log{level,format} regions.<name>{api,est,mx,dex,eventing} sites.<name>{region,timezone,

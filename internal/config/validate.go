@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/remediate/window"
 	"github.com/fleetd/fleetd/pkg/sweep/cron"
 )
 
@@ -26,7 +27,6 @@ var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	tagPartRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 	cronFieldRE = regexp.MustCompile(`^[0-9A-Za-z*,/?-]+$`)
-	hhmmRE      = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
 )
 
 // problems collects every validation error so that one run shows them all.
@@ -345,11 +345,11 @@ func validateWindow(p *problems, key string, w MaintenanceWindow) {
 		p.add(key+".weekdays", "required when a window is set (e.g. [sun])")
 	}
 	for i, d := range w.Weekdays {
-		if _, ok := parseWeekday(d); !ok {
+		if _, ok := window.ParseWeekday(d); !ok {
 			p.add(fmt.Sprintf("%s.weekdays[%d]", key, i), "unknown weekday %q (sun, mon, ... or sunday, monday, ...)", d)
 		}
 	}
-	if !hhmmRE.MatchString(w.Start) {
+	if !window.ValidStart(w.Start) {
 		p.add(key+".start", "want HH:MM (24-hour), got %q", w.Start)
 	}
 	if w.Duration <= 0 || w.Duration > 24*time.Hour {

@@ -78,7 +78,7 @@ func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
 	require.NoError(t, err)
 	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, 2, log)
 	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{DB: pool, Status: runSvc},
-		remediate.ConfigFrom(cfg), nil, log)
+		app.RemediationConfig(cfg), nil, log)
 	// Per role, a schedule to enable (en-ROLE, off) and one to disable
 	// (dis-ROLE, on), for the route matrix.
 	var scheds []sweep.ScheduleConfig

@@ -7,8 +7,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
-
-	"github.com/fleetd/fleetd/internal/config"
 )
 
 // ExpireArgs is the periodic job that expires unapproved requests past
@@ -51,11 +49,6 @@ func ExpirePeriodicJob(interval time.Duration) *river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) {
 			return ExpireArgs{}, &river.InsertOpts{Queue: river.QueueDefault, MaxAttempts: 1}
 		}, &river.PeriodicJobOpts{RunOnStart: true})
-}
-
-// WorkerConfigFrom takes the execution settings from fleetd's config.
-func WorkerConfigFrom(c config.Config) WorkerConfig {
-	return WorkerConfig{Sites: c.Sites}
 }
 
 // Register adds the remediation workers (the request executor and the

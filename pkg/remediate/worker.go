@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
-	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/audit"
 )
 
@@ -74,7 +73,7 @@ type Hooks struct {
 
 // WorkerConfig tunes execution.
 type WorkerConfig struct {
-	Sites map[string]config.Site
+	Sites map[string]Site
 	// MaxWait is the longest a waiting job sleeps before it looks at the
 	// clock again (default 5m): waits are re-judged on every wake-up, so a
 	// changed clock or window is honoured. Tests with a ManualClock set it short.
@@ -84,7 +83,8 @@ type WorkerConfig struct {
 	// it calls the device not cured.
 	VerifyAttempts int
 	VerifyInterval time.Duration
-	// RebootTimeout is used for sites without reboot_timeout.
+	// RebootTimeout is used for sites without reboot_timeout (default
+	// DefaultRebootTimeout).
 	RebootTimeout time.Duration
 	// JobTimeout bounds one job execution (default 3h). River's rescue of
 	// stuck jobs (jobs.Config.RescueAfter) should be longer; if it is not, a
@@ -112,7 +112,7 @@ func (c *WorkerConfig) defaults() {
 		c.VerifyInterval = 10 * time.Second
 	}
 	if c.RebootTimeout <= 0 {
-		c.RebootTimeout = config.DefaultRebootTimeout
+		c.RebootTimeout = DefaultRebootTimeout
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
@@ -121,6 +121,11 @@ func (c *WorkerConfig) defaults() {
 		c.LockRetry = 10 * time.Second
 	}
 }
+
+// DefaultRebootTimeout is how long a rebooted device may take to come back,
+// for sites without one; it is sites.*.reboot_timeout's default in fleetd's
+// config file (a test in internal/app holds the two together).
+const DefaultRebootTimeout = 15 * time.Minute
 
 // Worker executes RemediateArgs jobs.
 type Worker struct {
