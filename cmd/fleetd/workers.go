@@ -13,9 +13,9 @@ import (
 
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
-	"github.com/fleetd/fleetd/internal/devicediag"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/targets"
+	"github.com/fleetd/fleetd/pkg/devicecheck"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -28,7 +28,7 @@ type backend struct {
 	runs     *runs.Service
 	runner   *runner.Runner
 	resolver *targets.Resolver
-	diag     *devicediag.Diagnoser
+	diag     *devicecheck.Diagnoser
 	recorder *runs.Recorder
 	locks    *runs.SessionLocks
 	stopLive context.CancelFunc
@@ -111,7 +111,7 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 		return nil, err
 	}
 	b := &backend{runner: r, resolver: resolver}
-	b.diag = devicediag.New(resolver, r, log.Named("diagnose"))
+	b.diag = devicecheck.NewDiagnoser(resolver, r, log.Named("diagnose"))
 	b.recorder = runs.NewRecorder(pool, runs.RecorderConfig{}, log.Named("recorder"))
 
 	jobTimeout, rescue := deviceJobTimeouts(cfg)
