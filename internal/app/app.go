@@ -66,7 +66,7 @@ func NewServices(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 func (s *Services) UseQueue(queue *jobs.Client) {
 	s.Queue = queue
 	s.Runs = runs.NewService(s.Pool, queue, runs.InventorySource{Inventory: s.Inventory}, s.Config.Jobs.MaxAttempts, s.Log.Named("runs"))
-	s.Remediation = remediate.NewService(s.Pool, queue, remediate.InventorySource{DB: s.Pool, Status: s.Runs},
+	s.Remediation = remediate.NewService(s.Pool, queue, remediate.InventorySource{Inventory: s.Inventory, Status: s.Runs},
 		RemediationConfig(s.Config), nil, s.Log.Named("remediate"))
 }
 

@@ -77,7 +77,7 @@ func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
 	queue, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
 	require.NoError(t, err)
 	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, 2, log)
-	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{DB: pool, Status: runSvc},
+	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{Inventory: inv, Status: runSvc},
 		app.RemediationConfig(cfg), nil, log)
 	// Per role, a schedule to enable (en-ROLE, off) and one to disable
 	// (dis-ROLE, on), for the route matrix.

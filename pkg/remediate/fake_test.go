@@ -18,6 +18,7 @@ import (
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
@@ -191,7 +192,7 @@ func newHarness(t *testing.T, rc remediate.Config) *harness {
 	rc.Sites = sites
 	clock := remediate.NewManualClock(t0)
 	statusSrc := runs.NewService(pool, nil, nil, 1, log)
-	svc := remediate.NewService(pool, inserter, remediate.InventorySource{DB: pool, Status: statusSrc}, rc, clock, log)
+	svc := remediate.NewService(pool, inserter, remediate.InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log), Status: statusSrc}, rc, clock, log)
 	return &harness{t: t, pool: pool, svc: svc, fake: newFake(), clock: clock, sites: sites, log: log, inserter: inserter}
 }
 

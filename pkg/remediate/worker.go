@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/pkg/audit"
+	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
 // QueueRemediate is the River queue of remediation jobs.
@@ -146,7 +147,8 @@ func NewWorker(pool *pgxpool.Pool, actions DeviceActions, cfg WorkerConfig, cloc
 		clock = SystemClock{}
 	}
 	if cfg.Identities == nil {
-		cfg.Identities = InventorySource{DB: pool}
+		// Reads only: the catalog (what writes validate against) is not needed.
+		cfg.Identities = InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log)}
 	}
 	return &Worker{pool: pool, actions: actions, clock: clock, cfg: cfg, log: log}
 }

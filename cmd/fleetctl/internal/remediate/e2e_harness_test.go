@@ -109,7 +109,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	svc, err := app.NewServices(ctx, cfg, pool, log)
 	require.NoError(t, err)
 	clock := remediate.NewManualClock(t0)
-	rem := remediate.NewService(pool, svc.Queue, remediate.InventorySource{DB: pool, Status: svc.Runs},
+	rem := remediate.NewService(pool, svc.Queue, remediate.InventorySource{Inventory: svc.Inventory, Status: svc.Runs},
 		app.RemediationConfig(cfg), clock, log)
 	deps := svc.APIDeps()
 	deps.Remediation = rem
