@@ -6,19 +6,13 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
 // LiveDevice is a device as the inventory holds it now, with the
 // fingerprint of its pinned host key ("" when none is pinned).
-type LiveDevice struct {
-	ID         uuid.UUID
-	Name       string
-	Site       string
-	Kind       string
-	Address    string
-	Credential string
-	HostKey    string
-}
+type LiveDevice = inventory.Identity
 
 // DeviceIdentities tells the executor (and an approval) what the inventory
 // says of frozen devices now, so that a device that is not the approved box
@@ -38,18 +32,7 @@ func (s InventorySource) CurrentDevices(ctx context.Context, frozen []Device) ([
 	for i, d := range frozen {
 		ids[i], names[i] = d.ID, d.Name
 	}
-	cur, err := s.Inventory.CurrentIdentities(ctx, ids, names)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*LiveDevice, len(cur))
-	for i, d := range cur {
-		if d != nil {
-			live := LiveDevice(*d)
-			out[i] = &live
-		}
-	}
-	return out, nil
+	return s.Inventory.CurrentIdentities(ctx, ids, names)
 }
 
 // identityChanges lists, in words, what differs between the device frozen
