@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sync"
 
 	"github.com/google/uuid"
@@ -11,10 +9,10 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
-	"github.com/fleetd/fleetd/pkg/queues"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
 	"github.com/fleetd/fleetd/pkg/sweep"
@@ -36,47 +34,15 @@ type sweepParts struct {
 func newSweepParts(cfg config.Config, pool *pgxpool.Pool, log *zap.Logger) (*sweepParts, error) {
 	p := &sweepParts{metrics: metrics.New(), log: log}
 	var err error
-	if p.notify, err = notify.New(notifyConfig(cfg, log), log.Named("notify")); err != nil {
+	if p.notify, err = notify.New(app.NotifyConfig(cfg, log), log.Named("notify")); err != nil {
 		return nil, err
 	}
 	p.notify.Observe = p.metrics.WebhookDelivery
-	if p.sweeps, err = sweep.New(pool, sweepConfig(cfg), nil, log.Named("sweep")); err != nil {
+	if p.sweeps, err = sweep.New(pool, app.SweepConfig(cfg), nil, log.Named("sweep")); err != nil {
 		return nil, err
 	}
-	p.refresher = metrics.NewRefresher(pool, p.metrics, metrics.RefresherConfig{Interval: cfg.Metrics.RefreshInterval,
-		Queues: queues.All()}, log.Named("metrics"))
+	p.refresher = metrics.NewRefresher(pool, p.metrics, app.MetricsRefresherConfig(cfg), log.Named("metrics"))
 	return p, nil
-}
-
-func sweepConfig(cfg config.Config) sweep.Config {
-	var out sweep.Config
-	for _, s := range cfg.Schedules {
-		out.Schedules = append(out.Schedules, sweep.ScheduleConfig{Name: s.Name, Cron: s.Cron, Timezone: s.Timezone,
-			Selector: runs.Selector{All: s.Selector.All, Site: s.Selector.Site, Tag: s.Selector.Tag},
-			Enabled:  s.IsEnabled(), CreateRemediationRequests: s.CreateRemediationRequests})
-	}
-	return out
-}
-
-// notifyConfig resolves webhook URLs (url, or the variable url_env names).
-// A webhook whose variable is unset is left out, loudly: the rest work.
-func notifyConfig(cfg config.Config, log *zap.Logger) notify.Config {
-	n := cfg.Notifications
-	out := notify.Config{MaxAttempts: n.MaxAttempts, Timeout: n.Timeout, Backoff: n.Backoff, MaxBackoff: n.MaxBackoff}
-	for i, w := range n.Webhooks {
-		url := w.URL
-		if w.URLEnv != "" {
-			url = os.Getenv(w.URLEnv)
-		}
-		if url == "" {
-			log.Error("webhook disabled: its URL variable is not set",
-				zap.String("key", fmt.Sprintf("notifications.webhooks[%d].url_env", i)), zap.String("webhook", w.Name),
-				zap.String("variable", w.URLEnv))
-			continue
-		}
-		out.Webhooks = append(out.Webhooks, notify.Webhook{Name: w.Name, URL: url, Format: w.Format, Events: w.Events})
-	}
-	return out
 }
 
 func (p *sweepParts) addWorkers(w *river.Workers) {

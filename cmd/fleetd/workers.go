@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,10 +11,9 @@ import (
 
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
-	"github.com/fleetd/fleetd/internal/devicediag"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/targets"
-	"github.com/fleetd/fleetd/pkg/queues"
+	"github.com/fleetd/fleetd/pkg/devicecheck"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -29,7 +26,7 @@ type backend struct {
 	runs     *runs.Service
 	runner   *runner.Runner
 	resolver *targets.Resolver
-	diag     *devicediag.Diagnoser
+	diag     *devicecheck.Diagnoser
 	recorder *runs.Recorder
 	locks    *runs.SessionLocks
 	stopLive context.CancelFunc
@@ -44,62 +41,15 @@ type backend struct {
 	sweeps *sweepParts
 }
 
-// Device job bounds. The order is what keeps a device from having two
-// sessions of one run at once: the runner closes a session's connection at
-// runner.session_timeout whatever the device does; the job's context ends
-// jobMargin later (queueing for runner slots, recording the result; the
-// session is cut then too); River hands a job on only after a running time
-// of rescue_after, at least rescueMargin beyond the job timeout, by which
-// time the first attempt's session is closed. The session locks
-// (runs.SessionLocks) cover what the ordering cannot see.
-const (
-	jobMargin    = 30 * time.Second
-	rescueMargin = 30 * time.Second
-	// sessionLockSnooze: how long a job whose device still has a session of
-	// its run open waits before trying again (no attempt is consumed).
-	sessionLockSnooze = 10 * time.Second
-)
-
-// deviceJobTimeouts returns the device job timeout and the rescue delay:
-// jobs.rescue_after if set (else session_timeout + 1m), raised to the job
-// timeout + rescueMargin if shorter.
-func deviceJobTimeouts(cfg config.Config) (job, rescue time.Duration) {
-	job = cfg.Runner.SessionTimeout + jobMargin
-	rescue = cfg.Jobs.RescueAfter
-	if rescue == 0 {
-		rescue = cfg.Runner.SessionTimeout + time.Minute
-	}
-	return job, max(rescue, job+rescueMargin)
-}
-
-// runnerConfig maps fleetd's config onto the runner's.
-func runnerConfig(cfg config.Config) runner.Config {
-	rc := runner.Config{
-		MaxConcurrent:  cfg.Runner.MaxConcurrent,
-		PerSite:        map[string]int{},
-		StartRate:      cfg.Runner.StartRate,
-		ConnectTimeout: cfg.Runner.ConnectTimeout,
-		CommandTimeout: cfg.Runner.CommandTimeout,
-		SessionTimeout: cfg.Runner.SessionTimeout,
-		Retry:          runner.RetryPolicy{Attempts: cfg.Runner.Retry.Attempts, Base: cfg.Runner.Retry.Backoff},
-		AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
-	}
-	if rc.StartRate == 0 {
-		rc.StartRate = -1 // config's 0 means unlimited
-	}
-	for name, s := range cfg.Sites {
-		if s.MaxConcurrent > 0 {
-			rc.PerSite[name] = s.MaxConcurrent
-		}
-	}
-	return rc.WithDefaults()
-}
+// sessionLockSnooze: how long a job whose device still has a session of
+// its run open waits before trying again (no attempt is consumed).
+const sessionLockSnooze = 10 * time.Second
 
 // newBackend builds the runner, the River client with its workers, and the
 // run service. Call start to begin working jobs.
 func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *zap.Logger) (*backend, error) {
 	inv := svc.Inventory
-	rcfg := runnerConfig(cfg)
+	rcfg := app.RunnerConfig(cfg)
 	if err := rcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
@@ -112,17 +62,13 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 		return nil, err
 	}
 	b := &backend{runner: r, resolver: resolver}
-	b.diag = devicediag.New(resolver, r, log.Named("diagnose"))
+	b.diag = devicecheck.NewDiagnoser(resolver, r, log.Named("diagnose"))
 	b.recorder = runs.NewRecorder(pool, runs.RecorderConfig{}, log.Named("recorder"))
 
-	jobTimeout, rescue := deviceJobTimeouts(cfg)
+	jcfg := app.JobsConfig(cfg)
 	b.locks = runs.NewSessionLocks(pool, log.Named("session-locks"))
-	workersN := cfg.Jobs.DiagnoseWorkers
-	if workersN == 0 {
-		workersN = cfg.Runner.MaxConcurrent
-	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jobTimeout, log.Named("worker")).
+	river.AddWorker(workers, runs.NewDiagnoseWorker(pool, b.diag, b.recorder, jcfg.JobTimeout, log.Named("worker")).
 		WithSessionLocks(b.locks, sessionLockSnooze))
 	// Sweep parts first: their notifier is the remediation's too.
 	if b.sweeps, err = newSweepParts(cfg, pool, log); err != nil {
@@ -131,23 +77,13 @@ func newBackend(cfg config.Config, pool *pgxpool.Pool, svc *app.Services, log *z
 	b.sweeps.addWorkers(workers)
 	actions := remediate.NewRunnerActions(resolver, inv, r, remediate.RunnerActionsConfig{}, log.Named("remediate"))
 	// The request executor and the periodic expiry of unapproved requests.
-	rw := remediate.NewWorker(pool, actions, remediate.WorkerConfigFrom(cfg), nil, log.Named("remediate"))
+	rw := remediate.NewWorker(pool, actions, app.RemediationWorkerConfig(cfg), nil, log.Named("remediate"))
 	rw.SetNotifier(b.sweeps.notify) // remediation.finished
 	remediate.Register(workers, rw)
-	b.clientID = cfg.Jobs.ClientID
-	if b.clientID == "" {
-		host, _ := os.Hostname()
-		b.clientID = strings.NewReplacer(":", "_", "[", "", "]", "").Replace(host + "-" + cfg.API.Listen)
-	}
+	b.clientID = jcfg.ClientID
 	b.pool, b.log, b.cfg = pool, log, cfg
-	b.queue, err = jobs.NewClient(pool, workers, jobs.Config{
-		ClientID:        b.clientID,
-		DiagnoseWorkers: workersN,
-		JobTimeout:      jobTimeout,
-		RescueAfter:     rescue,
-		RetryPolicy:     runs.RetryPolicy{Delay: cfg.Jobs.RetryDelay},
-		PeriodicJobs:    append(b.sweeps.sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute)),
-	}, log)
+	jcfg.PeriodicJobs = append(b.sweeps.sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute))
+	b.queue, err = jobs.NewClient(pool, workers, jcfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +111,7 @@ func (b *backend) start(ctx context.Context) error {
 	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
 	b.stopLive = stopLive
 	go runs.NewReaper(b.pool, b.recorder, 30*time.Second, b.log.Named("reaper")).Run(liveCtx)
-	go jobs.NewLiveness(b.pool, jobs.LivenessConfig{
-		ClientID: b.clientID, Interval: b.cfg.Jobs.HeartbeatInterval, DeadAfter: b.cfg.Jobs.ReplicaDeadAfter,
-		Queues: []string{queues.Diagnose},
-	}, b.log.Named("liveness")).Run(liveCtx)
+	go jobs.NewLiveness(b.pool, app.LivenessConfig(b.cfg), b.log.Named("liveness")).Run(liveCtx)
 	if err := b.sweeps.start(ctx); err != nil {
 		cancel()
 		return err

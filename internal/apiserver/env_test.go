@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/fleetd/fleetd/internal/apiserver"
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
@@ -70,15 +71,15 @@ func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 
-	inv := inventory.NewStore(pool, inventory.CatalogFromConfig(cfg), log)
+	inv := inventory.NewStore(pool, app.InventoryCatalog(cfg), log)
 	_, err := inv.SyncCatalog(ctx)
 	require.NoError(t, err)
 	authStore := auth.NewStore(pool)
 	queue, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
 	require.NoError(t, err)
 	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, 2, log)
-	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{DB: pool, Status: runSvc},
-		remediate.ConfigFrom(cfg), nil, log)
+	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{Inventory: inv, Status: runSvc},
+		app.RemediationConfig(cfg), nil, log)
 	// Per role, a schedule to enable (en-ROLE, off) and one to disable
 	// (dis-ROLE, on), for the route matrix.
 	var scheds []sweep.ScheduleConfig

@@ -43,7 +43,7 @@ func NewServices(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	inv := inventory.NewStore(pool, inventory.CatalogFromConfig(cfg), log.Named("inventory"))
+	inv := inventory.NewStore(pool, InventoryCatalog(cfg), log.Named("inventory"))
 	stale, err := inv.SyncCatalog(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sync sites and credentials from config: %w", err)
@@ -66,8 +66,8 @@ func NewServices(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 func (s *Services) UseQueue(queue *jobs.Client) {
 	s.Queue = queue
 	s.Runs = runs.NewService(s.Pool, queue, runs.InventorySource{Inventory: s.Inventory}, s.Config.Jobs.MaxAttempts, s.Log.Named("runs"))
-	s.Remediation = remediate.NewService(s.Pool, queue, remediate.InventorySource{DB: s.Pool, Status: s.Runs},
-		remediate.ConfigFrom(s.Config), nil, s.Log.Named("remediate"))
+	s.Remediation = remediate.NewService(s.Pool, queue, remediate.InventorySource{Inventory: s.Inventory, Status: s.Runs},
+		RemediationConfig(s.Config), nil, s.Log.Named("remediate"))
 }
 
 // APIDeps is what the HTTP API serves.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 	_ "time/tzdata" // sites name IANA zones; embed the database so minimal images without /usr/share/zoneinfo still validate
+
+	"github.com/fleetd/fleetd/pkg/remediate/window"
 )
 
 // Config is fleetd's whole configuration. Add a section by adding a field with
@@ -156,9 +158,8 @@ type MaintenanceWindow struct {
 	Duration time.Duration `mapstructure:"duration" json:"duration"`
 }
 
-// JumpNone as a device's jump tag means "connect directly", whatever its
-// site's jump_hosts say.
-const JumpNone = "none"
+// Window is the window as pkg/remediate/window computes it (IsSet, Next).
+func (w MaintenanceWindow) Window() window.Window { return window.Window(w) }
 
 // JumpHost is an SSH bastion the runner goes through, in order.
 type JumpHost struct {

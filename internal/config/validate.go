@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/remediate/window"
 	"github.com/fleetd/fleetd/pkg/sweep/cron"
 )
 
@@ -23,10 +25,8 @@ var (
 	entryNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	usernameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 	tagPartRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 	cronFieldRE = regexp.MustCompile(`^[0-9A-Za-z*,/?-]+$`)
-	hhmmRE      = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
 )
 
 // problems collects every validation error so that one run shows them all.
@@ -104,7 +104,7 @@ func (c Config) Validate() error {
 		for _, f := range []struct{ k, v string }{{"api", r.API}, {"est", r.EST}, {"mx", r.MX}, {"dex", r.DEX}, {"eventing", r.Eventing}} {
 			if f.v == "" {
 				p.add(key+"."+f.k, "required")
-			} else if !validHostname(f.v) {
+			} else if !inventory.IsHostname(f.v) {
 				p.add(key+"."+f.k, "not a host name: %q", f.v)
 			}
 		}
@@ -116,8 +116,8 @@ func (c Config) Validate() error {
 	for _, name := range sortedKeys(c.JumpChains) {
 		key := "jump_chains." + name
 		switch {
-		case name == JumpNone || !validTagValue(name):
-			p.add(key, "bad chain name %q (letters, digits, '.', '_', '-'; not %q)", name, JumpNone)
+		case name == inventory.JumpNone || !validTagValue(name):
+			p.add(key, "bad chain name %q (letters, digits, '.', '_', '-'; not %q)", name, inventory.JumpNone)
 		case len(c.JumpChains[name]) == 0:
 			p.add(key, "a chain needs at least one jump host")
 		}
@@ -323,7 +323,7 @@ func (c Config) hasSite(name string) bool {
 func (c Config) validateJumpHosts(p *problems, key string, hops []JumpHost) {
 	for i, j := range hops {
 		jk := fmt.Sprintf("%s[%d]", key, i)
-		if err := CheckAddress(j.Address); err != nil {
+		if err := inventory.CheckAddress(j.Address); err != nil {
 			p.add(jk+".address", "%v", err)
 		}
 		if !strings.HasPrefix(j.HostKey, "SHA256:") || len(j.HostKey) < 20 {
@@ -345,11 +345,11 @@ func validateWindow(p *problems, key string, w MaintenanceWindow) {
 		p.add(key+".weekdays", "required when a window is set (e.g. [sun])")
 	}
 	for i, d := range w.Weekdays {
-		if _, ok := parseWeekday(d); !ok {
+		if _, ok := window.ParseWeekday(d); !ok {
 			p.add(fmt.Sprintf("%s.weekdays[%d]", key, i), "unknown weekday %q (sun, mon, ... or sunday, monday, ...)", d)
 		}
 	}
-	if !hhmmRE.MatchString(w.Start) {
+	if !window.ValidStart(w.Start) {
 		p.add(key+".start", "want HH:MM (24-hour), got %q", w.Start)
 	}
 	if w.Duration <= 0 || w.Duration > 24*time.Hour {
@@ -436,61 +436,10 @@ func checkListen(s string) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("bad port %q", port)
 	}
-	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+	if host != "" && net.ParseIP(host) == nil && !inventory.IsHostname(host) {
 		return fmt.Errorf("bad host %q", host)
 	}
 	return nil
-}
-
-// CheckAddress validates a device or jump-host address: host or host:port,
-// where host is an IPv4/IPv6 literal or a DNS name and port is 1-65535. An
-// IPv6 address with a port is written in brackets ("[2001:db8::1]:22").
-// pkg/inventory uses the same rule for inventory rows.
-func CheckAddress(s string) error {
-	if s == "" {
-		return errors.New("required")
-	}
-	host := s
-	if strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1 {
-		h, port, err := net.SplitHostPort(s)
-		if err != nil {
-			return fmt.Errorf("not host or host:port: %q", s)
-		}
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 || port[0] == '0' {
-			return fmt.Errorf("bad port %q in %q (want 1-65535)", port, s)
-		}
-		host = h
-	}
-	if strings.ContainsRune(host, '%') {
-		return fmt.Errorf("zoned IPv6 addresses are not supported: %q", s)
-	}
-	if net.ParseIP(host) != nil {
-		return nil
-	}
-	if !validHostname(host) {
-		return fmt.Errorf("not an IP address or host name: %q", host)
-	}
-	return nil
-}
-
-func validHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	labels := strings.Split(h, ".")
-	for _, l := range labels {
-		if !hostLabelRE.MatchString(l) {
-			return false
-		}
-	}
-	// An all-numeric last label would be a mistyped IPv4 address ("10.0.0.300").
-	last := labels[len(labels)-1]
-	if _, err := strconv.Atoi(last); err == nil {
-		return false
-	}
-	return true
 }
 
 func checkCron(s string) error {

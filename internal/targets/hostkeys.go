@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/devicecheck"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
 )
@@ -40,22 +41,6 @@ func JumpHostKeys(cfg config.Config) map[string]string {
 	return out
 }
 
-type pinnedKey struct {
-	device string
-	wire   []byte
-}
-
-type pinnedKeyCtx struct{}
-
-// WithPinnedHostKey tells CheckHostKey the key that was pinned for device
-// when its job started (read with the job, in one query): a device that
-// presents exactly that key is accepted without another round trip. Any
-// other key (unknown, changed) still goes to the store, which records it
-// and decides.
-func WithPinnedHostKey(ctx context.Context, device string, wire []byte) context.Context {
-	return context.WithValue(ctx, pinnedKeyCtx{}, pinnedKey{device: device, wire: wire})
-}
-
 // CheckHostKey implements runner.HostKeyStore.
 func (h HostKeys) CheckHostKey(ctx context.Context, device, addr string, key ssh.PublicKey, policy runner.HostKeyPolicy) error {
 	if want, ok := h.JumpKeys[device]; ok {
@@ -64,10 +49,14 @@ func (h HostKeys) CheckHostKey(ctx context.Context, device, addr string, key ssh
 		}
 		return nil
 	}
-	if err := checkApproved(ctx, device, addr, key); err != nil {
-		return err
+	// An approved remediation froze the device's key: any other is refused.
+	if want, ok := devicecheck.ApprovedHostKey(ctx, device); ok {
+		if got := ssh.FingerprintSHA256(key); got != want {
+			return fmt.Errorf("%w: %s at %s presented %s, the approved request froze %s", runner.ErrHostKeyMismatch,
+				device, addr, got, want)
+		}
 	}
-	if p, ok := ctx.Value(pinnedKeyCtx{}).(pinnedKey); ok && p.device == device && bytes.Equal(p.wire, key.Marshal()) {
+	if wire, ok := devicecheck.PinnedHostKey(ctx, device); ok && bytes.Equal(wire, key.Marshal()) {
 		return nil
 	}
 	err := h.Store.CheckHostKey(ctx, device, addr, key, string(policy))

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/devicecheck"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
@@ -52,37 +53,30 @@ func RegionTable(cfg config.Config) diagnose.RegionTable {
 	return t
 }
 
-// Resolved is one device ready to be reached.
-type Resolved struct {
-	Device inventory.Device
-	Target runner.Target
-	Env    diagnose.Env
-}
-
 // Resolve loads the device by name and resolves its credential and site.
-func (r *Resolver) Resolve(ctx context.Context, name string) (Resolved, error) {
+func (r *Resolver) Resolve(ctx context.Context, name string) (devicecheck.Resolved, error) {
 	d, err := r.devices.Get(ctx, name)
 	if err != nil {
-		return Resolved{}, fmt.Errorf("device %s: %w", name, err)
+		return devicecheck.Resolved{}, fmt.Errorf("device %s: %w", name, err)
 	}
 	return r.ResolveDevice(d)
 }
 
 // ResolveDevice resolves an already loaded device.
-func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
+func (r *Resolver) ResolveDevice(d inventory.Device) (devicecheck.Resolved, error) {
 	site, ok := r.cfg.Sites[d.Site]
 	if !ok {
-		return Resolved{}, fmt.Errorf("device %s: site %q is not in the config", d.Name, d.Site)
+		return devicecheck.Resolved{}, fmt.Errorf("device %s: site %q is not in the config", d.Name, d.Site)
 	}
 	// Checked again here, before any secret is read: config may have changed
 	// since the device was imported.
 	if cr, ok := r.cfg.Credentials[d.Credential]; ok && !cr.AllowsSite(d.Site) {
-		return Resolved{}, fmt.Errorf("device %s: credential %q may not be used by site %q (credentials.%s.sites: %s): %w",
+		return devicecheck.Resolved{}, fmt.Errorf("device %s: credential %q may not be used by site %q (credentials.%s.sites: %s): %w",
 			d.Name, d.Credential, d.Site, d.Credential, strings.Join(cr.Sites, ", "), ErrCredentialNotForSite)
 	}
 	cred, err := r.credential(d.Credential)
 	if err != nil {
-		return Resolved{}, fmt.Errorf("device %s: %w", d.Name, err)
+		return devicecheck.Resolved{}, fmt.Errorf("device %s: %w", d.Name, err)
 	}
 	t := runner.Target{
 		Device: d.Name, Site: d.Site, Kind: string(d.Kind), Addr: d.Address, Credential: cred,
@@ -101,16 +95,16 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 		case "false", "0":
 			t.LegacySSH = false
 		default:
-			return Resolved{}, fmt.Errorf("device %s: tag legacy_ssh=%s: want true or false", d.Name, v)
+			return devicecheck.Resolved{}, fmt.Errorf("device %s: tag legacy_ssh=%s: want true or false", d.Name, v)
 		}
 	}
 	chain, chainName := site.JumpHosts, "jump-"+d.Site
 	if name, ok := d.Tags["jump"]; ok {
 		// A device's own jump tag overrides its site's chain.
 		chain, chainName = nil, "jump-"+name
-		if name != config.JumpNone {
+		if name != inventory.JumpNone {
 			if chain, ok = r.cfg.JumpChains[name]; !ok {
-				return Resolved{}, fmt.Errorf("device %s: tag jump=%s names no chain in jump_chains (known: %s)",
+				return devicecheck.Resolved{}, fmt.Errorf("device %s: tag jump=%s names no chain in jump_chains (known: %s)",
 					d.Name, name, strings.Join(slices.Sorted(maps.Keys(r.cfg.JumpChains)), ", "))
 			}
 		}
@@ -118,7 +112,7 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 	for i, j := range chain {
 		jc, err := r.credential(j.Credential)
 		if err != nil {
-			return Resolved{}, fmt.Errorf("device %s: jump host %d: %w", d.Name, i+1, err)
+			return devicecheck.Resolved{}, fmt.Errorf("device %s: jump host %d: %w", d.Name, i+1, err)
 		}
 		t.JumpHosts = append(t.JumpHosts, runner.JumpHost{
 			Name: fmt.Sprintf("%s-%d", chainName, i+1), Addr: j.Address, Credential: jc,
@@ -127,11 +121,11 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (Resolved, error) {
 	}
 	env, err := diagnose.NewEnv(d.Name, d.Site, site.Region, r.regions)
 	if err != nil {
-		return Resolved{}, err
+		return devicecheck.Resolved{}, err
 	}
 	env.CurlMaxTime = r.cfg.Diagnose.CurlMaxTime
 	env.LogWindow = r.cfg.Diagnose.LogWindow
-	return Resolved{Device: d, Target: t, Env: env}, nil
+	return devicecheck.Resolved{Device: d, Target: t, Env: env}, nil
 }
 
 func (r *Resolver) credential(name string) (runner.Credential, error) {

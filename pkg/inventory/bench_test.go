@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/inventory"
 )
@@ -29,7 +30,7 @@ func BenchmarkImport10k(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		store := inventory.NewStore(testdb.New(b), inventory.CatalogFromConfig(labConfigTB(b)), nil)
+		store := inventory.NewStore(testdb.New(b), app.InventoryCatalog(labConfigTB(b)), nil)
 		_, err := store.SyncCatalog(ctx)
 		require.NoError(b, err)
 		b.StartTimer()
@@ -42,7 +43,7 @@ func BenchmarkImport10k(b *testing.B) {
 // BenchmarkParse10k: parsing and validating alone.
 func BenchmarkParse10k(b *testing.B) {
 	data := fleetCSV(10000)
-	cat := inventory.CatalogFromConfig(labConfigTB(b))
+	cat := app.InventoryCatalog(labConfigTB(b))
 	for b.Loop() {
 		rows, err := inventory.Parse("fleet.csv", data, cat)
 		require.NoError(b, err)
@@ -53,7 +54,7 @@ func BenchmarkParse10k(b *testing.B) {
 // BenchmarkCheckHostKeyPinned: the per-connection cost of a sweep (pinned, equal key).
 func BenchmarkCheckHostKeyPinned(b *testing.B) {
 	ctx := context.Background()
-	store := inventory.NewStore(testdb.New(b), inventory.CatalogFromConfig(labConfigTB(b)), nil)
+	store := inventory.NewStore(testdb.New(b), app.InventoryCatalog(labConfigTB(b)), nil)
 	_, err := store.Add(ctx, "bench", inventory.Device{Name: "ftd-1", Kind: "ftd", Site: "emea", Address: "127.1.0.1", Credential: "lab"})
 	require.NoError(b, err)
 	key := newKeyTB(b)

@@ -5,10 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
-
-	"github.com/fleetd/fleetd/internal/config"
 )
 
 // Site is a site as the database knows it (synced from config).
@@ -33,32 +30,13 @@ type CredentialRef struct {
 }
 
 // Catalog is what inventory rows may name: the sites and credentials of
-// fleetd's config.
+// fleetd's config (internal/app.InventoryCatalog translates it).
 type Catalog struct {
 	Sites       []Site
 	Credentials []CredentialRef
 	// JumpChains are the chain names a device's jump=NAME tag may name
 	// (besides "none").
 	JumpChains []string
-}
-
-// CatalogFromConfig lists the configured sites and credentials, sorted by name.
-func CatalogFromConfig(cfg config.Config) Catalog {
-	var cat Catalog
-	for _, name := range cfg.SiteNames() {
-		s := cfg.Sites[name]
-		cat.Sites = append(cat.Sites, Site{Name: name, Region: s.Region, Timezone: s.Timezone, HostKeyPolicy: s.HostKeyPolicy,
-			AllowedNetworks: nilIfEmpty(s.AllowedNetworks)})
-	}
-	for _, name := range cfg.CredentialNames() {
-		c := cfg.Credentials[name]
-		cat.Credentials = append(cat.Credentials, CredentialRef{Name: name, Username: c.Username, Methods: c.Methods(), Sites: nilIfEmpty(c.Sites)})
-	}
-	for name := range cfg.JumpChains {
-		cat.JumpChains = append(cat.JumpChains, name)
-	}
-	sort.Strings(cat.JumpChains)
-	return cat
 }
 
 // catIndex answers "is this name configured" for every row of a large file.
@@ -88,11 +66,11 @@ func (c Catalog) index() catIndex {
 		}
 	}
 	ix.siteList, ix.credsList = joinOrNone(sn), joinOrNone(cn)
-	ix.jumps = map[string]bool{config.JumpNone: true}
+	ix.jumps = map[string]bool{JumpNone: true}
 	for _, j := range c.JumpChains {
 		ix.jumps[j] = true
 	}
-	ix.jumpsList = strings.Join(append([]string{config.JumpNone}, c.JumpChains...), ", ")
+	ix.jumpsList = strings.Join(append([]string{JumpNone}, c.JumpChains...), ", ")
 	return ix
 }
 
@@ -143,11 +121,4 @@ func prefixList(nets []netip.Prefix) string {
 		s[i] = n.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-func nilIfEmpty[T any](s []T) []T {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
 }

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/fleetd/fleetd/internal/config"
 )
 
 // Kind is what a device is.
@@ -159,7 +157,7 @@ func validateDevice(d Device, cat catIndex, line int) []Problem {
 	case !cat.sites[d.Site]:
 		add("site", fmt.Errorf("unknown site %q (known: %s)", d.Site, cat.siteList))
 	}
-	if err := config.CheckAddress(d.Address); err != nil {
+	if err := CheckAddress(d.Address); err != nil {
 		add("address", err)
 	} else if cat.sites[d.Site] {
 		add("address", cat.checkNetworks(d.Site, d.Address))

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/fleetd/fleetd/internal/config"
 )
 
 // labCatalog is the catalog of config/fleetd.example.yaml.
@@ -21,13 +19,6 @@ func labCatalog() Catalog {
 		},
 		Credentials: []CredentialRef{{Name: "lab", Username: "admin", Methods: []string{"password_env"}}},
 	}
-}
-
-func TestCatalogFromExampleConfig(t *testing.T) {
-	t.Parallel()
-	cfg, err := config.Load("../../config/fleetd.example.yaml")
-	require.NoError(t, err)
-	require.Equal(t, labCatalog(), CatalogFromConfig(cfg))
 }
 
 func problemsOf(t *testing.T, err error) []string {

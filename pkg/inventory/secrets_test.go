@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/audit"
@@ -37,7 +38,7 @@ func fencedConfig(t *testing.T) config.Config {
 func fencedSetup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := testdb.New(t)
-	store := inventory.NewStore(pool, inventory.CatalogFromConfig(fencedConfig(t)), zaptest.NewLogger(t))
+	store := inventory.NewStore(pool, app.InventoryCatalog(fencedConfig(t)), zaptest.NewLogger(t))
 	ctx := context.Background()
 	_, err := store.SyncCatalog(ctx)
 	require.NoError(t, err)
@@ -95,7 +96,7 @@ func TestImportReportsTheFirstHundredProblemsAndTheTotal(t *testing.T) {
 	for i := range 1000 {
 		fmt.Fprintf(&sb, "ftd-%04d,asa,emea,127.1.0.1,lab\n", i)
 	}
-	_, err := inventory.Parse("big.csv", []byte(sb.String()), inventory.CatalogFromConfig(labConfig(t)))
+	_, err := inventory.Parse("big.csv", []byte(sb.String()), app.InventoryCatalog(labConfig(t)))
 	var ve *inventory.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Len(t, ve.Problems, inventory.MaxProblems)

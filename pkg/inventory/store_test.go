@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/audit"
@@ -36,7 +37,7 @@ func labConfigTB(tb testing.TB) config.Config {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := testdb.New(t)
-	store := inventory.NewStore(pool, inventory.CatalogFromConfig(labConfig(t)), zaptest.NewLogger(t))
+	store := inventory.NewStore(pool, app.InventoryCatalog(labConfig(t)), zaptest.NewLogger(t))
 	ctx := context.Background()
 	stale, err := store.SyncCatalog(ctx)
 	require.NoError(t, err)
@@ -216,7 +217,7 @@ func TestSyncCatalogKeepsUsedReferences(t *testing.T) {
 	delete(cfg.Sites, "emea")
 	delete(cfg.Sites, "amer")
 	cfg.Credentials = map[string]config.Credential{"ops": {Username: "ops", PasswordEnv: "X"}}
-	s2 := inventory.NewStore(b.pool, inventory.CatalogFromConfig(cfg), nil)
+	s2 := inventory.NewStore(b.pool, app.InventoryCatalog(cfg), nil)
 	stale, err := s2.SyncCatalog(b.ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"credential:lab", "site:emea"}, stale)
@@ -238,7 +239,7 @@ func TestSyncCatalogKeepsUsedReferences(t *testing.T) {
 func TestWritesSyncCatalogLazily(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)
-	s := inventory.NewStore(pool, inventory.CatalogFromConfig(labConfig(t)), nil)
+	s := inventory.NewStore(pool, app.InventoryCatalog(labConfig(t)), nil)
 	// No SyncCatalog call: the first write does it.
 	_, err := s.Add(context.Background(), "alice", inventory.Device{Name: "ftd-1", Kind: "ftd", Site: "amer", Address: "127.1.0.1", Credential: "lab"})
 	require.NoError(t, err)

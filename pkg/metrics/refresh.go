@@ -29,10 +29,14 @@ type Refresher struct {
 	log  *zap.Logger
 }
 
+// DefaultRefreshInterval is RefresherConfig's Interval when unset; it is
+// metrics.refresh_interval's default in fleetd's config file.
+const DefaultRefreshInterval = 15 * time.Second
+
 // NewRefresher returns a Refresher; call Run.
 func NewRefresher(pool *pgxpool.Pool, m *Metrics, cfg RefresherConfig, log *zap.Logger) *Refresher {
 	if cfg.Interval <= 0 {
-		cfg.Interval = 15 * time.Second
+		cfg.Interval = DefaultRefreshInterval
 	}
 	return &Refresher{pool: pool, m: m, cfg: cfg, log: log}
 }

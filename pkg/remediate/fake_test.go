@@ -14,9 +14,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
@@ -156,7 +158,7 @@ type harness struct {
 	svc   *remediate.Service
 	fake  *fakeActions
 	clock *remediate.ManualClock
-	sites map[string]config.Site
+	sites map[string]remediate.Site
 	log   *zap.Logger
 	// inserter is a River client that only inserts (the API side).
 	inserter *jobs.Client
@@ -172,16 +174,17 @@ func newHarness(t *testing.T, rc remediate.Config) *harness {
 	pool := testdb.New(t)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	ctx := context.Background()
-	sites := map[string]config.Site{
+	cfgSites := map[string]config.Site{
 		// Sundays 02:00-04:00 Amsterdam time.
 		"emea": {Region: "eu", Timezone: "Europe/Amsterdam", RebootTimeout: time.Minute,
 			MaintenanceWindow: config.MaintenanceWindow{Weekdays: []string{"sun"}, Start: "02:00", Duration: 2 * time.Hour}},
 		"amer": {Region: "us", Timezone: "America/New_York"},
 	}
-	for name, s := range sites {
+	for name, s := range cfgSites {
 		_, err := pool.Exec(ctx, `INSERT INTO sites (name, region, timezone) VALUES ($1, $2, $3)`, name, s.Region, s.Timezone)
 		require.NoError(t, err)
 	}
+	sites := app.RemediationSites(config.Config{Sites: cfgSites})
 	_, err := pool.Exec(ctx, `INSERT INTO credentials (name, username) VALUES ('lab', 'admin')`)
 	require.NoError(t, err)
 	inserter, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
@@ -189,7 +192,7 @@ func newHarness(t *testing.T, rc remediate.Config) *harness {
 	rc.Sites = sites
 	clock := remediate.NewManualClock(t0)
 	statusSrc := runs.NewService(pool, nil, nil, 1, log)
-	svc := remediate.NewService(pool, inserter, remediate.InventorySource{DB: pool, Status: statusSrc}, rc, clock, log)
+	svc := remediate.NewService(pool, inserter, remediate.InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log), Status: statusSrc}, rc, clock, log)
 	return &harness{t: t, pool: pool, svc: svc, fake: newFake(), clock: clock, sites: sites, log: log, inserter: inserter}
 }
 

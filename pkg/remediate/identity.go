@@ -6,20 +6,13 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+
+	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
 // LiveDevice is a device as the inventory holds it now, with the
 // fingerprint of its pinned host key ("" when none is pinned).
-type LiveDevice struct {
-	ID         uuid.UUID
-	Name       string
-	Site       string
-	Kind       string
-	Address    string
-	Credential string
-	HostKey    string
-}
+type LiveDevice = inventory.Identity
 
 // DeviceIdentities tells the executor (and an approval) what the inventory
 // says of frozen devices now, so that a device that is not the approved box
@@ -31,39 +24,15 @@ type DeviceIdentities interface {
 	CurrentDevices(ctx context.Context, frozen []Device) ([]*LiveDevice, error)
 }
 
-// CurrentDevices implements DeviceIdentities on the inventory's tables, in
-// one query whatever the number of devices.
+// CurrentDevices implements DeviceIdentities on the inventory, in one
+// query whatever the number of devices.
 func (s InventorySource) CurrentDevices(ctx context.Context, frozen []Device) ([]*LiveDevice, error) {
 	ids := make([]uuid.UUID, len(frozen))
 	names := make([]string, len(frozen))
 	for i, d := range frozen {
 		ids[i], names[i] = d.ID, d.Name
 	}
-	rows, err := s.DB.Query(ctx, `SELECT f.ord, d.id, d.name, d.site, d.kind, d.address, d.credential, d.host_key
-		FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS f(id, name, ord)
-		CROSS JOIN LATERAL (
-			SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '') AS host_key
-			FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
-			WHERE d.id = f.id OR d.name = f.name ORDER BY (d.id = f.id) DESC LIMIT 1) d`, ids, names)
-	if err != nil {
-		return nil, fmt.Errorf("look up devices by id: %w", err)
-	}
-	out := make([]*LiveDevice, len(frozen))
-	var ord int64
-	var d LiveDevice
-	_, err = pgx.ForEachRow(rows, []any{&ord, &d.ID, &d.Name, &d.Site, &d.Kind, &d.Address, &d.Credential, &d.HostKey},
-		func() error {
-			if ord < 1 || int(ord) > len(out) {
-				return fmt.Errorf("device lookup returned position %d of %d", ord, len(out))
-			}
-			live := d
-			out[ord-1] = &live
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("look up devices by id: %w", err)
-	}
-	return out, nil
+	return s.Inventory.CurrentIdentities(ctx, ids, names)
 }
 
 // identityChanges lists, in words, what differs between the device frozen

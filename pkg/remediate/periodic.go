@@ -8,7 +8,6 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
-	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/queues"
 )
 
@@ -52,11 +51,6 @@ func ExpirePeriodicJob(interval time.Duration) *river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) {
 			return ExpireArgs{}, &river.InsertOpts{Queue: queues.Default, MaxAttempts: 1}
 		}, &river.PeriodicJobOpts{RunOnStart: true})
-}
-
-// WorkerConfigFrom takes the execution settings from fleetd's config.
-func WorkerConfigFrom(c config.Config) WorkerConfig {
-	return WorkerConfig{Sites: c.Sites}
 }
 
 // Register adds the remediation workers (the request executor and the

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 )
 
@@ -37,7 +36,7 @@ func Commands(a Action) []PreviewCommand {
 	return nil
 }
 
-func buildPreview(r Request, devs []deviceRow, sites map[string]config.Site) Preview {
+func buildPreview(r Request, devs []deviceRow, sites map[string]Site) Preview {
 	p := Preview{
 		Precheck:         CheckIDs,
 		Commands:         Commands(r.Action),
@@ -69,9 +68,9 @@ func buildPreview(r Request, devs []deviceRow, sites map[string]config.Site) Pre
 		if len(devs) > 0 {
 			site = devs[0].Site
 		}
-		w := sites[site].MaintenanceWindow
+		w := sites[site].Window
 		p.Schedule = fmt.Sprintf("only inside site %s maintenance window (%v at %s for %v, %s)", site, w.Weekdays, w.Start,
-			w.Duration, sites[site].Location())
+			w.Duration, sites[site].location())
 		if r.NotBefore != nil {
 			p.Schedule += "; next start " + r.NotBefore.UTC().Format(time.RFC3339)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/fleetd/fleetd/internal/targets"
+	"github.com/fleetd/fleetd/pkg/devicecheck"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
@@ -18,7 +18,7 @@ import (
 // TargetResolver turns an inventory device into what the runner and the
 // checks need (internal/targets.Resolver).
 type TargetResolver interface {
-	ResolveDevice(d inventory.Device) (targets.Resolved, error)
+	ResolveDevice(d inventory.Device) (devicecheck.Resolved, error)
 }
 
 // DeviceByID loads an inventory device by id (pkg/inventory.Store).
@@ -74,25 +74,34 @@ func NewRunnerActions(resolver TargetResolver, devices DeviceByID, r *runner.Run
 // errNoIdentity: a device without a frozen identity is never reached.
 var errNoIdentity = errors.New("no frozen identity (address and host key) for this device")
 
-// session runs fn in one SSH session to the approved box: the device is
+// resolve prepares one SSH session to the approved box: the device is
 // loaded by its frozen id (never by name), dialled at the frozen address
-// with the frozen credential, and must present the frozen host key. The
-// executor has refused the device before its first step if the inventory no
-// longer matches; binding the session too leaves no window in between.
-func (a *RunnerActions) session(ctx context.Context, dev Device, fn func(ctx context.Context, s *runner.Session, env diagnose.Env) error) error {
+// with the frozen credential, and must present the frozen host key (bound
+// on the returned context). The executor has refused the device before its
+// first step if the inventory no longer matches; binding the session too
+// leaves no window in between.
+func (a *RunnerActions) resolve(ctx context.Context, dev Device) (context.Context, devicecheck.Resolved, error) {
 	if dev.Address == "" || dev.HostKey == "" {
-		return fmt.Errorf("device %s: %w", dev.Name, errNoIdentity)
+		return ctx, devicecheck.Resolved{}, fmt.Errorf("device %s: %w", dev.Name, errNoIdentity)
 	}
 	live, err := a.devices.GetByID(ctx, dev.ID.String())
 	if err != nil {
-		return fmt.Errorf("device %s (id %s): %w", dev.Name, dev.ID, err)
+		return ctx, devicecheck.Resolved{}, fmt.Errorf("device %s (id %s): %w", dev.Name, dev.ID, err)
 	}
 	live.Address, live.Credential = dev.Address, dev.Credential
 	res, err := a.resolver.ResolveDevice(live)
 	if err != nil {
-		return fmt.Errorf("device %s: %w", dev.Name, err)
+		return ctx, devicecheck.Resolved{}, fmt.Errorf("device %s: %w", dev.Name, err)
 	}
-	ctx = targets.WithApprovedHostKey(ctx, res.Target.Device, dev.HostKey)
+	return devicecheck.WithApprovedHostKey(ctx, res.Target.Device, dev.HostKey), res, nil
+}
+
+// session runs fn in one SSH session to the approved box (see resolve).
+func (a *RunnerActions) session(ctx context.Context, dev Device, fn func(ctx context.Context, s *runner.Session, env diagnose.Env) error) error {
+	ctx, res, err := a.resolve(ctx, dev)
+	if err != nil {
+		return err
+	}
 	rr := a.runner.Session(ctx, res.Target, func(ctx context.Context, s *runner.Session) error {
 		return fn(ctx, s, res.Env)
 	})
@@ -117,29 +126,22 @@ func (e classifiedError) Class() string {
 	return string(runner.Classify(e.err))
 }
 
-// Check implements DeviceActions.
+// Check implements DeviceActions: the checks of CheckIDs in one session
+// (pkg/devicecheck, as a diagnose run does).
 func (a *RunnerActions) Check(ctx context.Context, dev Device) Assessment {
-	var results []diagnose.CheckResult
-	var sessionErr error
-	err := a.session(ctx, dev, func(ctx context.Context, s *runner.Session, env diagnose.Env) error {
-		env.Now = time.Now()
-		exec := diagnose.ExecutorFunc(func(ctx context.Context, cmd string) (string, error) {
-			out, err := s.Run(ctx, runner.LevelRoot, cmd)
-			if err != nil && sessionErr == nil {
-				sessionErr = err
-			}
-			return out, err
-		})
-		results = diagnose.RunChecks(ctx, exec, env, CheckIDs)
-		// A command that could not run at all makes the device's result an
-		// error (unreachable, timeout, ...), not failing checks.
-		return sessionErr
-	})
+	ctx, res, err := a.resolve(ctx, dev)
 	if err != nil {
 		class := errorClass(err)
 		return Assessment{Health: runs.HealthError, Diagnoses: []string{class}, Error: err.Error(), ErrorClass: class}
 	}
-	as := diagnose.Assess(results)
+	r := devicecheck.Run(ctx, a.runner, res, CheckIDs, nil)
+	if r.Err != nil {
+		// A command that could not run at all makes the device's result an
+		// error (unreachable, timeout, ...), not failing checks.
+		class := r.ErrorClass()
+		return Assessment{Health: runs.HealthError, Diagnoses: []string{class}, Error: r.Err.Error(), ErrorClass: class}
+	}
+	as := r.Assessment
 	return Assessment{Health: string(as.Health), Diagnoses: as.Codes(), Recommended: string(as.Recommended)}
 }
 

@@ -18,11 +18,11 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
 
-	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/audit"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/notify"
 	"github.com/fleetd/fleetd/pkg/queues"
+	"github.com/fleetd/fleetd/pkg/remediate/window"
 )
 
 // Audit actions and target kind of this package.
@@ -76,25 +76,48 @@ type Config struct {
 	BatchSize        int
 	FailureThreshold int
 	// Sites gives time zones and maintenance windows.
-	Sites map[string]config.Site
+	Sites map[string]Site
 }
 
-// ConfigFrom takes the remediation settings from fleetd's config.
-func ConfigFrom(c config.Config) Config {
-	return Config{ApprovalTTL: c.Remediation.ApprovalTTL, BatchSize: c.Remediation.BatchSize,
-		FailureThreshold: c.Remediation.FailureThreshold, Sites: c.Sites}
+// Site is what remediation needs to know of a site (internal/app
+// translates fleetd's configured sites).
+type Site struct {
+	// Location is the site's time zone; nil means UTC.
+	Location *time.Location
+	// Window is when in-window reboots may run; the zero value means none.
+	Window window.Window
+	// RebootTimeout bounds a reboot; 0 means WorkerConfig.RebootTimeout.
+	RebootTimeout time.Duration
 }
 
-func (c *Config) defaults() {
+func (s Site) location() *time.Location {
+	if s.Location == nil {
+		return time.UTC
+	}
+	return s.Location
+}
+
+// DefaultConfig returns the defaults, which are those of fleetd's config
+// file (remediation.*); a test in internal/app holds the two together.
+// FailureThreshold's zero is a real value (stop at the first failure), so
+// a zero Config keeps it.
+func DefaultConfig() Config {
+	return Config{ApprovalTTL: 24 * time.Hour, BatchSize: 10, FailureThreshold: 3}
+}
+
+// WithDefaults returns c with its unset fields at their defaults.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	if c.ApprovalTTL <= 0 {
-		c.ApprovalTTL = 24 * time.Hour
+		c.ApprovalTTL = d.ApprovalTTL
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 10
+		c.BatchSize = d.BatchSize
 	}
 	if c.FailureThreshold < 0 {
 		c.FailureThreshold = 0
 	}
+	return c
 }
 
 // Service creates requests and moves them through approval. Execution is the
@@ -112,7 +135,7 @@ type Service struct {
 // NewService returns a Service; clock nil means the system clock.
 // SetNotifier adds notifications.
 func NewService(pool *pgxpool.Pool, inserter Inserter, devices DeviceSource, cfg Config, clock Clock, log *zap.Logger) *Service {
-	cfg.defaults()
+	cfg = cfg.WithDefaults()
 	if clock == nil {
 		clock = SystemClock{}
 	}
@@ -404,12 +427,12 @@ func (s *Service) window(site string, t time.Time) (start, end time.Time, err er
 	return siteWindow(s.cfg.Sites, site, t)
 }
 
-func siteWindow(sites map[string]config.Site, site string, t time.Time) (start, end time.Time, err error) {
+func siteWindow(sites map[string]Site, site string, t time.Time) (start, end time.Time, err error) {
 	cfg, ok := sites[site]
 	if !ok {
 		return start, end, invalid("site %q is not configured, so it has no maintenance window", site)
 	}
-	start, end, ok = cfg.MaintenanceWindow.Next(t, cfg.Location())
+	start, end, ok = cfg.Window.Next(t, cfg.location())
 	if !ok {
 		return start, end, invalid("site %q has no maintenance window (sites.%s.maintenance_window)", site, site)
 	}

@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/google/uuid"
 
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
@@ -16,30 +17,32 @@ type StatusLister interface {
 	Status(ctx context.Context, f runs.StatusFilter) ([]runs.DeviceStatus, error)
 }
 
+// IdentityStore is the part of the inventory remediation reads
+// (pkg/inventory.Store).
+type IdentityStore interface {
+	IdentitiesByName(ctx context.Context, names []string) ([]inventory.Identity, error)
+	CurrentIdentities(ctx context.Context, ids []uuid.UUID, names []string) ([]*inventory.Identity, error)
+}
+
 // InventorySource is the production DeviceSource: names are looked up in
-// the inventory's devices table, and site/diagnosis selections come from the
-// latest device status.
+// the inventory, and site/diagnosis selections come from the latest device
+// status.
 type InventorySource struct {
-	DB     querier
-	Status StatusLister
+	Inventory IdentityStore
+	Status    StatusLister
 }
 
 // DevicesByName implements DeviceSource. Each device comes with its
 // identity as it is now (address, credential, pinned host key), which the
 // request freezes.
 func (s InventorySource) DevicesByName(ctx context.Context, names []string) ([]Device, error) {
-	rows, err := s.DB.Query(ctx, `SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '')
-		FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
-		WHERE d.name = ANY($1) ORDER BY d.name`, names)
+	ids, err := s.Inventory.IdentitiesByName(ctx, names)
 	if err != nil {
-		return nil, fmt.Errorf("look up devices: %w", err)
+		return nil, err
 	}
-	devs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Device, error) {
-		var d Device
-		return d, row.Scan(&d.ID, &d.Name, &d.Site, &d.Kind, &d.Address, &d.Credential, &d.HostKey)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("look up devices: %w", err)
+	devs := make([]Device, len(ids))
+	for i, d := range ids {
+		devs[i] = Device(d)
 	}
 	if len(devs) != len(names) {
 		var unknown []string

@@ -14,8 +14,8 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
-	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/audit"
+	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
 // MaxJobAttempts bounds River attempts of one request's job. Waiting
@@ -71,7 +71,7 @@ type Hooks struct {
 
 // WorkerConfig tunes execution.
 type WorkerConfig struct {
-	Sites map[string]config.Site
+	Sites map[string]Site
 	// MaxWait is the longest a waiting job sleeps before it looks at the
 	// clock again (default 5m): waits are re-judged on every wake-up, so a
 	// changed clock or window is honoured. Tests with a ManualClock set it short.
@@ -81,7 +81,8 @@ type WorkerConfig struct {
 	// it calls the device not cured.
 	VerifyAttempts int
 	VerifyInterval time.Duration
-	// RebootTimeout is used for sites without reboot_timeout.
+	// RebootTimeout is used for sites without reboot_timeout (default
+	// DefaultRebootTimeout).
 	RebootTimeout time.Duration
 	// JobTimeout bounds one job execution (default 3h). River's rescue of
 	// stuck jobs (jobs.Config.RescueAfter) should be longer; if it is not, a
@@ -109,7 +110,7 @@ func (c *WorkerConfig) defaults() {
 		c.VerifyInterval = 10 * time.Second
 	}
 	if c.RebootTimeout <= 0 {
-		c.RebootTimeout = config.DefaultRebootTimeout
+		c.RebootTimeout = DefaultRebootTimeout
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
@@ -118,6 +119,11 @@ func (c *WorkerConfig) defaults() {
 		c.LockRetry = 10 * time.Second
 	}
 }
+
+// DefaultRebootTimeout is how long a rebooted device may take to come back,
+// for sites without one; it is sites.*.reboot_timeout's default in fleetd's
+// config file (a test in internal/app holds the two together).
+const DefaultRebootTimeout = 15 * time.Minute
 
 // Worker executes RemediateArgs jobs.
 type Worker struct {
@@ -138,7 +144,8 @@ func NewWorker(pool *pgxpool.Pool, actions DeviceActions, cfg WorkerConfig, cloc
 		clock = SystemClock{}
 	}
 	if cfg.Identities == nil {
-		cfg.Identities = InventorySource{DB: pool}
+		// Reads only: the catalog (what writes validate against) is not needed.
+		cfg.Identities = InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log)}
 	}
 	return &Worker{pool: pool, actions: actions, clock: clock, cfg: cfg, log: log}
 }

@@ -16,7 +16,9 @@ type RetryPolicy struct {
 	Max      time.Duration // backoff ceiling
 }
 
-// Config bounds the runner. Zero fields take the defaults of DefaultConfig.
+// Config bounds the runner. Zero fields take the defaults of DefaultConfig,
+// except StartRate, whose zero means unlimited (as runner.start_rate 0 does
+// in fleetd's config file).
 type Config struct {
 	// MaxConcurrent caps sessions open at once across all sites.
 	MaxConcurrent int
@@ -24,7 +26,8 @@ type Config struct {
 	// bound by MaxConcurrent.
 	PerSite map[string]int
 	// StartRate is the number of new connections per second (all sites);
-	// negative means unlimited. StartBurst is the burst allowed above it.
+	// zero (or negative) means unlimited. StartBurst is the burst allowed
+	// above it.
 	StartRate  float64
 	StartBurst int
 	// ConnectTimeout bounds the TCP connect of each hop; HandshakeTimeout the
@@ -58,25 +61,27 @@ type Config struct {
 
 // DefaultConfig returns the defaults: sized for a few thousand devices per
 // run on a small VM, with Cisco's own automation timeouts (15 s per expect)
-// in mind.
+// in mind. The settings fleetd's config file has (runner.*) default to the
+// same values there; a test in internal/app holds the two together.
 func DefaultConfig() Config {
 	return Config{
-		MaxConcurrent:       256,
+		MaxConcurrent:       500,
 		StartRate:           500,
 		StartBurst:          100,
 		ConnectTimeout:      10 * time.Second,
 		HandshakeTimeout:    15 * time.Second,
-		CommandTimeout:      60 * time.Second,
-		SessionTimeout:      5 * time.Minute,
+		CommandTimeout:      30 * time.Second,
+		SessionTimeout:      2 * time.Minute,
 		Keepalive:           15 * time.Second,
 		ExitTimeout:         3 * time.Second,
 		MaxOutputPerCommand: 512 << 10,
 		MaxTranscript:       512 << 10,
-		Retry:               RetryPolicy{Attempts: 3, Base: 500 * time.Millisecond, Max: 5 * time.Second},
+		Retry:               RetryPolicy{Attempts: 2, Base: 2 * time.Second, Max: 5 * time.Second},
 	}
 }
 
-// WithDefaults returns c with every zero field set to its default.
+// WithDefaults returns c with every zero field set to its default (StartRate
+// excepted: zero is unlimited).
 func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	setInt := func(v *int, def int) {
@@ -90,9 +95,6 @@ func (c Config) WithDefaults() Config {
 		}
 	}
 	setInt(&c.MaxConcurrent, d.MaxConcurrent)
-	if c.StartRate == 0 {
-		c.StartRate = d.StartRate
-	}
 	setInt(&c.StartBurst, d.StartBurst)
 	setDur(&c.ConnectTimeout, d.ConnectTimeout)
 	setDur(&c.HandshakeTimeout, d.HandshakeTimeout)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/time/rate"
 )
 
 func TestCredentialNeverShowsSecrets(t *testing.T) {
@@ -39,16 +40,21 @@ func TestCredentialNeverShowsSecrets(t *testing.T) {
 
 func TestConfigDefaultsAndValidate(t *testing.T) {
 	t.Parallel()
-	cfg := Config{}.WithDefaults()
+	cfg := Config{StartRate: DefaultConfig().StartRate}.WithDefaults()
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, DefaultConfig(), cfg)
+	// A zero start rate is unlimited, as runner.start_rate 0 is in the config file.
+	require.Zero(t, Config{}.WithDefaults().StartRate)
+	r, err := New(Config{}, NewMemoryHostKeyStore(), nil)
+	require.NoError(t, err)
+	require.Equal(t, rate.Inf, r.limiter.Limit())
 
 	bad := cfg
 	bad.MaxConcurrent = -1
 	bad.PerSite = map[string]int{"emea": 0}
 	bad.CommandTimeout = 10 * time.Minute
 	bad.Retry.Attempts = -2
-	err := bad.Validate()
+	err = bad.Validate()
 	require.Error(t, err)
 	for _, want := range []string{"max_concurrent", "per_site[emea]", "command_timeout", "retry.attempts"} {
 		require.Contains(t, err.Error(), want)

@@ -48,7 +48,7 @@ func New(cfg Config, hostKeys HostKeyStore, log *zap.Logger) (*Runner, error) {
 	for site, n := range cfg.PerSite {
 		r.sites[site] = semaphore.NewWeighted(int64(n))
 	}
-	if cfg.StartRate < 0 {
+	if cfg.StartRate <= 0 {
 		r.limiter = rate.NewLimiter(rate.Inf, 0)
 	} else {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.StartRate), cfg.StartBurst)

@@ -61,11 +61,17 @@ type Service struct {
 	OnCreated func(Run)
 }
 
+// DefaultMaxAttempts bounds a device job's attempts when NewService is
+// given none; it is jobs.max_attempts's default in fleetd's config file (a
+// test in internal/app holds the two together).
+const DefaultMaxAttempts = 3
+
 // NewService returns a Service. maxAttempts bounds the River attempts of a
-// device job (retries happen only for transient failures).
+// device job (retries happen only for transient failures); below 1 it is
+// DefaultMaxAttempts.
 func NewService(pool *pgxpool.Pool, inserter Inserter, devices DeviceSource, maxAttempts int, log *zap.Logger) *Service {
 	if maxAttempts < 1 {
-		maxAttempts = 1
+		maxAttempts = DefaultMaxAttempts
 	}
 	return &Service{pool: pool, river: inserter, devices: devices, log: log, maxAttempts: maxAttempts}
 }

@@ -130,11 +130,16 @@ func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs])
 // interactive diagnose).
 type RetryPolicy struct{ Delay time.Duration }
 
+// DefaultRetryDelay is RetryPolicy's Delay when unset; it is
+// jobs.retry_delay's default in fleetd's config file (a test in
+// internal/app holds the two together).
+const DefaultRetryDelay = 2 * time.Second
+
 // NextRetry implements river.ClientRetryPolicy.
 func (p RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	d := p.Delay
 	if d <= 0 {
-		d = 5 * time.Second
+		d = DefaultRetryDelay
 	}
 	jitter := time.Duration(job.ID%10) * d / 20
 	return time.Now().Add(d*time.Duration(max(job.Attempt, 1)) + jitter)

@@ -110,8 +110,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	svc, err := app.NewServices(ctx, cfg, pool, log)
 	require.NoError(t, err)
 	clock := remediate.NewManualClock(t0)
-	rem := remediate.NewService(pool, svc.Queue, remediate.InventorySource{DB: pool, Status: svc.Runs},
-		remediate.ConfigFrom(cfg), clock, log)
+	rem := remediate.NewService(pool, svc.Queue, remediate.InventorySource{Inventory: svc.Inventory, Status: svc.Runs},
+		app.RemediationConfig(cfg), clock, log)
 	deps := svc.APIDeps()
 	deps.Remediation = rem
 	srv, err := apiserver.New(deps)
@@ -183,7 +183,7 @@ func (w *world) startWorkers(actions remediate.DeviceActions, hooks remediate.Ho
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, remediate.NewWorker(w.svc.Pool, actions, remediate.WorkerConfig{
-		Sites: w.cfg.Sites, MaxWait: 50 * time.Millisecond, VerifyAttempts: 3, VerifyInterval: 50 * time.Millisecond,
+		Sites: app.RemediationSites(w.cfg), MaxWait: 50 * time.Millisecond, VerifyAttempts: 3, VerifyInterval: 50 * time.Millisecond,
 		Hooks: hooks}, w.clock, w.log))
 	c, err := jobs.NewClient(w.svc.Pool, workers, jobs.Config{FetchPollInterval: 50 * time.Millisecond, TestOnly: true}, w.log)
 	require.NoError(w.t, err)

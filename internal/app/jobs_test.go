@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"testing"
@@ -23,7 +23,7 @@ func TestDeviceJobTimeoutsOrdering(t *testing.T) {
 	} {
 		cfg := config.Default()
 		cfg.Runner.SessionTimeout, cfg.Jobs.RescueAfter = tc.session, tc.rescueAfter
-		job, rescue := deviceJobTimeouts(cfg)
+		job, rescue := DeviceJobTimeouts(cfg)
 		require.GreaterOrEqual(t, job, tc.session+jobMargin, "%+v", tc)
 		require.GreaterOrEqual(t, rescue, job+rescueMargin, "%+v", tc)
 		if tc.rescueAfter > job+rescueMargin {
