@@ -41,12 +41,9 @@ func newServeCmd(g *globals) *cobra.Command {
 // and the job queue: requests and jobs may finish within it. At its end,
 // jobs are cancelled, which closes their SSH sessions at once (the runner
 // watches the session context), and every wait left (River, the recorder,
-// the database pool) is abandoned hardStop later. serve then returns and
-// the process exits, whatever a device or a query still blocks on.
-const (
-	defaultShutdownGrace = 15 * time.Second
-	hardStop             = 2 * time.Second
-)
+// the database pool) is abandoned app.HardStop later. serve then returns
+// and the process exits, whatever a device or a query still blocks on.
+const defaultShutdownGrace = 15 * time.Second
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
@@ -55,26 +52,10 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// within runs fn and waits for it until deadline; past it, fn is left
-// running (the process is about to exit) and false is returned.
-func within(deadline time.Time, fn func()) bool {
-	done := make(chan struct{})
-	go func() { defer close(done); fn() }()
-	t := time.NewTimer(max(time.Until(deadline), 0))
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// serve is fleetd's composition root: it opens the database, migrates it,
-// builds every service from cfg and runs them until ctx is cancelled. A new
-// long-running part (River client and workers, scheduler) is started here,
-// next to the API server, and stopped in reverse order. onListen, if set,
-// learns the bound address (tests listen on port 0).
+// serve is fleetd's process: it opens the database, migrates it, builds
+// the backend (internal/app) and the API server over it, and runs both
+// until ctx is cancelled. onListen, if set, learns the bound address
+// (tests listen on port 0).
 func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen func(net.Addr)) error {
 	log.Info("starting fleetd", zap.String("version", Version),
 		zap.String("database", cfg.Database.RedactedURL()), zap.String("listen", cfg.API.Listen))
@@ -91,17 +72,17 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 	}
 	// Set when shutdown begins; the deferred stops below keep to it.
 	var graceEnd time.Time
-	deadlines := func() (graceAt, hardAt time.Time) {
+	graceAt := func() time.Time {
 		if graceEnd.IsZero() {
 			graceEnd = time.Now().Add(grace)
 		}
-		return graceEnd, graceEnd.Add(hardStop)
+		return graceEnd
 	}
 	defer func() {
 		// pgxpool's Close waits for every acquired connection; a job stuck
 		// in a query must not keep the process alive.
-		_, hardAt := deadlines()
-		if !within(later(hardAt, time.Now().Add(500*time.Millisecond)), pool.Close) {
+		hardAt := graceAt().Add(app.HardStop)
+		if !app.Within(later(hardAt, time.Now().Add(500*time.Millisecond)), pool.Close) {
 			log.Warn("database connections still in use at exit were abandoned")
 		}
 	}()
@@ -110,29 +91,24 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 		return err
 	}
 
-	svc, err := app.NewServices(ctx, cfg, pool, log)
+	backend, err := app.New(ctx, app.Options{Config: cfg, Pool: pool, Log: log, Workers: true})
 	if err != nil {
 		return err
 	}
-	// The backend (workers.go) owns the River client that works jobs and
-	// switches svc's run and remediation services onto it.
-	b, err := newBackend(cfg, pool, svc, log)
+	srv, err := apiserver.New(backend.APIDeps())
 	if err != nil {
 		return err
 	}
-	deps := svc.APIDeps()
-	deps.Sweeps, deps.Metrics = b.sweeps.sweeps, b.sweeps.metrics.Handler()
-	srv, err := apiserver.New(deps)
-	if err != nil {
+	// The backend stops after the API server, because requests in flight
+	// may still insert jobs.
+	if err := backend.Start(ctx); err != nil {
 		return err
 	}
-	// Not ctx: a cancelled Start context would cut running jobs short;
-	// stopBackend stops them gracefully, after the API server, because
-	// requests in flight may still insert jobs.
-	if err := b.start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	stopBackend := sync.OnceFunc(func() { b.stop(deadlines()) })
+	stopBackend := sync.OnceFunc(func() {
+		gctx, cancel := context.WithDeadline(context.Background(), graceAt())
+		defer cancel()
+		backend.Stop(gctx)
+	})
 	defer stopBackend()
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
@@ -175,9 +151,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, onListen fun
 		return fmt.Errorf("api server: %w", err)
 	case <-ctx.Done():
 	}
-	graceAt, _ := deadlines()
 	log.Info("shutting down", zap.Duration("grace", grace))
-	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), graceAt)
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), graceAt())
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		log.Warn("requests still running at the end of the grace period were cut", zap.Error(err))

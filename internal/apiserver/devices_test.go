@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/app"
@@ -215,9 +214,9 @@ func (downDB) Ping(context.Context) error { return errors.New("connection refuse
 func TestReadyzReportsDatabaseDown(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	svc, err := app.NewServices(context.Background(), testConfig(), e.pool, zap.NewNop())
+	backend, err := app.New(context.Background(), app.Options{Config: testConfig(), Pool: e.pool})
 	require.NoError(t, err)
-	deps := svc.APIDeps()
+	deps := backend.APIDeps()
 	deps.DB = downDB{}
 	srv, err := apiserver.New(deps)
 	require.NoError(t, err)

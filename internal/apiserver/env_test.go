@@ -20,19 +20,16 @@ import (
 	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/app"
 	"github.com/fleetd/fleetd/internal/config"
-	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
-	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/remediate"
-	"github.com/fleetd/fleetd/pkg/runs"
-	"github.com/fleetd/fleetd/pkg/sweep"
 )
 
-// testEnv is a real API server (real stores, fresh migrated database) on an
-// httptest listener, with one token per role.
+// testEnv is a real API server (fleetd's backend as internal/app builds it,
+// without job workers, over a fresh migrated database) on an httptest
+// listener, with one token per role.
 type testEnv struct {
 	pool   *pgxpool.Pool
 	inv    *inventory.Store
@@ -71,37 +68,26 @@ func newTestEnvConfig(t *testing.T, cfg config.Config) *testEnv {
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 
-	inv := inventory.NewStore(pool, app.InventoryCatalog(cfg), log)
-	_, err := inv.SyncCatalog(ctx)
-	require.NoError(t, err)
-	authStore := auth.NewStore(pool)
-	queue, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
-	require.NoError(t, err)
-	runSvc := runs.NewService(pool, queue, runs.InventorySource{Inventory: inv}, 2, log)
-	remSvc := remediate.NewService(pool, queue, remediate.InventorySource{Inventory: inv, Status: runSvc},
-		app.RemediationConfig(cfg), nil, log)
 	// Per role, a schedule to enable (en-ROLE, off) and one to disable
 	// (dis-ROLE, on), for the route matrix.
-	var scheds []sweep.ScheduleConfig
+	off, on := false, true
 	for _, r := range auth.AllRoles() {
-		scheds = append(scheds,
-			sweep.ScheduleConfig{Name: "en-" + r.String(), Cron: "0 3 * * *", Selector: runs.Selector{All: true}},
-			sweep.ScheduleConfig{Name: "dis-" + r.String(), Cron: "0 3 * * *", Selector: runs.Selector{All: true}, Enabled: true})
+		cfg.Schedules = append(cfg.Schedules,
+			config.Schedule{Name: "en-" + r.String(), Cron: "0 3 * * *", Selector: config.Selector{All: true}, Enabled: &off},
+			config.Schedule{Name: "dis-" + r.String(), Cron: "0 3 * * *", Selector: config.Selector{All: true}, Enabled: &on})
 	}
-	sweepSvc, err := sweep.New(pool, sweep.Config{Schedules: scheds}, nil, log)
+	cfg.Jobs.MaxAttempts = 2
+	backend, err := app.New(ctx, app.Options{Config: cfg, Pool: pool, Log: log})
 	require.NoError(t, err)
-	sweepSvc.Bind(sweep.Deps{Runs: runSvc, Queue: queue})
-	require.NoError(t, sweepSvc.Sync(ctx))
-	srv, err := apiserver.New(apiserver.Deps{Log: log, Config: cfg, DB: pool, Auth: authStore,
-		Inventory: inv, Audit: apiserver.AuditFromDB(pool), Runs: runSvc, Remediation: remSvc,
-		Sweeps: sweepSvc, Metrics: metrics.New().Handler()})
+	srv, err := apiserver.New(backend.APIDeps())
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 
-	e := &testEnv{pool: pool, inv: inv, srv: srv, ts: ts, tokens: map[auth.Role]string{}, logs: logs, rem: remSvc}
+	e := &testEnv{pool: pool, inv: backend.Inventory, srv: srv, ts: ts, tokens: map[auth.Role]string{}, logs: logs,
+		rem: backend.Remediation}
 	for _, r := range auth.AllRoles() {
-		tok, _, err := authStore.Create(ctx, "test", "t-"+r.String(), r)
+		tok, _, err := backend.Auth.Create(ctx, "test", "t-"+r.String(), r)
 		require.NoError(t, err)
 		e.tokens[r] = tok
 	}

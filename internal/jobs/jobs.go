@@ -41,7 +41,7 @@ type Config struct {
 	PeriodicJobs      []*river.PeriodicJob
 	// ClientID identifies this fleetd process to River. It must be unique
 	// among running processes and stable across restarts of the same one
-	// (cmd/fleetd derives it from the host name and the API address), so
+	// (internal/app derives it from the host name and the API address), so
 	// that a restarted process can take back at once the jobs its previous
 	// incarnation held when it died: see ReleaseOrphans.
 	ClientID string

@@ -18,8 +18,8 @@ import (
 // replica it took for dead, must not open a second session while the first
 // attempt's may still be open.
 //
-// The primary guarantee is the timeout ordering (cmd/fleetd
-// deviceJobTimeouts): the runner closes a session's connection at
+// The primary guarantee is the timeout ordering (internal/app
+// DeviceJobTimeouts): the runner closes a session's connection at
 // runner.session_timeout whatever the device does, a device job's context
 // ends at that plus a margin, and River rescues a job only after a longer
 // rescue_after. These locks are the belt and braces for what that ordering

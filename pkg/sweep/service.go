@@ -65,7 +65,7 @@ type Notifier interface {
 }
 
 // RequestCreator opens remediation requests (pkg/remediate, adapted in
-// cmd/fleetd). A request it opens is pending: a person approves it.
+// internal/app). A request it opens is pending: a person approves it.
 type RequestCreator interface {
 	RequestRestart(ctx context.Context, requestedBy string, devices []string, reason string) (uuid.UUID, error)
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/iostreams"
 	"github.com/fleetd/fleetd/internal/apiserver"
@@ -35,15 +34,15 @@ func e2eServer(t *testing.T) (string, map[auth.Role]string) {
 	cfg, err := config.Load(repoFile("config", "fleetd.example.yaml"))
 	require.NoError(t, err)
 	pool := testdb.New(t)
-	svc, err := app.NewServices(ctx, cfg, pool, zap.NewNop())
+	backend, err := app.New(ctx, app.Options{Config: cfg, Pool: pool})
 	require.NoError(t, err)
-	srv, err := apiserver.New(svc.APIDeps())
+	srv, err := apiserver.New(backend.APIDeps())
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	tokens := map[auth.Role]string{}
 	for _, r := range auth.AllRoles() {
-		tok, _, err := svc.Auth.Create(ctx, "test", "e2e-"+r.String(), r)
+		tok, _, err := backend.Auth.Create(ctx, "test", "e2e-"+r.String(), r)
 		require.NoError(t, err)
 		tokens[r] = tok
 	}

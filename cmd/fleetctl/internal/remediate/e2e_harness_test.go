@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -35,16 +35,17 @@ import (
 	"github.com/fleetd/fleetd/pkg/sim"
 )
 
-// world is one end-to-end test's fleetd: the real API handlers and stores on
-// an httptest server over a fresh database, River workers running the
-// remediation worker over pkg/runner, a pkg/sim fleet on loopback, tokens,
-// and fleetctl run in-process. Its remediation clock is a ManualClock.
+// world is one end-to-end test's fleetd: the backend as internal/app builds
+// it for fleetd serve, its API on an httptest server over a fresh database,
+// a pkg/sim fleet on loopback, tokens, and fleetctl run in-process. The
+// API's backend has no job workers; startWorkers starts a backend that
+// works the jobs (a fleetd replica), as often as a test needs one. Their
+// remediation clock is a ManualClock.
 type world struct {
 	t       *testing.T
 	ctx     context.Context
 	cfg     config.Config
-	svc     *app.Services
-	rem     *remediate.Service
+	svc     *app.App
 	clock   *remediate.ManualClock
 	fleet   *sim.Fleet
 	actions *remediate.RunnerActions
@@ -107,14 +108,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	require.NoError(t, cfg.Validate())
 
 	pool := testdb.New(t)
-	svc, err := app.NewServices(ctx, cfg, pool, log)
-	require.NoError(t, err)
 	clock := remediate.NewManualClock(t0)
-	rem := remediate.NewService(pool, svc.Queue, remediate.InventorySource{Inventory: svc.Inventory, Status: svc.Runs},
-		app.RemediationConfig(cfg), clock, log)
-	deps := svc.APIDeps()
-	deps.Remediation = rem
-	srv, err := apiserver.New(deps)
+	svc, err := app.New(ctx, testOptions(cfg, pool, clock, log, false, remediate.Hooks{}))
+	require.NoError(t, err)
+	srv, err := apiserver.New(svc.APIDeps())
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -153,18 +150,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		require.NoError(t, svc.Inventory.CheckHostKey(ctx, d.Name, sd.Addr(), sd.HostKey(), "tofu"))
 	}
 
-	r, err := runner.New(runner.Config{MaxConcurrent: 20, StartRate: -1, ConnectTimeout: 2 * time.Second,
-		HandshakeTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, SessionTimeout: 20 * time.Second,
-		Retry: runner.RetryPolicy{Attempts: 1}}, targets.HostKeys{Store: svc.Inventory}, log)
-	require.NoError(t, err)
-	resolver, err := targets.New(cfg, svc.Inventory)
-	require.NoError(t, err)
-	actions := remediate.NewRunnerActions(resolver, svc.Inventory, r, remediate.RunnerActionsConfig{
-		PollInterval: 20 * time.Millisecond, PollTimeout: 5 * time.Second,
-		WaitInterval: 50 * time.Millisecond, DownGrace: 2 * time.Second}, log)
-
-	w := &world{t: t, ctx: ctx, cfg: cfg, svc: svc, rem: rem, clock: clock, fleet: fleet, actions: actions, runner: r, targets: resolver,
-		url: ts.URL, home: dir, tokens: map[string]string{}, log: log}
+	w := &world{t: t, ctx: ctx, cfg: cfg, svc: svc, clock: clock, fleet: fleet, actions: svc.Actions, runner: svc.Runner,
+		targets: svc.Targets, url: ts.URL, home: dir, tokens: map[string]string{}, log: log}
 	for name, role := range map[string]auth.Role{requester: auth.RoleOperator, approver: auth.RoleApprover,
 		approver2: auth.RoleApprover, viewer: auth.RoleViewer} {
 		tok, _, err := svc.Auth.Create(ctx, "test", name, role)
@@ -174,26 +161,43 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	return w
 }
 
-// startWorkers starts a River client working remediation jobs with these
-// device actions (nil: the runner's) and hooks; it is stopped at cleanup.
-func (w *world) startWorkers(actions remediate.DeviceActions, hooks remediate.Hooks) *jobs.Client {
-	w.t.Helper()
-	if actions == nil {
-		actions = w.actions
+// testOptions builds the world's backends: fleetd's wiring with the test's
+// clock, a small fast runner and short remediation waits.
+func testOptions(cfg config.Config, pool *pgxpool.Pool, clock *remediate.ManualClock, log *zap.Logger,
+	workers bool, hooks remediate.Hooks) app.Options {
+	return app.Options{Config: cfg, Pool: pool, Log: log, Workers: workers, Clock: clock,
+		Runner: func(c *runner.Config) {
+			*c = runner.Config{MaxConcurrent: 20, StartRate: -1, ConnectTimeout: 2 * time.Second,
+				HandshakeTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, SessionTimeout: 20 * time.Second,
+				Retry: runner.RetryPolicy{Attempts: 1}}
+		},
+		RemediationChecks: func(c *remediate.RunnerActionsConfig) {
+			*c = remediate.RunnerActionsConfig{PollInterval: 20 * time.Millisecond, PollTimeout: 5 * time.Second,
+				WaitInterval: 50 * time.Millisecond, DownGrace: 2 * time.Second}
+		},
+		RemediationWorker: func(c *remediate.WorkerConfig) {
+			c.MaxWait, c.VerifyAttempts, c.VerifyInterval = 50*time.Millisecond, 3, 50*time.Millisecond
+			c.Hooks = hooks
+		},
+		Jobs: func(c *jobs.Config) { c.FetchPollInterval, c.TestOnly = 50*time.Millisecond, true },
 	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, remediate.NewWorker(w.svc.Pool, actions, remediate.WorkerConfig{
-		Sites: app.RemediationSites(w.cfg), MaxWait: 50 * time.Millisecond, VerifyAttempts: 3, VerifyInterval: 50 * time.Millisecond,
-		Hooks: hooks}, w.clock, w.log))
-	c, err := jobs.NewClient(w.svc.Pool, workers, jobs.Config{FetchPollInterval: 50 * time.Millisecond, TestOnly: true}, w.log)
+}
+
+// startWorkers starts a backend that works the jobs with these remediation
+// hooks, as another fleetd on the database would; it is stopped at cleanup.
+func (w *world) startWorkers(hooks remediate.Hooks) *app.App {
+	w.t.Helper()
+	b, err := app.New(w.ctx, testOptions(w.cfg, w.svc.Pool, w.clock, w.log, true, hooks))
 	require.NoError(w.t, err)
-	require.NoError(w.t, c.Start(w.ctx))
+	require.NoError(w.t, b.Start(w.ctx))
 	w.t.Cleanup(func() {
+		// Jobs are cancelled at once: the test is over.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = c.StopAndCancel(ctx)
+		_ = b.Queue.StopAndCancel(ctx)
+		b.Stop(ctx)
 	})
-	return c
+	return b
 }
 
 // ctl runs fleetctl in-process as the named identity.

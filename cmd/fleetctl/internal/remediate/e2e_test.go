@@ -20,7 +20,7 @@ import (
 func TestE2ERestartCuresDevice(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ams-01", "emea", sim.FaultEventHandlerDisconnected)}})
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 
 	// Table output: the preview says what will run where.
 	code, out, errOut := w.ctl(requester, "remediate", "--restart-connector", "ftd-ams-01", "--reason", "INC-7 no events in XDR")
@@ -123,7 +123,7 @@ func TestE2EApprovalRules(t *testing.T) {
 func TestE2EAlreadyHealthySkipped(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ok-01", "emea")}})
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 	r := w.request(requester, "--restart-connector", "ftd-ok-01")
 	w.ctlOK(approver, "approve", r.ID.String())
 	got := w.waitFinal(r.ID)
@@ -141,7 +141,7 @@ func TestE2ERestartThatDoesNotCureRecommendsReboot(t *testing.T) {
 	t.Parallel()
 	// eventhandler-stuck: a restart runs but does not cure; a reboot does.
 	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ams-02", "emea", sim.FaultEventHandlerStuck)}})
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 	r := w.request(requester, "--restart-connector", "ftd-ams-02")
 	w.ctlOK(approver, "approve", r.ID.String())
 	got := w.waitFinal(r.ID)
@@ -170,7 +170,7 @@ func TestE2ERestartThatDoesNotCureRecommendsReboot(t *testing.T) {
 func TestE2ERebootInWindow(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ams-03", "emea", sim.FaultEventHandlerDisconnected)}})
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 	r := w.request(requester, "--reboot", "ftd-ams-03", "--in-window")
 	window := time.Date(2031, 3, 9, 1, 0, 0, 0, time.UTC) // Sunday 02:00 Amsterdam
 	require.Equal(t, window, r.NotBefore.UTC())
@@ -199,7 +199,7 @@ func TestE2ERebootInWindow(t *testing.T) {
 func TestE2ERebootAtTime(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-nyc-01", "amer", sim.FaultEventHandlerDisconnected)}})
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 	at := t0.Add(3 * time.Hour)
 	r := w.request(requester, "--reboot", "ftd-nyc-01", "--at", at.Format(time.RFC3339))
 	w.ctlOK(approver, "approve", r.ID.String())
@@ -223,7 +223,7 @@ func TestE2ECrashMidRestart(t *testing.T) {
 			w := newWorld(t, worldOpts{devices: []sim.DeviceSpec{ftd("ftd-ams-04", "emea", sim.FaultEventHandlerDisconnected)}})
 			reached := make(chan struct{})
 			var once sync.Once
-			c1 := w.startWorkers(nil, remediate.Hooks{At: func(ctx context.Context, _ uuid.UUID, _ string, p string) error {
+			c1 := w.startWorkers(remediate.Hooks{At: func(ctx context.Context, _ uuid.UUID, _ string, p string) error {
 				if p != point {
 					return nil
 				}
@@ -243,12 +243,12 @@ func TestE2ECrashMidRestart(t *testing.T) {
 				t.Fatal("never reached the crash point")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			require.NoError(t, c1.StopAndCancel(ctx))
+			require.NoError(t, c1.Queue.StopAndCancel(ctx))
 			cancel()
 			mid, _ := w.show(r.ID)
 			require.Equal(t, api.RequestRunning, mid.State)
 
-			w.startWorkers(nil, remediate.Hooks{})
+			w.startWorkers(remediate.Hooks{})
 			got := w.waitFinal(r.ID)
 			require.Equal(t, api.RequestSucceeded, got.State, got.Result.Message)
 			d := w.dev("ftd-ams-04")
@@ -276,7 +276,7 @@ func TestE2EBatchStopsAtFailureThreshold(t *testing.T) {
 			SELECT id, gen_random_uuid(), 'unhealthy', '{eventhandler-disconnected}', now() FROM devices WHERE name = $1`, n)
 		require.NoError(t, err)
 	}
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 	r := w.request(requester, "--restart-connector", "--site", "emea", "--diagnosis", "eventhandler-disconnected")
 	require.Equal(t, []string{"ftd-a", "ftd-b", "ftd-c", "ftd-d", "ftd-e"}, r.Devices, "amer's ftd-f is not selected")
 	require.Equal(t, [][]string{{"ftd-a"}, {"ftd-b", "ftd-c"}, {"ftd-d", "ftd-e"}}, r.Preview.Batches)

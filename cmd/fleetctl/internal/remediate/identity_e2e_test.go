@@ -31,7 +31,7 @@ func TestE2EApprovedDeviceSwappedBeforeRun(t *testing.T) {
 		ftd(name, "emea", sim.FaultEventHandlerDisconnected),
 		ftd("box-b", "emea", sim.FaultEventHandlerDisconnected), // the other simulated box
 	}})
-	w.startWorkers(nil, remediate.Hooks{})
+	w.startWorkers(remediate.Hooks{})
 	boxA, boxB := w.dev(name), w.dev("box-b")
 
 	// ops1 requests for later; the preview shows the frozen identity.
