@@ -143,11 +143,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 	// The services, over the queue that is bound to the River client below.
 	queue := &jobs.Inserter{}
 	a.Metrics = metrics.New()
-	if a.Notify, err = notify.New(NotifyConfig(cfg, log), log.Named("notify")); err != nil {
+	if a.Notify, err = notify.New(NotifyConfig(cfg, log), notify.Deps{Queue: queue, Observe: a.Metrics.WebhookDelivery},
+		log.Named("notify")); err != nil {
 		return nil, err
 	}
-	a.Notify.SetQueue(queue)
-	a.Notify.Observe = a.Metrics.WebhookDelivery
 	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs"))
 	a.Remediation = remediate.NewService(pool, queue, remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
 		RemediationConfig(cfg), clock, log.Named("remediate"))

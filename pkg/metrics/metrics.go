@@ -132,7 +132,7 @@ func (m *Metrics) ObserveRun(kind string, d time.Duration) {
 // SweepStarted counts a scheduled sweep started by this process.
 func (m *Metrics) SweepStarted(schedule string) { m.sweepsStarted.WithLabelValues(schedule).Inc() }
 
-// WebhookDelivery counts one delivery attempt (notify.Service.Observe).
+// WebhookDelivery counts one delivery attempt (notify.Deps.Observe).
 func (m *Metrics) WebhookDelivery(webhook, outcome string) {
 	m.webhookDeliveries.WithLabelValues(webhook, outcome).Inc()
 }

@@ -104,36 +104,40 @@ type Notifier interface {
 	NotifyTx(ctx context.Context, tx pgx.Tx, ev Event) error
 }
 
-// Service queues and delivers notifications.
-type Service struct {
-	cfg    Config
-	byName map[string]Webhook
-	queue  Inserter
-	log    *zap.Logger
+// Deps are a Service's collaborators.
+type Deps struct {
+	// Queue inserts the delivery jobs (the River client). Without it,
+	// Notify fails for an event that a webhook wants.
+	Queue Inserter
 	// Observe, when set, learns each delivery's outcome (metrics):
 	// "delivered", "retry" or "failed".
 	Observe func(webhook, outcome string)
 }
 
+// Service queues and delivers notifications.
+type Service struct {
+	cfg        Config
+	byName     map[string]Webhook
+	queue      Inserter
+	onDelivery func(webhook, outcome string)
+	log        *zap.Logger
+}
+
 var _ Notifier = (*Service)(nil)
 
-// New returns a Service. Call SetQueue once the River client exists, and
-// register Worker() with the client's workers.
-func New(cfg Config, log *zap.Logger) (*Service, error) {
+// New returns a Service; register Worker() with the River client's
+// workers.
+func New(cfg Config, deps Deps, log *zap.Logger) (*Service, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
-	s := &Service{cfg: cfg, byName: map[string]Webhook{}, log: log}
+	s := &Service{cfg: cfg, byName: map[string]Webhook{}, queue: deps.Queue, onDelivery: deps.Observe, log: log}
 	for _, w := range cfg.Webhooks {
 		s.byName[w.Name] = w
 	}
 	return s, nil
 }
-
-// SetQueue gives the service the River client to insert deliveries with
-// (the client is built after its workers, this service's among them).
-func (s *Service) SetQueue(q Inserter) { s.queue = q }
 
 // Notify implements Notifier.
 func (s *Service) Notify(ctx context.Context, ev Event) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/notify"
 )
@@ -79,13 +80,16 @@ func setup(t *testing.T, cfg notify.Config) *bundle {
 	t.Helper()
 	pool := testdb.New(t)
 	log := zaptest.NewLogger(t)
-	svc, err := notify.New(cfg, log)
-	require.NoError(t, err)
-	b := &bundle{pool: pool, svc: svc}
-	svc.Observe = func(webhook, outcome string) {
+	// The service inserts through the client that works its worker: it is
+	// bound once the client exists, as internal/app does.
+	var queue jobs.Inserter
+	b := &bundle{pool: pool}
+	svc, err := notify.New(cfg, notify.Deps{Queue: &queue, Observe: func(webhook, outcome string) {
 		v, _ := b.seen.LoadOrStore(webhook+"/"+outcome, new(atomic.Int32))
 		v.(*atomic.Int32).Add(1)
-	}
+	}}, log)
+	require.NoError(t, err)
+	b.svc = svc
 	workers := river.NewWorkers()
 	river.AddWorker(workers, svc.Worker(nil))
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -96,7 +100,7 @@ func setup(t *testing.T, cfg notify.Config) *bundle {
 		TestOnly:          true,
 	})
 	require.NoError(t, err)
-	svc.SetQueue(client)
+	queue.Bind(client)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() {
@@ -262,7 +266,7 @@ func TestConfigValidation(t *testing.T) {
 	_, err := notify.New(notify.Config{Webhooks: []notify.Webhook{
 		{Name: "a", URL: "http://127.0.0.1/x", Format: "teams"},
 		{Name: "a", URL: "http://127.0.0.1/y", Events: []string{"sweep.done"}},
-	}}, zaptest.NewLogger(t))
+	}}, notify.Deps{}, zaptest.NewLogger(t))
 	require.Error(t, err)
 	require.Contains(t, err.Error(), `unknown format "teams"`)
 	require.Contains(t, err.Error(), `used twice`)

@@ -109,8 +109,8 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 }
 
 func (s *Service) observe(webhook, outcome string) {
-	if s.Observe != nil {
-		s.Observe(webhook, outcome)
+	if s.onDelivery != nil {
+		s.onDelivery(webhook, outcome)
 	}
 }
 
