@@ -151,11 +151,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Remediation = remediate.NewService(pool, queue, remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
 		RemediationConfig(cfg), clock, log.Named("remediate"))
 	a.Remediation.SetNotifier(a.Notify) // approval.pending
-	if a.Sweeps, err = sweep.New(pool, SweepConfig(cfg), clock, log.Named("sweep")); err != nil {
+	if a.Sweeps, err = sweep.New(pool, SweepConfig(cfg), sweep.Deps{Runs: a.Runs, Queue: queue, Notifier: a.Notify,
+		Requests: remediationRequester{a.Remediation}, Observer: a.Metrics, Clock: clock}, log.Named("sweep")); err != nil {
 		return nil, err
 	}
-	a.Sweeps.Bind(sweep.Deps{Runs: a.Runs, Queue: queue, Notifier: a.Notify,
-		Requests: remediationRequester{a.Remediation}, Observer: a.Metrics})
 	// Before the River client starts, so that its periodic jobs find them.
 	if err := a.Sweeps.Sync(ctx); err != nil {
 		return nil, err

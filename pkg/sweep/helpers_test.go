@@ -147,9 +147,9 @@ func newEnv(t *testing.T) *env {
 // service builds the sweep service over the env with these schedules.
 func (e *env) service(t *testing.T, scheds ...sweep.ScheduleConfig) *sweep.Service {
 	t.Helper()
-	s, err := sweep.New(e.pool, sweep.Config{Schedules: scheds}, e.clock, e.log)
+	s, err := sweep.New(e.pool, sweep.Config{Schedules: scheds},
+		sweep.Deps{Runs: e.runs, Queue: e.queue, Notifier: e.notifier, Requests: e.requests, Clock: e.clock}, e.log)
 	require.NoError(t, err)
-	s.Bind(sweep.Deps{Runs: e.runs, Queue: e.queue, Notifier: e.notifier, Requests: e.requests})
 	require.NoError(t, s.Sync(context.Background()))
 	return s
 }

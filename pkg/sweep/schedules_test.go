@@ -212,6 +212,6 @@ func TestPeriodicJobs(t *testing.T) {
 	e := newEnv(t)
 	s := e.service(t, nightly("a"), nightly("b"))
 	require.Len(t, s.PeriodicJobs(), 3, "one per schedule and the maintenance job")
-	_, err := sweep.New(e.pool, sweep.Config{Schedules: []sweep.ScheduleConfig{{Name: "x", Cron: "0 3 * *"}}}, nil, e.log)
+	_, err := sweep.New(e.pool, sweep.Config{Schedules: []sweep.ScheduleConfig{{Name: "x", Cron: "0 3 * *"}}}, sweep.Deps{}, e.log)
 	require.ErrorContains(t, err, "want 5 fields")
 }

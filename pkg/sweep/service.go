@@ -76,13 +76,14 @@ type Observer interface {
 	ObserveRun(kind string, d time.Duration)
 }
 
-// Deps are the collaborators that exist only once the River client does.
+// Deps are the service's collaborators.
 type Deps struct {
 	Runs     RunStarter
-	Queue    Inserter
+	Queue    Inserter       // the River client: sweep starts, reports
 	Notifier Notifier       // optional: no notifications
 	Requests RequestCreator // optional: no remediation requests
 	Observer Observer       // optional
+	Clock    Clock          // optional: the system clock
 }
 
 // Service runs the schedules and reports.
@@ -96,20 +97,21 @@ type Service struct {
 	byName map[string]ScheduleConfig
 }
 
-// New validates cfg and returns the service; call Bind before starting the
-// River client. clock nil means the system clock.
-func New(pool *pgxpool.Pool, cfg Config, clock Clock, log *zap.Logger) (*Service, error) {
+// New validates cfg and returns the service; register AddWorkers and
+// PeriodicJobs with the River client.
+func New(pool *pgxpool.Pool, cfg Config, deps Deps, log *zap.Logger) (*Service, error) {
 	if cfg.MaintenanceInterval <= 0 {
 		cfg.MaintenanceInterval = 5 * time.Minute
 	}
 	if cfg.JobMaxAttempts <= 0 {
 		cfg.JobMaxAttempts = 10
 	}
+	clock := deps.Clock
 	if clock == nil {
 		clock = systemClock{}
 	}
 	s := &Service{pool: pool, cfg: cfg, log: log, clock: clock, crons: map[string]*cron.Schedule{},
-		byName: map[string]ScheduleConfig{}}
+		deps: deps, byName: map[string]ScheduleConfig{}}
 	for _, sc := range cfg.Schedules {
 		if _, dup := s.byName[sc.Name]; dup || sc.Name == "" {
 			return nil, fmt.Errorf("schedule %q: name missing or used twice", sc.Name)
@@ -123,10 +125,6 @@ func New(pool *pgxpool.Pool, cfg Config, clock Clock, log *zap.Logger) (*Service
 	}
 	return s, nil
 }
-
-// Bind hands the service its late collaborators (the River client is built
-// after the workers it runs, this service's among them).
-func (s *Service) Bind(d Deps) { s.deps = d }
 
 // AddWorkers registers the service's River workers.
 func (s *Service) AddWorkers(w *river.Workers) {
