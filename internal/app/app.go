@@ -148,9 +148,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs"))
-	a.Remediation = remediate.NewService(pool, queue, remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
-		RemediationConfig(cfg), clock, log.Named("remediate"))
-	a.Remediation.SetNotifier(a.Notify) // approval.pending
+	a.Remediation = remediate.NewService(pool, remediate.ServiceDeps{Queue: queue,
+		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
+		Notifier: a.Notify, Clock: clock}, RemediationConfig(cfg), log.Named("remediate"))
 	if a.Sweeps, err = sweep.New(pool, SweepConfig(cfg), sweep.Deps{Runs: a.Runs, Queue: queue, Notifier: a.Notify,
 		Requests: remediationRequester{a.Remediation}, Observer: a.Metrics, Clock: clock}, log.Named("sweep")); err != nil {
 		return nil, err
@@ -188,9 +188,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		if o.RemediationWorker != nil {
 			o.RemediationWorker(&wcfg)
 		}
-		rw := remediate.NewWorker(pool, a.Actions, wcfg, clock, log.Named("remediate"))
-		rw.SetNotifier(a.Notify) // remediation.finished
-		remediate.Register(workers, rw)
+		remediate.Register(workers, remediate.NewWorker(pool,
+			remediate.WorkerDeps{Actions: a.Actions, Notifier: a.Notify, Clock: clock}, wcfg, log.Named("remediate")))
 		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute))
 	}
 	if a.Queue, err = jobs.NewClient(pool, workers, jcfg, log); err != nil {

@@ -27,7 +27,7 @@
 // restarted at most once per approval. One job runs a request at a time: the
 // job holds a session advisory lock on the request for as long as it works.
 //
-// Notifications (SetNotifier, optional): Create queues approval.pending and
+// Notifications (ServiceDeps and WorkerDeps.Notifier, optional): Create queues approval.pending and
 // the worker queues remediation.finished when a request ends succeeded or
 // failed, each inside the transaction of that state change, so an event
 // goes out if and only if the change commits, and once.

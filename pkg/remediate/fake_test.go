@@ -162,9 +162,20 @@ type harness struct {
 	log   *zap.Logger
 	// inserter is a River client that only inserts (the API side).
 	inserter *jobs.Client
-	// notifier, when set (notifyInto), is given to the service and to
+	// notifier, when set (withNotifier), is given to the service and to
 	// every worker startWorkers makes.
 	notifier remediate.Notifier
+	// deps and rc built svc.
+	deps remediate.ServiceDeps
+	rc   remediate.Config
+}
+
+// withNotifier rebuilds the service with a notifier, which every worker
+// startWorkers makes gets too.
+func (h *harness) withNotifier(n remediate.Notifier) {
+	h.notifier = n
+	h.deps.Notifier = n
+	h.svc = remediate.NewService(h.pool, h.deps, h.rc, h.log)
 }
 
 var t0 = time.Date(2031, 3, 8, 10, 0, 0, 0, time.UTC) // a Saturday
@@ -192,8 +203,10 @@ func newHarness(t *testing.T, rc remediate.Config) *harness {
 	rc.Sites = sites
 	clock := remediate.NewManualClock(t0)
 	statusSrc := runs.NewService(pool, nil, nil, 1, log)
-	svc := remediate.NewService(pool, inserter, remediate.InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log), Status: statusSrc}, rc, clock, log)
-	return &harness{t: t, pool: pool, svc: svc, fake: newFake(), clock: clock, sites: sites, log: log, inserter: inserter}
+	deps := remediate.ServiceDeps{Queue: inserter, Clock: clock,
+		Devices: remediate.InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log), Status: statusSrc}}
+	return &harness{t: t, pool: pool, svc: remediate.NewService(pool, deps, rc, log), deps: deps, rc: rc,
+		fake: newFake(), clock: clock, sites: sites, log: log, inserter: inserter}
 }
 
 // addDevices inserts inventory devices and gives each a fake state.
@@ -240,12 +253,10 @@ func (h *harness) startWorkers(hooks remediate.Hooks) *jobs.Client {
 func (h *harness) startWorkersActions(actions remediate.DeviceActions, hooks remediate.Hooks) *jobs.Client {
 	h.t.Helper()
 	workers := river.NewWorkers()
-	w := remediate.NewWorker(h.pool, actions, remediate.WorkerConfig{Sites: h.sites, MaxWait: 50 * time.Millisecond,
-		VerifyAttempts: 2, VerifyInterval: time.Millisecond, Hooks: hooks}, h.clock, h.log)
-	if h.notifier != nil {
-		w.SetNotifier(h.notifier)
-	}
-	river.AddWorker(workers, w)
+	river.AddWorker(workers, remediate.NewWorker(h.pool,
+		remediate.WorkerDeps{Actions: actions, Notifier: h.notifier, Clock: h.clock},
+		remediate.WorkerConfig{Sites: h.sites, MaxWait: 50 * time.Millisecond,
+			VerifyAttempts: 2, VerifyInterval: time.Millisecond, Hooks: hooks}, h.log))
 	c, err := jobs.NewClient(h.pool, workers, jobs.Config{FetchPollInterval: 50 * time.Millisecond, TestOnly: true}, h.log)
 	require.NoError(h.t, err)
 	require.NoError(h.t, c.Start(context.Background()))

@@ -14,16 +14,6 @@ type Notifier interface {
 	NotifyTx(ctx context.Context, tx pgx.Tx, ev notify.Event) error
 }
 
-// SetNotifier makes Create announce each new pending request
-// (approval.pending). nil (the default) sends nothing. Call it before the
-// service is used: it is not synchronised with running calls.
-func (s *Service) SetNotifier(n Notifier) { s.notify = n }
-
-// SetNotifier makes the worker announce each request that ends succeeded
-// or failed (remediation.finished). nil (the default) sends nothing. Call
-// it before the worker is registered with a River client.
-func (w *Worker) SetNotifier(n Notifier) { w.notify = n }
-
 // finishedEvent is the remediation.finished event of a request that ended
 // in state with result res.
 func finishedEvent(r Request, state State, res Result) notify.Event {

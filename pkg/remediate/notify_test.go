@@ -34,8 +34,7 @@ func newTxNotifier(t *testing.T, h *harness) *txNotifier {
 		`CREATE TABLE test_notifications (seq bigserial PRIMARY KEY, type text NOT NULL, body jsonb NOT NULL)`)
 	require.NoError(t, err)
 	n := &txNotifier{pool: h.pool, failAfterWrite: map[string]int{}, calls: map[string]int{}}
-	h.notifier = n
-	h.svc.SetNotifier(n)
+	h.withNotifier(n)
 	return n
 }
 

@@ -441,7 +441,8 @@ func TestExpiryJobExpiresUnreadRequests(t *testing.T) {
 	h.clock.Advance(2 * time.Minute)
 
 	workers := river.NewWorkers()
-	remediate.Register(workers, remediate.NewWorker(h.pool, h.fake, remediate.WorkerConfig{}, h.clock, h.log))
+	remediate.Register(workers, remediate.NewWorker(h.pool, remediate.WorkerDeps{Actions: h.fake, Clock: h.clock},
+		remediate.WorkerConfig{}, h.log))
 	c, err := jobs.NewClient(h.pool, workers, jobs.Config{FetchPollInterval: 50 * time.Millisecond, TestOnly: true,
 		PeriodicJobs: []*river.PeriodicJob{remediate.ExpirePeriodicJob(100 * time.Millisecond)}}, h.log)
 	require.NoError(t, err)

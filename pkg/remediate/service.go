@@ -129,17 +129,28 @@ type Service struct {
 	clock   Clock
 	cfg     Config
 	log     *zap.Logger
-	notify  Notifier // nil: no notifications (SetNotifier)
+	notify  Notifier // nil: no notifications
 }
 
-// NewService returns a Service; clock nil means the system clock.
-// SetNotifier adds notifications.
-func NewService(pool *pgxpool.Pool, inserter Inserter, devices DeviceSource, cfg Config, clock Clock, log *zap.Logger) *Service {
+// ServiceDeps are a Service's collaborators.
+type ServiceDeps struct {
+	Queue   Inserter // the River client: an approval inserts the execution job
+	Devices DeviceSource
+	// Notifier, when set, is told of each new pending request
+	// (approval.pending); nil sends nothing.
+	Notifier Notifier
+	Clock    Clock // nil: the system clock
+}
+
+// NewService returns a Service.
+func NewService(pool *pgxpool.Pool, deps ServiceDeps, cfg Config, log *zap.Logger) *Service {
 	cfg = cfg.WithDefaults()
+	clock := deps.Clock
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	return &Service{pool: pool, river: inserter, devices: devices, clock: clock, cfg: cfg, log: log}
+	return &Service{pool: pool, river: deps.Queue, devices: deps.Devices, clock: clock, cfg: cfg, log: log,
+		notify: deps.Notifier}
 }
 
 // CreateRequest asks for a remediation. Name devices, or select by Site

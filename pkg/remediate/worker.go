@@ -133,13 +133,22 @@ type Worker struct {
 	clock   Clock
 	cfg     WorkerConfig
 	log     *zap.Logger
-	notify  Notifier // nil: no notifications (SetNotifier)
+	notify  Notifier // nil: no notifications
 }
 
-// NewWorker returns the worker; clock nil means the system clock.
-// SetNotifier adds notifications.
-func NewWorker(pool *pgxpool.Pool, actions DeviceActions, cfg WorkerConfig, clock Clock, log *zap.Logger) *Worker {
+// WorkerDeps are a Worker's collaborators.
+type WorkerDeps struct {
+	Actions DeviceActions
+	// Notifier, when set, is told of each request that ends succeeded or
+	// failed (remediation.finished); nil sends nothing.
+	Notifier Notifier
+	Clock    Clock // nil: the system clock
+}
+
+// NewWorker returns the worker.
+func NewWorker(pool *pgxpool.Pool, deps WorkerDeps, cfg WorkerConfig, log *zap.Logger) *Worker {
 	cfg.defaults()
+	clock := deps.Clock
 	if clock == nil {
 		clock = SystemClock{}
 	}
@@ -147,7 +156,7 @@ func NewWorker(pool *pgxpool.Pool, actions DeviceActions, cfg WorkerConfig, cloc
 		// Reads only: the catalog (what writes validate against) is not needed.
 		cfg.Identities = InventorySource{Inventory: inventory.NewStore(pool, inventory.Catalog{}, log)}
 	}
-	return &Worker{pool: pool, actions: actions, clock: clock, cfg: cfg, log: log}
+	return &Worker{pool: pool, actions: deps.Actions, clock: clock, cfg: cfg, log: log, notify: deps.Notifier}
 }
 
 // Timeout implements river.Worker.
