@@ -159,11 +159,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err := a.Sweeps.Sync(ctx); err != nil {
 		return nil, err
 	}
-	a.recorder = runs.NewRecorder(pool, runs.RecorderConfig{}, log.Named("recorder"))
-	a.recorder.OnRecorded = func(results []runs.Result, completed []uuid.UUID) {
-		a.Metrics.ObserveResults(results)
-		a.Sweeps.RunsCompleted(completed)
-	}
+	a.recorder = runs.NewRecorder(pool, runs.RecorderConfig{OnRecorded: []func([]runs.Result, []uuid.UUID){
+		func(results []runs.Result, _ []uuid.UUID) { a.Metrics.ObserveResults(results) },
+		func(_ []runs.Result, completed []uuid.UUID) { a.Sweeps.RunsCompleted(completed) },
+	}}, log.Named("recorder"))
 	a.refresher = metrics.NewRefresher(pool, a.Metrics, MetricsRefresherConfig(cfg), log.Named("metrics"))
 
 	// The River client, with the workers if asked.

@@ -99,8 +99,8 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// ObserveResults counts newly recorded device results (runs.Recorder's
-// OnRecorded hook).
+// ObserveResults counts newly recorded device results (one of
+// runs.Recorder's OnRecorded observers).
 func (m *Metrics) ObserveResults(results []runs.Result) {
 	m.devicesChecked.Add(float64(len(results)))
 	for _, r := range results {

@@ -21,10 +21,15 @@ type Result struct {
 	Outcome
 }
 
-// RecorderConfig tunes batching.
+// RecorderConfig tunes batching and says who learns of what is recorded.
 type RecorderConfig struct {
 	MaxBatch int           // flush when this many results wait (default 256)
 	MaxDelay time.Duration // or when the oldest has waited this long (default 100ms)
+	// OnRecorded are called, in order, after each committed batch with the
+	// results that were new and the runs that completed with it (metrics,
+	// sweep reports). They run on the recorder's goroutine: they must not
+	// block.
+	OnRecorded []func(results []Result, completed []uuid.UUID)
 }
 
 // Recorder writes results in batches. Workers call Record, which returns
@@ -35,9 +40,6 @@ type Recorder struct {
 	log  *zap.Logger
 	cfg  RecorderConfig
 	in   chan *pendingResult
-	// OnRecorded, when set, is called after each committed batch with the
-	// results that were new, and the runs that completed with it.
-	OnRecorded func(results []Result, completed []uuid.UUID)
 }
 
 type pendingResult struct {
@@ -277,8 +279,10 @@ func (r *Recorder) flush(ctx context.Context, batch []*pendingResult) error {
 	for _, id := range completed {
 		r.log.Info("run completed", zap.String("run_id", id.String()))
 	}
-	if r.OnRecorded != nil && (len(recorded) > 0 || len(completed) > 0) {
-		r.OnRecorded(recorded, completed)
+	if len(recorded) > 0 || len(completed) > 0 {
+		for _, fn := range r.cfg.OnRecorded {
+			fn(recorded, completed)
+		}
 	}
 	return nil
 }

@@ -168,9 +168,9 @@ func TestRecorderIsIdempotent(t *testing.T) {
 	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rec := runs.NewRecorder(pool, runs.RecorderConfig{}, log)
 	var recorded atomic.Int64
-	rec.OnRecorded = func(r []runs.Result, _ []uuid.UUID) { recorded.Add(int64(len(r))) }
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{OnRecorded: []func([]runs.Result, []uuid.UUID){
+		func(r []runs.Result, _ []uuid.UUID) { recorded.Add(int64(len(r))) }}}, log)
 	go rec.Run(ctx)
 
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
