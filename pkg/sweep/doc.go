@@ -25,8 +25,9 @@
 //
 // When a sweep run completes (RunsCompleted, one of runs.Recorder's
 // OnRecorded observers, or the catch-up job's reconciliation if that
-// process died first), a ReportArgs job computes the diff, stores it in sweep_reports (the row makes the
-// report happen once), opens remediation requests if the schedule allows
-// it (at most once: the claim commits first), and queues the notification
-// in the same transaction that marks the report notified.
+// process died first), a ReportArgs job computes the diff, stores it in
+// sweep_reports (the row makes the report happen once), opens remediation
+// requests if the schedule allows it (at most once: the claim commits
+// first), and queues the notification in the same transaction that marks
+// the report notified.
 package sweep
