@@ -53,6 +53,17 @@ func scanRequest(row pgx.Row) (requestRow, error) {
 	return r, nil
 }
 
+// CountPendingApprovals counts the requests waiting for an approver (pending
+// and not yet expired), for the approvals gauge of pkg/metrics.
+func CountPendingApprovals(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM remediation_requests
+		WHERE state = 'pending' AND expires_at > now()`).Scan(&n)
+	return n, err
+}
+
 func loadRequest(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (requestRow, error) {
 	sql := `SELECT ` + requestColumns + ` FROM remediation_requests WHERE id = $1`
 	if forUpdate {
