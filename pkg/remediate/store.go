@@ -9,13 +9,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fleetd/fleetd/pkg/runs"
 )
 
-// Querier is what both a pool and a transaction offer.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// Querier is what both a pool and a transaction offer (one definition,
+// pkg/runs').
+type Querier = runs.Querier
 
 type querier = Querier
 
