@@ -123,7 +123,8 @@ func benchLogin(addr string, cfg *ssh.ClientConfig) error {
 	return c.Close()
 }
 
-func benchExec(addr string, cfg *ssh.ClientConfig) error {
+// withSession dials addr, opens one session and runs f on it.
+func withSession(addr string, cfg *ssh.ClientConfig, f func(s *ssh.Session) error) error {
 	c, err := ssh.Dial("tcp", addr, cfg)
 	if err != nil {
 		return err
@@ -134,28 +135,28 @@ func benchExec(addr string, cfg *ssh.ClientConfig) error {
 		return err
 	}
 	defer s.Close()
-	out, err := s.Output("netstat -anlp | grep EventHandler_SSEConnector.sock")
-	if err != nil {
-		return err
-	}
-	if !bytes.Contains(out, []byte("LISTENING")) {
-		return fmt.Errorf("unexpected output %q", out)
-	}
-	return nil
+	return f(s)
+}
+
+func benchExec(addr string, cfg *ssh.ClientConfig) error {
+	return withSession(addr, cfg, func(s *ssh.Session) error {
+		out, err := s.Output("netstat -anlp | grep EventHandler_SSEConnector.sock")
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(out, []byte("LISTENING")) {
+			return fmt.Errorf("unexpected output %q", out)
+		}
+		return nil
+	})
 }
 
 // benchSession walks clish → expert → root and runs one check.
 func benchSession(addr string, cfg *ssh.ClientConfig, pass string) error {
-	c, err := ssh.Dial("tcp", addr, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return withSession(addr, cfg, func(s *ssh.Session) error { return benchShell(s, pass) })
+}
+
+func benchShell(s *ssh.Session, pass string) error {
 	in, err := s.StdinPipe()
 	if err != nil {
 		return err

@@ -107,3 +107,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	_ = enc.Encode(v)
 }
+
+// writeList writes a store's list as wire types (200). The list is never
+// null on the wire: an empty list is [].
+func writeList[T, W any](w http.ResponseWriter, list []T, toWire func(T) W) error {
+	out := make([]W, len(list))
+	for i, v := range list {
+		out[i] = toWire(v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -38,10 +38,5 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]api.AuditEvent, len(events))
-	for i, e := range events {
-		out[i] = auditEventFromStore(e)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, events, auditEventFromStore)
 }

@@ -40,12 +40,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]api.Device, len(devs))
-	for i, d := range devs {
-		out[i] = deviceFromStore(d)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, devs, deviceFromStore)
 }
 
 func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {

@@ -32,12 +32,7 @@ func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]api.HostKey, len(keys))
-	for i, k := range keys {
-		out[i] = hostKeyFromStore(k)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, keys, hostKeyFromStore)
 }
 
 func (s *Server) acceptHostKeys(w http.ResponseWriter, r *http.Request) error {

@@ -106,83 +106,66 @@ func (s *Server) listRemediations(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return remediationError(err)
 	}
-	out := make([]api.RemediationRequest, len(list))
-	for i, req := range list {
-		out[i] = requestToWire(req)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, list, requestToWire)
 }
 
 func (s *Server) getRemediation(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.remediationID(r)
+	id, err := s.remediationTarget(r)
 	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r); err != nil {
 		return err
 	}
 	out, err := s.deps.Remediation.Get(r.Context(), id)
-	if err != nil {
-		return remediationError(err)
-	}
-	writeJSON(w, http.StatusOK, requestToWire(out))
-	return nil
+	return writeRemediation(w, out, err)
 }
 
 func (s *Server) approveRemediation(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.remediationID(r)
-	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r); err != nil {
-		return err
-	}
-	var req api.ApproveRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	out, err := s.deps.Remediation.Approve(r.Context(), remediationActor(r), id, req.Comment, req.ParamsHash)
-	if err != nil {
-		return remediationError(err)
-	}
-	writeJSON(w, http.StatusOK, requestToWire(out))
-	return nil
+	return decideRemediation(s, w, r, func(ctx context.Context, a remediate.Actor, id uuid.UUID, req api.ApproveRequest) (remediate.Request, error) {
+		return s.deps.Remediation.Approve(ctx, a, id, req.Comment, req.ParamsHash)
+	})
 }
 
 func (s *Server) rejectRemediation(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.remediationID(r)
-	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r); err != nil {
-		return err
-	}
-	var req api.RejectRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	out, err := s.deps.Remediation.Reject(r.Context(), remediationActor(r), id, req.Reason)
-	if err != nil {
-		return remediationError(err)
-	}
-	writeJSON(w, http.StatusOK, requestToWire(out))
-	return nil
+	return decideRemediation(s, w, r, func(ctx context.Context, a remediate.Actor, id uuid.UUID, req api.RejectRequest) (remediate.Request, error) {
+		return s.deps.Remediation.Reject(ctx, a, id, req.Reason)
+	})
 }
 
 func (s *Server) cancelRemediation(w http.ResponseWriter, r *http.Request) error {
+	return decideRemediation(s, w, r, func(ctx context.Context, a remediate.Actor, id uuid.UUID, req api.CancelRequest) (remediate.Request, error) {
+		return s.deps.Remediation.Cancel(ctx, a, id, req.Reason)
+	})
+}
+
+// remediationTarget is the request id of the path of a route that takes no
+// query parameters.
+func (s *Server) remediationTarget(r *http.Request) (uuid.UUID, error) {
 	id, err := s.remediationID(r)
+	if err != nil {
+		return id, err
+	}
+	_, err = parseQuery(r)
+	return id, err
+}
+
+// decideRemediation is approve, reject and cancel: the request id from the
+// path, no query, the decision's JSON body, then the request as it now is.
+func decideRemediation[B any](s *Server, w http.ResponseWriter, r *http.Request,
+	decide func(ctx context.Context, a remediate.Actor, id uuid.UUID, body B) (remediate.Request, error)) error {
+	id, err := s.remediationTarget(r)
 	if err != nil {
 		return err
 	}
-	if _, err := parseQuery(r); err != nil {
+	var body B
+	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	var req api.CancelRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	out, err := s.deps.Remediation.Cancel(r.Context(), remediationActor(r), id, req.Reason)
+	out, err := decide(r.Context(), remediationActor(r), id, body)
+	return writeRemediation(w, out, err)
+}
+
+// writeRemediation writes a service's answer: the request (200), or the
+// error mapped.
+func writeRemediation(w http.ResponseWriter, out remediate.Request, err error) error {
 	if err != nil {
 		return remediationError(err)
 	}

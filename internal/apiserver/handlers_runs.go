@@ -89,12 +89,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]api.Run, len(list))
-	for i, run := range list {
-		out[i] = runToWire(run)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, list, runToWire)
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
@@ -150,10 +145,5 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]api.DeviceStatus, len(list))
-	for i, st := range list {
-		out[i] = deviceStatusToWire(st)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, list, deviceStatusToWire)
 }

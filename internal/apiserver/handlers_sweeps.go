@@ -44,12 +44,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]api.Schedule, len(list))
-	for i, sc := range list {
-		out[i] = scheduleToWire(sc)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, list, scheduleToWire)
 }
 
 func (s *Server) enableSchedule(w http.ResponseWriter, r *http.Request) error {

@@ -198,15 +198,21 @@ func (c *Client) Sites(ctx context.Context) ([]Site, error) {
 	return out, err
 }
 
+// query returns the URL query of the name, value pairs whose value is set
+// (a parameter left out is the server's default).
+func query(pairs ...string) url.Values {
+	q := url.Values{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			q.Set(pairs[i], pairs[i+1])
+		}
+	}
+	return q
+}
+
 // ListDevices lists devices matching every set field of f.
 func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) ([]Device, error) {
-	q := url.Values{}
-	if f.Site != "" {
-		q.Set("site", f.Site)
-	}
-	if f.Kind != "" {
-		q.Set("kind", f.Kind)
-	}
+	q := query("site", f.Site, "kind", f.Kind)
 	for _, k := range slices.Sorted(maps.Keys(f.Tags)) {
 		q.Add("tag", k+"="+f.Tags[k])
 	}
@@ -247,13 +253,7 @@ func (c *Client) ImportDevices(ctx context.Context, req ImportRequest) (ImportRe
 
 // ListHostKeys lists host keys matching f.
 func (c *Client) ListHostKeys(ctx context.Context, f HostKeyFilter) ([]HostKey, error) {
-	q := url.Values{}
-	if f.State != "" {
-		q.Set("state", f.State)
-	}
-	if f.Site != "" {
-		q.Set("site", f.Site)
-	}
+	q := query("state", f.State, "site", f.Site)
 	var out []HostKey
 	err := c.do(ctx, http.MethodGet, "/v1/hostkeys", q, nil, &out)
 	return out, err
@@ -269,19 +269,7 @@ func (c *Client) AcceptHostKeys(ctx context.Context, req AcceptHostKeysRequest) 
 
 // ListAudit lists audit events, newest first.
 func (c *Client) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
-	q := url.Values{}
-	if f.Actor != "" {
-		q.Set("actor", f.Actor)
-	}
-	if f.Action != "" {
-		q.Set("action", f.Action)
-	}
-	if f.TargetKind != "" {
-		q.Set("target_kind", f.TargetKind)
-	}
-	if f.Target != "" {
-		q.Set("target", f.Target)
-	}
+	q := query("actor", f.Actor, "action", f.Action, "target_kind", f.TargetKind, "target", f.Target)
 	if !f.Since.IsZero() {
 		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
 	}

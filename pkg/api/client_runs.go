@@ -77,16 +77,7 @@ type StatusFilter struct {
 
 // Status returns the latest health of every device (GET /v1/status).
 func (c *Client) Status(ctx context.Context, f StatusFilter) ([]DeviceStatus, error) {
-	v := url.Values{}
-	if f.Site != "" {
-		v.Set("site", f.Site)
-	}
-	if f.Diagnosis != "" {
-		v.Set("diagnosis", f.Diagnosis)
-	}
-	if f.Health != "" {
-		v.Set("health", f.Health)
-	}
+	v := query("site", f.Site, "diagnosis", f.Diagnosis, "health", f.Health)
 	var out []DeviceStatus
 	err := c.do(ctx, "GET", "/v1/status", v, nil, &out)
 	return out, err

@@ -17,6 +17,11 @@
 // import, so that a secret never goes to an address nobody meant (host
 // names are checked by the runner when it connects).
 //
+// Other packages reach these tables only through the Store, or, where their
+// own query must load a device in the same round trip (pkg/runs' device job,
+// recorder and status), through the SQL building blocks of sqlblocks.go
+// (JobDeviceSQL with ScanJobDevice, DeviceExistsSQL, DevicesSQL).
+//
 // Host keys: CheckHostKey is the runner's view (pinned and equal: go on;
 // none pinned: record it pending, or pin it under the tofu policy; pinned
 // and different: record the mismatch, refuse, audit). AcceptHostKeys is the

@@ -204,16 +204,22 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Device, error) {
 
 // Get returns one device by name.
 func (s *Store) Get(ctx context.Context, name string) (Device, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = $1", name)
+	return s.getOne(ctx, "name = $1", name, fmt.Sprintf("%q", name), fmt.Sprintf("device %q", name))
+}
+
+// getOne returns the one device matching where (with $1 = arg). Errors
+// name the device as what, and as missing when it is not there.
+func (s *Store) getOne(ctx context.Context, where string, arg any, what, missing string) (Device, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE "+where, arg)
 	if err != nil {
-		return Device{}, fmt.Errorf("inventory: get %q: %w", name, err)
+		return Device{}, fmt.Errorf("inventory: get %s: %w", what, err)
 	}
 	d, err := pgx.CollectExactlyOneRow(rows, scanDevice)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Device{}, fmt.Errorf("device %q: %w", name, ErrNotFound)
+		return Device{}, fmt.Errorf("%s: %w", missing, ErrNotFound)
 	}
 	if err != nil {
-		return Device{}, fmt.Errorf("inventory: get %q: %w", name, err)
+		return Device{}, fmt.Errorf("inventory: get %s: %w", what, err)
 	}
 	return d, nil
 }

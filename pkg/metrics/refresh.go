@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/remediate"
 )
 
 // RefresherConfig tunes the database gauges' refresh.
@@ -100,8 +102,7 @@ func (r *Refresher) RefreshOnce(ctx context.Context) (Snapshot, error) {
 	if err := rows.Err(); err != nil {
 		return snap, fmt.Errorf("count jobs: %w", err)
 	}
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM remediation_requests
-		WHERE state = 'pending' AND expires_at > now()`).Scan(&snap.ApprovalsPending); err != nil {
+	if snap.ApprovalsPending, err = remediate.CountPendingApprovals(ctx, r.pool); err != nil {
 		return snap, fmt.Errorf("count pending approvals: %w", err)
 	}
 	r.m.jobs.Reset()

@@ -592,6 +592,58 @@ func expireDue(ctx context.Context, pool *pgxpool.Pool, clock Clock, log *zap.Lo
 	return n, nil
 }
 
+// decision is what Approve, Reject and Cancel do to a request, given to
+// decide.
+type decision struct {
+	// authorize, when set, says whether the actor may decide on this
+	// request at all; it runs first, before an expiry is recorded.
+	authorize func(r requestRow) error
+	// expired, when set, is the error returned when the request is found
+	// pending past its expiry: the expiry (and its audit event) commits,
+	// then the decision is refused with it. When nil, apply runs on the
+	// request, now in state expired.
+	expired func(r requestRow) error
+	// apply checks the request's state (and the rules of the decision) and
+	// makes the transition with its audit events, in the transaction.
+	apply func(tx pgx.Tx, r requestRow) error
+}
+
+// decide runs d on request id in one transaction that holds the request's
+// row lock throughout: lock and load; authorize; record the expiry of a
+// request pending past its expires_at (a decision never acts on an expired
+// request, and an expiry found is recorded even when the decision is then
+// refused); then d's state checks, transition and audit events.
+func (s *Service) decide(ctx context.Context, id uuid.UUID, now time.Time, d decision) error {
+	var expiredErr error
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		r, err := loadRequest(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if d.authorize != nil {
+			if err := d.authorize(r); err != nil {
+				return err
+			}
+		}
+		if r.State == StatePending && !now.Before(r.ExpiresAt) {
+			// Record the expiry (and commit it), then refuse or go on.
+			if err := s.expireTx(ctx, tx, r); err != nil {
+				return err
+			}
+			if d.expired != nil {
+				expiredErr = d.expired(r)
+				return nil
+			}
+			r.State = StateExpired
+		}
+		return d.apply(tx, r)
+	})
+	if err != nil {
+		return err
+	}
+	return expiredErr
+}
+
 // Approve approves a pending request and schedules its job. The approver
 // must be another identity than the requester and hold the approver or
 // admin role. reviewedHash, when set, is the params_hash the approver was
@@ -605,24 +657,13 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id uuid.UUID, commen
 		return Request{}, fmt.Errorf("%w: role %q cannot approve; the approver or admin role is required", ErrForbidden, actor.Role)
 	}
 	now := s.clock.Now()
-	var expiredErr error
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, err := loadRequest(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if r.State == StatePending && !now.Before(r.ExpiresAt) {
-			// Record the expiry (and commit it), then refuse.
-			if err := s.expireTx(ctx, tx, r); err != nil {
-				return err
-			}
-			expiredErr = fmt.Errorf("%w: request %s expired at %s without approval; it cannot be approved, make a new request",
-				ErrExpired, id, r.ExpiresAt.UTC().Format(time.RFC3339))
-			return nil
-		}
+	expired := func(r requestRow) error {
+		return fmt.Errorf("%w: request %s expired at %s without approval; it cannot be approved, make a new request",
+			ErrExpired, id, r.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	err = s.decide(ctx, id, now, decision{expired: expired, apply: func(tx pgx.Tx, r requestRow) error {
 		if r.State == StateExpired {
-			return fmt.Errorf("%w: request %s expired at %s without approval; it cannot be approved, make a new request",
-				ErrExpired, id, r.ExpiresAt.UTC().Format(time.RFC3339))
+			return expired(r)
 		}
 		if r.State != StatePending {
 			return fmt.Errorf("%w: request %s is %s; only a pending request can be approved, and only once", ErrConflict, id, r.State)
@@ -688,12 +729,9 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id uuid.UUID, commen
 		return audit.Record(ctx, tx, audit.Event{Actor: SystemActor, Action: AuditScheduled, TargetKind: TargetRemediation,
 			Target: id.String(), Details: map[string]any{"from": StateApproved, "to": StateScheduled, "why": why,
 				"not_before": notBefore, "job_id": res.Job.ID}})
-	})
+	}})
 	if err != nil {
 		return Request{}, err
-	}
-	if expiredErr != nil {
-		return Request{}, expiredErr
 	}
 	s.log.Info("remediation approved", zap.String("request_id", id.String()), zap.String("approved_by", actor.Name))
 	return s.Get(ctx, id)
@@ -765,19 +803,10 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id uuid.UUID, reason 
 		return Request{}, fmt.Errorf("%w: role %q cannot reject; the approver or admin role is required", ErrForbidden, actor.Role)
 	}
 	now := s.clock.Now()
-	var expiredErr error
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, err := loadRequest(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if r.State == StatePending && !now.Before(r.ExpiresAt) {
-			if err := s.expireTx(ctx, tx, r); err != nil {
-				return err
-			}
-			expiredErr = fmt.Errorf("%w: request %s already expired at %s", ErrExpired, id, r.ExpiresAt.UTC().Format(time.RFC3339))
-			return nil
-		}
+	expired := func(r requestRow) error {
+		return fmt.Errorf("%w: request %s already expired at %s", ErrExpired, id, r.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	err = s.decide(ctx, id, now, decision{expired: expired, apply: func(tx pgx.Tx, r requestRow) error {
 		if r.State != StatePending {
 			return fmt.Errorf("%w: request %s is %s; only a pending request can be rejected", ErrConflict, id, r.State)
 		}
@@ -790,12 +819,9 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id uuid.UUID, reason 
 		}
 		return audit.Record(ctx, tx, audit.Event{Actor: actor.Name, Action: AuditRejected, TargetKind: TargetRemediation,
 			Target: id.String(), Details: map[string]any{"from": StatePending, "to": StateRejected, "why": reason, "role": actor.Role}})
-	})
+	}})
 	if err != nil {
 		return Request{}, err
-	}
-	if expiredErr != nil {
-		return Request{}, expiredErr
 	}
 	return s.Get(ctx, id)
 }
@@ -808,20 +834,15 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID, reason 
 		return Request{}, err
 	}
 	now := s.clock.Now()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, err := loadRequest(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
+	authorize := func(r requestRow) error {
 		if actor.Name != r.RequestedBy && !actor.canDecide() {
 			return fmt.Errorf("%w: only the requester (%s), an approver or an admin can cancel %s", ErrForbidden, r.RequestedBy, id)
 		}
-		if r.State == StatePending && !now.Before(r.ExpiresAt) {
-			if err := s.expireTx(ctx, tx, r); err != nil {
-				return err
-			}
-			r.State = StateExpired
-		}
+		return nil
+	}
+	// An expired request is not refused in the transaction: its expiry
+	// commits, and the refusal comes with the request as it now is.
+	err = s.decide(ctx, id, now, decision{authorize: authorize, apply: func(tx pgx.Tx, r requestRow) error {
 		if !r.State.Cancellable() {
 			msg := fmt.Sprintf("request %s is %s", id, r.State)
 			if r.State == StateRunning {
@@ -840,7 +861,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID, reason 
 		}
 		return audit.Record(ctx, tx, audit.Event{Actor: actor.Name, Action: AuditCancelled, TargetKind: TargetRemediation,
 			Target: id.String(), Details: map[string]any{"from": r.State, "to": StateCancelled, "why": reason, "role": actor.Role}})
-	})
+	}})
 	if err != nil {
 		return Request{}, err
 	}

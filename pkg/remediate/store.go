@@ -9,13 +9,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fleetd/fleetd/pkg/runs"
 )
 
-// querier is what both a pool and a transaction offer.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// Querier is what both a pool and a transaction offer (one definition,
+// pkg/runs').
+type Querier = runs.Querier
+
+type querier = Querier
 
 const requestColumns = `id, action, state, requested_by, reason, selector, schedule, run_at, not_before,
 	schedule_note, batch_size, failure_threshold, params_hash, created_at, expires_at,
@@ -51,6 +53,34 @@ func scanRequest(row pgx.Row) (requestRow, error) {
 		}
 	}
 	return r, nil
+}
+
+// CountPendingApprovals counts the requests waiting for an approver (pending
+// and not yet expired), for the approvals gauge of pkg/metrics.
+func CountPendingApprovals(ctx context.Context, q Querier) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM remediation_requests
+		WHERE state = 'pending' AND expires_at > now()`).Scan(&n)
+	return n, err
+}
+
+// DevicesInOpenRequests returns which of the devices (by id) a request not
+// yet final (pending, approved, scheduled or running) covers, for a sweep
+// that opens requests only for devices no open request covers yet.
+func DevicesInOpenRequests(ctx context.Context, q Querier, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT x.device_id FROM remediation_devices x
+		JOIN remediation_requests r ON r.id = x.request_id
+		WHERE x.device_id = ANY($1) AND r.state IN ('pending', 'approved', 'scheduled', 'running')`, ids)
+	if err != nil {
+		return nil, err
+	}
+	covered := map[uuid.UUID]bool{}
+	var id uuid.UUID
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		covered[id] = true
+		return nil
+	})
+	return covered, err
 }
 
 func loadRequest(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (requestRow, error) {

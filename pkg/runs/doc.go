@@ -15,6 +15,12 @@
 //	                  run counters, completion), retrying through database
 //	                  outages so that no result is lost.
 //
+// The package owns the tables runs, run_devices, run_transcripts and
+// device_status; other packages read them through history.go (pkg/sweep's
+// diffs, reports and catch-up). It reads the inventory's devices and host
+// keys only through pkg/inventory's SQL building blocks (sqlblocks.go), so
+// that a device job still loads its device in one query.
+//
 // A fleetd killed mid-run loses nothing: jobs it held are rescued by River
 // (after Config.RescueAfter) and re-run on any replica, and the
 // state = 'pending' guard makes the second attempt a no-op when the first

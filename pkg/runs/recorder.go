@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
 // Result is one device's final result for a run.
@@ -165,7 +167,10 @@ type resultRow struct {
 	Transcript  string          `json:"transcript"`
 }
 
-const recordSQL = `
+// recordSQL writes a batch of results in one statement. The latest status
+// is written only for devices still in the inventory (device_status
+// references devices: a device deleted during its run would fail the batch).
+var recordSQL = `
 WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
         run_id uuid, device_id uuid, health text, diagnoses text[], recommended text, error text,
@@ -180,7 +185,7 @@ WITH input AS (
 ), status AS (
     INSERT INTO device_status AS s (device_id, run_id, health, diagnoses, recommended, error, checked_at)
     SELECT DISTINCT ON (u.device_id) u.device_id, u.run_id, u.health, u.diagnoses, u.recommended, u.error, u.finished_at
-    FROM upd u JOIN devices d ON d.id = u.device_id
+    FROM upd u WHERE ` + inventory.DeviceExistsSQL("u.device_id") + `
     ORDER BY u.device_id, u.finished_at DESC
     ON CONFLICT (device_id) DO UPDATE SET run_id = EXCLUDED.run_id, health = EXCLUDED.health,
         diagnoses = EXCLUDED.diagnoses, recommended = EXCLUDED.recommended, error = EXCLUDED.error,

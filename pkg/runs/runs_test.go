@@ -205,6 +205,90 @@ func TestRecorderIsIdempotent(t *testing.T) {
 	require.Equal(t, runs.Summary{Devices: 2, Done: 2, Healthy: 1, Error: 1}, got.Summary)
 }
 
+// capturingDiagnoser keeps the device each job loaded.
+type capturingDiagnoser struct {
+	mu   sync.Mutex
+	devs map[string]runs.Device
+}
+
+func (c *capturingDiagnoser) Diagnose(_ context.Context, dev runs.Device, _ []string) runs.Outcome {
+	c.mu.Lock()
+	c.devs[dev.Name] = dev
+	c.mu.Unlock()
+	now := time.Now()
+	return runs.Outcome{Health: runs.HealthHealthy, StartedAt: now, FinishedAt: now}
+}
+
+// TestWorkerLoadsTheJobDevice: the device job's one query loads address,
+// credential, tags and the pinned host key (inventory's building block).
+func TestWorkerLoadsTheJobDevice(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `UPDATE devices SET tags = '{"env":"lab"}' WHERE name = 'ftd-a'`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO host_keys (device_id, key_type, public_key, fingerprint, state, pinned_by, pinned_at)
+		SELECT id, 'ssh-ed25519', '\x0102'::bytea, 'SHA256:pinned', 'pinned', 'ops', now() FROM devices WHERE name = 'ftd-a'`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO host_keys (device_id, key_type, public_key, fingerprint, state)
+		SELECT id, 'ssh-ed25519', '\x0304'::bytea, 'SHA256:pending', 'pending' FROM devices WHERE name = 'ftd-b'`)
+	require.NoError(t, err)
+	d := &capturingDiagnoser{devs: map[string]runs.Device{}}
+	svc, _ := startWorkers(t, pool, d)
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	waitCompleted(t, svc, run.ID)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a, b := d.devs["ftd-a"], d.devs["ftd-b"]
+	require.Equal(t, "127.0.0.1", a.Address)
+	require.Equal(t, "lab", a.Credential)
+	require.Equal(t, map[string]string{"env": "lab"}, a.Tags)
+	require.Equal(t, []byte{1, 2}, a.PinnedHostKey)
+	require.Equal(t, "127.0.0.1", b.Address)
+	require.Empty(t, b.Tags)
+	require.Nil(t, b.PinnedHostKey, "a pending key is not pinned")
+}
+
+// TestRecorderSkipsTheStatusOfDeletedDevices: a device deleted during its
+// run gets its result in the run, and no latest status (which references
+// the inventory's row).
+func TestRecorderSkipsTheStatusOfDeletedDevices(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
+	log := zaptest.NewLogger(t)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{}, log)
+	go rec.Run(ctx)
+
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
+	require.NoError(t, err)
+	var ids []uuid.UUID
+	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(device_id ORDER BY device) FROM run_devices WHERE run_id = $1`, run.ID).Scan(&ids))
+	_, err = pool.Exec(ctx, `DELETE FROM devices WHERE name = 'ftd-b'`)
+	require.NoError(t, err)
+	for _, id := range ids {
+		require.NoError(t, rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: id, Attempts: 1,
+			Outcome: runs.Outcome{Health: runs.HealthHealthy}}))
+	}
+	got, err := svc.Get(ctx, run.ID, runs.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, runs.StatusCompleted, got.Status)
+	require.Equal(t, runs.Summary{Devices: 2, Done: 2, Healthy: 2}, got.Summary)
+	st, err := svc.Status(ctx, runs.StatusFilter{})
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	require.Equal(t, "ftd-a", st[0].Device)
+	require.Equal(t, runs.HealthHealthy, st[0].Health)
+}
+
 func TestStartRejectsEmptySelection(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)

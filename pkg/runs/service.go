@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/queues"
 )
 
@@ -259,7 +260,7 @@ type StatusFilter struct {
 func (s *Service) Status(ctx context.Context, f StatusFilter) ([]DeviceStatus, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d.name, d.site, d.kind, coalesce(s.health, 'unknown'),
 			coalesce(s.diagnoses, '{}'), coalesce(s.recommended, ''), coalesce(s.error, ''), s.checked_at, s.run_id
-		FROM devices d LEFT JOIN device_status s ON s.device_id = d.id
+		FROM `+inventory.DevicesSQL("d")+` LEFT JOIN device_status s ON s.device_id = d.id
 		WHERE ($1 = '' OR d.site = $1)
 		  AND ($2 = '' OR s.diagnoses @> ARRAY[$2]::text[])
 		  AND ($3 = '' OR coalesce(s.health, 'unknown') = $3)

@@ -12,6 +12,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/inventory"
 )
 
 // DiagnoseArgs is the River job of one device in one run.
@@ -60,6 +62,15 @@ func NewDiagnoseWorker(pool *pgxpool.Pool, d Diagnoser, rec *Recorder, timeout t
 	return &DiagnoseWorker{pool: pool, diagnoser: d, recorder: rec, timeout: timeout, log: log}
 }
 
+// jobDeviceSQL loads a device job's run row and device in one query.
+var jobDeviceSQL = func() string {
+	cols, joins := inventory.JobDeviceSQL("d", "rd.device_id")
+	return `SELECT rd.device, rd.site, rd.kind, rd.state, r.status, ` + cols + `
+		FROM run_devices rd JOIN runs r ON r.id = rd.run_id
+		` + joins + `
+		WHERE rd.run_id = $1 AND rd.device_id = $2`
+}()
+
 // Timeout implements river.Worker.
 func (w *DiagnoseWorker) Timeout(*river.Job[DiagnoseArgs]) time.Duration { return w.timeout }
 
@@ -84,17 +95,11 @@ func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs])
 	}
 	var dev Device
 	var state, runStatus string
-	var address, credential *string
-	err := w.pool.QueryRow(ctx, `SELECT rd.device, rd.site, rd.kind, rd.state, r.status,
-			d.address, d.credential, coalesce(d.tags, '{}'), hk.public_key
-		FROM run_devices rd JOIN runs r ON r.id = rd.run_id
-		LEFT JOIN devices d ON d.id = rd.device_id
-		LEFT JOIN host_keys hk ON hk.device_id = rd.device_id AND hk.state = 'pinned'
-		WHERE rd.run_id = $1 AND rd.device_id = $2`, a.RunID, a.DeviceID).
-		Scan(&dev.Name, &dev.Site, &dev.Kind, &state, &runStatus, &address, &credential, &dev.Tags, &dev.PinnedHostKey)
-	if address != nil {
-		dev.Address, dev.Credential = *address, *credential
-	}
+	// One round trip: the run's row and, from the inventory's building
+	// block, where and how to reach the device.
+	jd, err := inventory.ScanJobDevice(w.pool.QueryRow(ctx, jobDeviceSQL, a.RunID, a.DeviceID),
+		&dev.Name, &dev.Site, &dev.Kind, &state, &runStatus)
+	dev.Address, dev.Credential, dev.Tags, dev.PinnedHostKey = jd.Address, jd.Credential, jd.Tags, jd.PinnedHostKey
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The run was deleted: nothing to do, and nothing to retry.
 		return river.JobCancel(fmt.Errorf("run %s device %s no longer exists", a.RunID, a.DeviceID))

@@ -333,10 +333,19 @@ func (d *Device) SetFault(f Fault) {
 }
 
 // RemoveFault clears one fault, leaving the others.
-func (d *Device) RemoveFault(f Fault) {
+func (d *Device) RemoveFault(f Fault) { d.removeFaults(f) }
+
+// ClearFaults makes the device healthy.
+func (d *Device) ClearFaults() { d.removeFaults(allFaults...) }
+
+// removeFaults clears faults, and ends at once a flapping outage whose
+// fault is gone.
+func (d *Device) removeFaults(faults ...Fault) {
 	now := d.now()
 	d.mu.Lock()
-	d.removeFaultLocked(f, now)
+	for _, f := range faults {
+		d.removeFaultLocked(f, now)
+	}
 	d.syncIntervals(now)
 	up := d.endFlapLocked()
 	d.mu.Unlock()
@@ -383,21 +392,6 @@ func (d *Device) removeFaultLocked(f Fault, now time.Time) {
 		d.flapGen++
 	default:
 		d.flags &^= faultBit(f)
-	}
-}
-
-// ClearFaults makes the device healthy.
-func (d *Device) ClearFaults() {
-	now := d.now()
-	d.mu.Lock()
-	for _, f := range allFaults {
-		d.removeFaultLocked(f, now)
-	}
-	d.syncIntervals(now)
-	up := d.endFlapLocked()
-	d.mu.Unlock()
-	if up {
-		d.fleet.bringUp(d)
 	}
 }
 

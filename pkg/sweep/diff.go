@@ -71,31 +71,6 @@ type Diff struct {
 // maxStreakRuns bounds how far back Consecutive looks.
 const maxStreakRuns = 100
 
-type devRow struct {
-	id                        uuid.UUID
-	name, site, state, health string
-	diagnoses                 []string
-	recommended, errText      string
-}
-
-func loadDevices(ctx context.Context, q pgxQuerier, runID uuid.UUID) ([]devRow, error) {
-	rows, err := q.Query(ctx, `SELECT device_id, device, site, state, coalesce(health, ''), diagnoses, recommended, error
-		FROM run_devices WHERE run_id = $1 ORDER BY device`, runID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (devRow, error) {
-		var d devRow
-		err := row.Scan(&d.id, &d.name, &d.site, &d.state, &d.health, &d.diagnoses, &d.recommended, &d.errText)
-		return d, err
-	})
-}
-
-type pgxQuerier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // Diff compares a run with the previous completed run of the same kind,
 // selector and checks. A run still going gives a partial diff (Pending
 // counts the devices not done).
@@ -103,29 +78,20 @@ func (s *Service) Diff(ctx context.Context, runID uuid.UUID) (Diff, error) {
 	return computeDiff(ctx, s.pool, runID)
 }
 
-func computeDiff(ctx context.Context, q pgxQuerier, runID uuid.UUID) (Diff, error) {
+func computeDiff(ctx context.Context, q runs.Querier, runID uuid.UUID) (Diff, error) {
 	d := Diff{RunID: runID, NewlyUnhealthy: []DiffDevice{}, Recovered: []DiffDevice{}, StillBroken: []DiffDevice{},
 		Unreachable: []DiffDevice{}}
-	var sel []byte
-	var checks []string
-	err := q.QueryRow(ctx, `SELECT kind, coalesce(schedule, ''), status, selector, checks, created_at FROM runs WHERE id = $1`, runID).
-		Scan(&d.Kind, &d.Schedule, &d.Status, &sel, &checks, &d.CreatedAt)
+	h, err := runs.LoadHeader(ctx, q, runID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, fmt.Errorf("run %s: %w", runID, runs.ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("load run %s: %w", runID, err)
 	}
-	_ = json.Unmarshal(sel, &d.Selector)
-	if checks == nil {
-		checks = []string{} // NULL would match nothing
-	}
+	d.Kind, d.Schedule, d.Status, d.CreatedAt = h.Kind, h.Schedule, h.Status, h.CreatedAt
+	_ = json.Unmarshal(h.Selector, &d.Selector)
 
-	var prevID uuid.UUID
-	var prevFinished *time.Time
-	err = q.QueryRow(ctx, `SELECT id, finished_at FROM runs
-		WHERE kind = $1 AND selector = $2 AND checks = $3 AND status = 'completed' AND created_at < $4 AND id <> $5
-		ORDER BY created_at DESC LIMIT 1`, d.Kind, sel, checks, d.CreatedAt, runID).Scan(&prevID, &prevFinished)
+	prevID, prevFinished, err := runs.PreviousCompleted(ctx, q, h)
 	switch {
 	case err == nil:
 		d.PreviousRunID, d.PreviousFinished = &prevID, prevFinished
@@ -133,19 +99,19 @@ func computeDiff(ctx context.Context, q pgxQuerier, runID uuid.UUID) (Diff, erro
 		return d, fmt.Errorf("find the previous run: %w", err)
 	}
 
-	cur, err := loadDevices(ctx, q, runID)
+	cur, err := runs.DeviceStates(ctx, q, runID)
 	if err != nil {
 		return d, fmt.Errorf("load run %s devices: %w", runID, err)
 	}
-	prev := map[uuid.UUID]devRow{}
+	prev := map[uuid.UUID]runs.DeviceState{}
 	if d.PreviousRunID != nil {
-		rows, err := loadDevices(ctx, q, prevID)
+		rows, err := runs.DeviceStates(ctx, q, prevID)
 		if err != nil {
 			return d, fmt.Errorf("load previous run %s devices: %w", prevID, err)
 		}
 		for _, r := range rows {
-			if r.state == "done" {
-				prev[r.id] = r
+			if r.State == "done" {
+				prev[r.DeviceID] = r
 			}
 		}
 	}
@@ -153,47 +119,47 @@ func computeDiff(ctx context.Context, q pgxQuerier, runID uuid.UUID) (Diff, erro
 	var broken []uuid.UUID // needs a streak
 	for _, c := range cur {
 		d.Summary.Devices++
-		if c.state != "done" {
+		if c.State != "done" {
 			d.Summary.Pending++
 			continue
 		}
-		dd := DiffDevice{Device: c.name, Site: c.site, Health: c.health, Diagnoses: nonNil(c.diagnoses),
-			Recommended: c.recommended, Error: c.errText}
-		p, had := prev[c.id]
+		dd := DiffDevice{Device: c.Device, Site: c.Site, Health: c.Health, Diagnoses: nonNil(c.Diagnoses),
+			Recommended: c.Recommended, Error: c.Error}
+		p, had := prev[c.DeviceID]
 		if had {
-			dd.PreviousHealth, dd.PreviousDiagnoses = p.health, p.diagnoses
+			dd.PreviousHealth, dd.PreviousDiagnoses = p.Health, p.Diagnoses
 		}
-		switch c.health {
+		switch c.Health {
 		case runs.HealthHealthy:
 			d.Summary.Healthy++
-			if had && p.health != runs.HealthHealthy {
+			if had && p.Health != runs.HealthHealthy {
 				d.Recovered = append(d.Recovered, dd)
 			}
 		case runs.HealthUnhealthy:
-			if !had || p.health == runs.HealthHealthy {
+			if !had || p.Health == runs.HealthHealthy {
 				dd.Consecutive = 1
 				d.NewlyUnhealthy = append(d.NewlyUnhealthy, dd)
 			} else {
 				d.StillBroken = append(d.StillBroken, dd)
-				broken = append(broken, c.id)
+				broken = append(broken, c.DeviceID)
 			}
 		default:
 			d.Unreachable = append(d.Unreachable, dd)
-			broken = append(broken, c.id)
+			broken = append(broken, c.DeviceID)
 		}
 	}
 	d.Summary.NewlyUnhealthy, d.Summary.Recovered = len(d.NewlyUnhealthy), len(d.Recovered)
 	d.Summary.StillBroken, d.Summary.Unreachable = len(d.StillBroken), len(d.Unreachable)
 
 	if len(broken) > 0 {
-		streaks, err := loadStreaks(ctx, q, d.Kind, sel, checks, d.CreatedAt, runID, broken)
+		streaks, err := runs.UnhealthyStreaks(ctx, q, h, broken, maxStreakRuns)
 		if err != nil {
 			return d, err
 		}
 		byName := map[string]int{}
 		for _, c := range cur {
-			if n, ok := streaks[c.id]; ok {
-				byName[c.name] = n
+			if n, ok := streaks[c.DeviceID]; ok {
+				byName[c.Device] = n
 			}
 		}
 		for _, list := range [][]DiffDevice{d.StillBroken, d.Unreachable} {
@@ -203,42 +169,6 @@ func computeDiff(ctx context.Context, q pgxQuerier, runID uuid.UUID) (Diff, erro
 		}
 	}
 	return d, nil
-}
-
-// loadStreaks counts, per device, the most recent runs of the same kind and
-// selector (this one included) in which it was checked and not healthy,
-// back to the last run in which it was healthy.
-func loadStreaks(ctx context.Context, q pgxQuerier, kind string, sel []byte, checks []string, created time.Time,
-	runID uuid.UUID, devices []uuid.UUID) (map[uuid.UUID]int, error) {
-	rows, err := q.Query(ctx, `
-		WITH recent AS (
-			SELECT id, row_number() OVER (ORDER BY created_at DESC) AS n FROM runs
-			WHERE kind = $1 AND selector = $2 AND checks = $3 AND created_at <= $4
-			  AND (status = 'completed' OR id = $5)
-			ORDER BY created_at DESC LIMIT $7
-		), hist AS (
-			SELECT rd.device_id, r.n, rd.health FROM run_devices rd JOIN recent r ON r.id = rd.run_id
-			WHERE rd.device_id = ANY($6) AND rd.state = 'done'
-		), last_healthy AS (
-			SELECT device_id, min(n) FILTER (WHERE health = 'healthy') AS n FROM hist GROUP BY device_id
-		)
-		SELECT h.device_id, count(*) FROM hist h JOIN last_healthy l USING (device_id)
-		WHERE l.n IS NULL OR h.n < l.n GROUP BY h.device_id`,
-		kind, sel, checks, created, runID, devices, maxStreakRuns)
-	if err != nil {
-		return nil, fmt.Errorf("count consecutive unhealthy runs: %w", err)
-	}
-	out := map[uuid.UUID]int{}
-	for rows.Next() {
-		var id uuid.UUID
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("count consecutive unhealthy runs: %w", err)
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
 }
 
 func nonNil(s []string) []string {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/pkg/notify"
+	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
@@ -71,9 +72,9 @@ const notifyListMax = 50
 // does nothing new.
 func (s *Service) Report(ctx context.Context, runID uuid.UUID) (Report, error) {
 	rep := Report{RunID: runID}
-	var kind, status string
-	err := s.pool.QueryRow(ctx, `SELECT kind, status, coalesce(schedule, '') FROM runs WHERE id = $1`, runID).
-		Scan(&kind, &status, &rep.Schedule)
+	h, err := runs.LoadHeader(ctx, s.pool, runID)
+	kind, status := h.Kind, h.Status
+	rep.Schedule = h.Schedule
 	if errors.Is(err, pgx.ErrNoRows) {
 		return rep, fmt.Errorf("run %s: %w", runID, runs.ErrNotFound)
 	}
@@ -176,15 +177,7 @@ func (s *Service) openRequests(ctx context.Context, runID uuid.UUID, schedule st
 	// Curable here means what the diagnosis recommends is a connector
 	// restart (pkg/diagnose): eventhandler-disconnected, connector-stopped.
 	// Devices already in a request that is still open are left to it.
-	rows, err := s.pool.Query(ctx, `SELECT rd.device FROM run_devices rd
-		WHERE rd.run_id = $1 AND rd.state = 'done' AND rd.health = 'unhealthy' AND rd.recommended = 'restart-connector'
-		  AND NOT EXISTS (SELECT 1 FROM remediation_devices x JOIN remediation_requests r ON r.id = x.request_id
-		                  WHERE x.device_id = rd.device_id AND r.state IN ('pending', 'approved', 'scheduled', 'running'))
-		ORDER BY rd.device`, runID)
-	if err != nil {
-		return nil, s.requestsFailed(ctx, runID, fmt.Errorf("select curable devices: %w", err))
-	}
-	devices, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	devices, err := s.curableDevices(ctx, runID)
 	if err != nil {
 		return nil, s.requestsFailed(ctx, runID, fmt.Errorf("select curable devices: %w", err))
 	}
@@ -204,6 +197,32 @@ func (s *Service) openRequests(ctx context.Context, runID uuid.UUID, schedule st
 	s.log.Info("sweep opened a remediation request (pending approval)", zap.String("run_id", runID.String()),
 		zap.String("request_id", id.String()), zap.Int("devices", len(devices)))
 	return []uuid.UUID{id}, nil
+}
+
+// curableDevices returns, by name, the devices of the run whose diagnosis
+// recommends a connector restart and that no open request covers: two
+// reads, one of each owner's tables (pkg/runs, pkg/remediate), once per
+// report.
+func (s *Service) curableDevices(ctx context.Context, runID uuid.UUID) ([]string, error) {
+	cands, err := runs.DevicesRecommended(ctx, s.pool, runID, "restart-connector")
+	if err != nil || len(cands) == 0 {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(cands))
+	for i, c := range cands {
+		ids[i] = c.DeviceID
+	}
+	covered, err := remediate.DevicesInOpenRequests(ctx, s.pool, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cands {
+		if !covered[c.DeviceID] {
+			out = append(out, c.Device)
+		}
+	}
+	return out, nil
 }
 
 // requestsFailed records why no request was opened; the report goes on.

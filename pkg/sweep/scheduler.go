@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,9 +96,7 @@ func (s *Service) StartSlot(ctx context.Context, name string, slot time.Time) (S
 		// recorded is that run. (last_run_at is the recorded run's own
 		// created_at, so both sides come from the same clock.)
 		var orphanAt time.Time
-		err = tx.QueryRow(ctx, `SELECT id, created_at FROM runs WHERE kind = 'sweep' AND schedule = $1
-			AND ($2::timestamptz IS NULL OR created_at > $2) ORDER BY created_at LIMIT 1`, name, lastRunAt).
-			Scan(&res.RunID, &orphanAt)
+		res.RunID, orphanAt, err = runs.FirstSweepSince(ctx, tx, name, lastRunAt)
 		switch {
 		case err == nil:
 			res.Outcome = SlotDone
@@ -255,16 +254,25 @@ const reportGrace = time.Minute
 // ReconcileReports queues the report of every sweep finished in the last
 // week that has none yet (or whose notification was not sent).
 func (s *Service) ReconcileReports(ctx context.Context) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT r.id FROM runs r LEFT JOIN sweep_reports p ON p.run_id = r.id
-		WHERE r.kind = 'sweep' AND r.status = 'completed'
-		  AND r.finished_at < $1 AND r.finished_at > $1 - interval '7 days'
-		  AND (p.run_id IS NULL OR p.notified_at IS NULL)`, s.clock.Now().Add(-reportGrace))
+	// Two reads, one of each owner's tables: the week's finished sweeps
+	// (pkg/runs), less those whose report went out.
+	finished, err := runs.CompletedSweeps(ctx, s.pool, s.clock.Now().Add(-reportGrace), 7)
 	if err != nil {
 		return nil, fmt.Errorf("find unreported sweeps: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	rows, err := s.pool.Query(ctx, `SELECT run_id FROM sweep_reports WHERE run_id = ANY($1) AND notified_at IS NOT NULL`, finished)
 	if err != nil {
 		return nil, fmt.Errorf("find unreported sweeps: %w", err)
+	}
+	reported, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("find unreported sweeps: %w", err)
+	}
+	var ids []uuid.UUID
+	for _, id := range finished {
+		if !slices.Contains(reported, id) {
+			ids = append(ids, id)
+		}
 	}
 	for _, id := range ids {
 		if err := s.queueReport(ctx, id); err != nil {

@@ -135,10 +135,14 @@ func (s *Service) Sync(ctx context.Context) error {
 	return nil
 }
 
-const scheduleColumns = `s.name, s.cron, s.timezone, s.selector, s.enabled, s.enabled_by, s.enabled_at,
-	s.create_remediation_requests, s.last_slot, s.last_run_id, s.last_run_at, s.last_error,
-	coalesce(r.status, ''), coalesce(r.total, 0), coalesce(r.done, 0), coalesce(r.healthy, 0),
-	coalesce(r.unhealthy, 0), coalesce(r.errors, 0)`
+// scheduleSQL selects a schedule with its last run's status and counts
+// (runs' building block: one query).
+var scheduleSQL = func() string {
+	lastRun, join := runs.SummarySQL("r", "s.last_run_id")
+	return `SELECT s.name, s.cron, s.timezone, s.selector, s.enabled, s.enabled_by, s.enabled_at,
+	s.create_remediation_requests, s.last_slot, s.last_run_id, s.last_run_at, s.last_error, ` + lastRun + `
+		FROM sweep_schedules s ` + join
+}()
 
 func (s *Service) scanSchedule(row pgx.Row) (Schedule, error) {
 	var sc Schedule
@@ -146,10 +150,9 @@ func (s *Service) scanSchedule(row pgx.Row) (Schedule, error) {
 	var lastID *uuid.UUID
 	var lastAt *time.Time
 	var lr LastRun
-	if err := row.Scan(&sc.Name, &sc.Cron, &sc.Timezone, &sel, &sc.Enabled, &sc.EnabledBy, &sc.EnabledAt,
-		&sc.CreateRemediationRequests, &sc.LastSlot, &lastID, &lastAt, &sc.LastError,
-		&lr.Status, &lr.Summary.Devices, &lr.Summary.Done, &lr.Summary.Healthy, &lr.Summary.Unhealthy,
-		&lr.Summary.Error); err != nil {
+	dest := []any{&sc.Name, &sc.Cron, &sc.Timezone, &sel, &sc.Enabled, &sc.EnabledBy, &sc.EnabledAt,
+		&sc.CreateRemediationRequests, &sc.LastSlot, &lastID, &lastAt, &sc.LastError}
+	if err := row.Scan(append(dest, runs.SummaryDest(&lr.Status, &lr.Summary)...)...); err != nil {
 		return sc, err
 	}
 	_ = json.Unmarshal(sel, &sc.Selector)
@@ -170,8 +173,7 @@ func (s *Service) scanSchedule(row pgx.Row) (Schedule, error) {
 
 // List returns every schedule, by name.
 func (s *Service) List(ctx context.Context) ([]Schedule, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+scheduleColumns+`
-		FROM sweep_schedules s LEFT JOIN runs r ON r.id = s.last_run_id ORDER BY s.name`)
+	rows, err := s.pool.Query(ctx, scheduleSQL+` ORDER BY s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -180,8 +182,7 @@ func (s *Service) List(ctx context.Context) ([]Schedule, error) {
 
 // Get returns one schedule.
 func (s *Service) Get(ctx context.Context, name string) (Schedule, error) {
-	sc, err := s.scanSchedule(s.pool.QueryRow(ctx, `SELECT `+scheduleColumns+`
-		FROM sweep_schedules s LEFT JOIN runs r ON r.id = s.last_run_id WHERE s.name = $1`, name))
+	sc, err := s.scanSchedule(s.pool.QueryRow(ctx, scheduleSQL+` WHERE s.name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sc, fmt.Errorf("%w %q", ErrUnknownSchedule, name)
 	}

@@ -173,19 +173,16 @@ func (s *Service) RunsCompleted(ids []uuid.UUID) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for _, id := range ids {
-			var kind string
-			var created time.Time
-			var finished *time.Time
-			if err := s.pool.QueryRow(ctx, `SELECT kind, created_at, finished_at FROM runs WHERE id = $1`, id).
-				Scan(&kind, &created, &finished); err != nil {
+			h, err := runs.LoadHeader(ctx, s.pool, id)
+			if err != nil {
 				s.log.Warn("completed run not readable; its report waits for the maintenance job",
 					zap.String("run_id", id.String()), zap.Error(err))
 				continue
 			}
-			if s.deps.Observer != nil && finished != nil {
-				s.deps.Observer.ObserveRun(kind, finished.Sub(created))
+			if s.deps.Observer != nil && h.FinishedAt != nil {
+				s.deps.Observer.ObserveRun(h.Kind, h.FinishedAt.Sub(h.CreatedAt))
 			}
-			if kind != runs.KindSweep {
+			if h.Kind != runs.KindSweep {
 				continue
 			}
 			if err := s.queueReport(ctx, id); err != nil {

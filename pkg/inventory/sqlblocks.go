@@ -1,0 +1,62 @@
+package inventory
+
+import "github.com/jackc/pgx/v5"
+
+// SQL building blocks for other packages' queries that must read the
+// inventory in the same statement as their own tables: a device job loads
+// its device with its run row (one round trip per device, at 10,000 devices
+// per run), the recorder writes the latest status only of devices that still
+// exist (in the statement that records the results), and the status listing
+// joins every device with its latest result. The table and column names stay
+// here, in the package that owns devices and host_keys (internal/archtest
+// checks that no other package names them); the caller chooses the alias and
+// the expression that gives the device's id.
+
+// JobDeviceSQL returns the select-list columns and the joins that load, for
+// the device whose id is the SQL expression deviceID, what a job needs to
+// reach it: address, credential, tags and pinned host key. The joins are
+// LEFT JOINs under the aliases alias and alias_hk: a device deleted since its
+// run started gives NULLs, not a missing row. Scan the columns, which the
+// caller puts last in its select list, with ScanJobDevice.
+func JobDeviceSQL(alias, deviceID string) (columns, joins string) {
+	hk := alias + "_hk"
+	columns = alias + `.address, ` + alias + `.credential, coalesce(` + alias + `.tags, '{}'), ` + hk + `.public_key`
+	joins = `LEFT JOIN devices ` + alias + ` ON ` + alias + `.id = ` + deviceID + `
+		LEFT JOIN host_keys ` + hk + ` ON ` + hk + `.device_id = ` + deviceID + ` AND ` + hk + `.state = 'pinned'`
+	return columns, joins
+}
+
+// JobDevice is what JobDeviceSQL's columns load; all empty when no device
+// has the id any more.
+type JobDevice struct {
+	Address       string
+	Credential    string
+	Tags          map[string]string
+	PinnedHostKey []byte // SSH wire format; nil when none is pinned yet
+}
+
+// ScanJobDevice scans row into dest (the caller's own columns, first in the
+// select list) and then into a JobDevice (JobDeviceSQL's columns, last).
+func ScanJobDevice(row pgx.Row, dest ...any) (JobDevice, error) {
+	var d JobDevice
+	var address, credential *string
+	err := row.Scan(append(dest, &address, &credential, &d.Tags, &d.PinnedHostKey)...)
+	if address != nil {
+		d.Address, d.Credential = *address, *credential
+	}
+	return d, err
+}
+
+// DeviceExistsSQL returns a condition that holds while a device with the
+// id given by the SQL expression deviceID exists.
+func DeviceExistsSQL(deviceID string) string {
+	return `EXISTS (SELECT 1 FROM devices WHERE devices.id = ` + deviceID + `)`
+}
+
+// DevicesSQL returns a FROM item, under alias, with one row per device of
+// the inventory and the columns id, name, site and kind. PostgreSQL pulls
+// the subquery up into the caller's query: it costs what naming the table
+// would.
+func DevicesSQL(alias string) string {
+	return `(SELECT id, name, site, kind FROM devices) ` + alias
+}
