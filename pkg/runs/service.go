@@ -57,9 +57,6 @@ type Service struct {
 	devices     DeviceSource
 	log         *zap.Logger
 	maxAttempts int
-	// OnCreated, when set, is called after a run is committed (notifications,
-	// metrics). It must not block.
-	OnCreated func(Run)
 }
 
 // DefaultMaxAttempts bounds a device job's attempts when NewService is
@@ -147,9 +144,6 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
 	}
 	s.log.Info("run created", zap.String("run_id", run.ID.String()), zap.String("kind", run.Kind),
 		zap.Int("devices", len(devs)), zap.String("requested_by", run.RequestedBy))
-	if s.OnCreated != nil {
-		s.OnCreated(run)
-	}
 	return run, nil
 }
 
