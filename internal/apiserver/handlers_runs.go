@@ -72,7 +72,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, runToWire(run))
+	writeJSON(w, http.StatusAccepted, run)
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeList(w, list, runToWire)
+	return writeList(w, list, same[runs.Run])
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
@@ -127,7 +127,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, runToWire(run))
+	writeJSON(w, http.StatusOK, run)
 	return nil
 }
 
@@ -145,5 +145,5 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeList(w, list, deviceStatusToWire)
+	return writeList(w, list, same[runs.DeviceStatus])
 }

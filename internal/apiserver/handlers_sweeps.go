@@ -44,7 +44,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeList(w, list, scheduleToWire)
+	return writeList(w, list, same[sweep.Schedule])
 }
 
 func (s *Server) enableSchedule(w http.ResponseWriter, r *http.Request) error {
@@ -70,7 +70,7 @@ func (s *Server) setScheduleEnabled(w http.ResponseWriter, r *http.Request, enab
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, scheduleToWire(sc))
+	writeJSON(w, http.StatusOK, sc)
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (s *Server) runDiff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, diffToWire(d))
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }
 

@@ -3,8 +3,6 @@ package apiserver
 import (
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/remediate"
-	"github.com/fleetd/fleetd/pkg/runs"
-	"github.com/fleetd/fleetd/pkg/sweep"
 )
 
 // The mapping from the services' domain types to pkg/api's wire types. Where
@@ -26,41 +24,11 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 	return out
 }
 
-// Runs.
-
-func runToWire(r runs.Run) api.Run {
-	return api.Run{ID: r.ID, Kind: r.Kind, Status: r.Status, RequestedBy: r.RequestedBy,
-		Selector: api.Selector(r.Selector), Checks: r.Checks, Schedule: r.Schedule,
-		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
-		Summary: api.RunSummary(r.Summary),
-		Devices: mapSlice(r.Devices, func(d runs.DeviceResult) api.DeviceResult { return api.DeviceResult(d) })}
-}
-
-func deviceStatusToWire(s runs.DeviceStatus) api.DeviceStatus { return api.DeviceStatus(s) }
-
-// Sweeps.
-
-func scheduleToWire(s sweep.Schedule) api.Schedule {
-	out := api.Schedule{Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Selector: api.Selector(s.Selector),
-		Enabled: s.Enabled, EnabledBy: s.EnabledBy, EnabledAt: s.EnabledAt,
-		CreateRemediationRequests: s.CreateRemediationRequests, NextRun: s.NextRun, LastSlot: s.LastSlot,
-		LastError: s.LastError}
-	if lr := s.LastRun; lr != nil {
-		out.LastRun = &api.ScheduleLastRun{ID: lr.ID, StartedAt: lr.StartedAt, Status: lr.Status,
-			Summary: api.RunSummary(lr.Summary)}
-	}
-	return out
-}
-
-func diffToWire(d sweep.Diff) api.RunDiff {
-	dev := func(x sweep.DiffDevice) api.DiffDevice { return api.DiffDevice(x) }
-	return api.RunDiff{RunID: d.RunID, Kind: d.Kind, Schedule: d.Schedule, Status: d.Status,
-		Selector: api.Selector(d.Selector), CreatedAt: d.CreatedAt, PreviousRunID: d.PreviousRunID,
-		PreviousFinished: d.PreviousFinished, Summary: api.DiffSummary(d.Summary),
-		NewlyUnhealthy: mapSlice(d.NewlyUnhealthy, dev), Recovered: mapSlice(d.Recovered, dev),
-		StillBroken: mapSlice(d.StillBroken, dev), Unreachable: mapSlice(d.Unreachable, dev),
-		Truncated: d.Truncated}
-}
+// Runs, device status, schedules and sweep diffs need no mapping: pkg/runs
+// and pkg/sweep build the contract objects themselves (runs.Run is
+// api.Run, sweep.Schedule is api.Schedule, ...), so there is one definition
+// of each. same is the mapping writeList takes for them.
+func same[T any](v T) T { return v }
 
 // Remediation.
 

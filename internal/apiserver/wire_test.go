@@ -15,7 +15,6 @@ import (
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/remediate"
 	"github.com/fleetd/fleetd/pkg/runs"
-	"github.com/fleetd/fleetd/pkg/sweep"
 )
 
 // The JSON contract (docs/design.md, docs/api.md) was written against the
@@ -57,36 +56,6 @@ func fullRunsSelector() runs.Selector {
 	return runs.Selector{All: true, Site: "emea", Devices: []string{"ftd-1", "ftd-2"}, Tag: "role=edge"}
 }
 
-func fullRun() runs.Run {
-	return runs.Run{ID: id1, Kind: runs.KindSweep, Status: runs.StatusCompleted, RequestedBy: "ops",
-		Selector: fullRunsSelector(), Checks: []string{"pmtool", "eventhandler"}, Schedule: "nightly",
-		CreatedAt: t1, StartedAt: tPtr(t1), FinishedAt: tPtr(t2),
-		Summary: runs.Summary{Devices: 5, Done: 4, Healthy: 1, Unhealthy: 2, Error: 1},
-		Devices: []runs.DeviceResult{
-			{Device: "ftd-1", Site: "emea", Kind: "ftd", State: "done", Health: runs.HealthUnhealthy,
-				Diagnoses: []string{"eventhandler-disconnected"}, Recommended: "restart-connector",
-				Error: "x", Attempts: 2, StartedAt: tPtr(t1), FinishedAt: tPtr(t2),
-				Checks: json.RawMessage(`[{"id":"pmtool","ok":false,"detail":{"n":1}}]`), Transcript: "> pmtool status\n"},
-			{Device: "ftd-2", State: "pending"},
-		}}
-}
-
-func TestWireRunEncodesLikeRunsRun(t *testing.T) {
-	t.Parallel()
-	requireSameJSON(t, fullRun(), runToWire(fullRun()))
-	requireSameJSON(t, runs.Run{}, runToWire(runs.Run{}))
-	requireSameJSON(t, runs.Run{Devices: []runs.DeviceResult{}}, runToWire(runs.Run{Devices: []runs.DeviceResult{}}))
-	requireSameJSON(t, runs.DeviceResult{}, api.DeviceResult(runs.DeviceResult{}))
-}
-
-func TestWireDeviceStatusEncodesLikeRunsDeviceStatus(t *testing.T) {
-	t.Parallel()
-	full := runs.DeviceStatus{Device: "ftd-1", Site: "emea", Kind: "ftd", Health: runs.HealthError,
-		Diagnoses: []string{"unreachable"}, Recommended: "r", Error: "dial tcp: timeout", CheckedAt: tPtr(t1), RunID: &id2}
-	requireSameJSON(t, full, deviceStatusToWire(full))
-	requireSameJSON(t, runs.DeviceStatus{}, deviceStatusToWire(runs.DeviceStatus{}))
-}
-
 func TestWireStartRunRequestDecodesLikeBefore(t *testing.T) {
 	t.Parallel()
 	// Before, POST /v1/runs decoded {"selector": runs.Selector, "checks": [...]}.
@@ -100,40 +69,6 @@ func TestWireStartRunRequestDecodesLikeBefore(t *testing.T) {
 	requireSameJSON(t, full, in)
 	require.Equal(t, full.Selector, runs.Selector(in.Selector), "the selector the service gets")
 	requireSameJSON(t, before{}, api.StartRunRequest{})
-}
-
-func fullSchedule() sweep.Schedule {
-	return sweep.Schedule{Name: "nightly", Cron: "0 3 * * *", Timezone: "Europe/Amsterdam",
-		Selector: fullRunsSelector(), Enabled: true, EnabledBy: "ops", EnabledAt: t1,
-		CreateRemediationRequests: true, NextRun: tPtr(t2), LastSlot: tPtr(t1),
-		LastRun: &sweep.LastRun{ID: id1, StartedAt: t1, Status: runs.StatusCompleted,
-			Summary: runs.Summary{Devices: 3, Done: 3, Healthy: 1, Unhealthy: 1, Error: 1}},
-		LastError: "previous sweep still running"}
-}
-
-func TestWireScheduleEncodesLikeSweepSchedule(t *testing.T) {
-	t.Parallel()
-	requireSameJSON(t, fullSchedule(), scheduleToWire(fullSchedule()))
-	requireSameJSON(t, sweep.Schedule{}, scheduleToWire(sweep.Schedule{}))
-	requireSameJSON(t, sweep.Schedule{LastRun: &sweep.LastRun{}}, scheduleToWire(sweep.Schedule{LastRun: &sweep.LastRun{}}))
-}
-
-func TestWireRunDiffEncodesLikeSweepDiff(t *testing.T) {
-	t.Parallel()
-	dev := sweep.DiffDevice{Device: "ftd-1", Site: "emea", Health: runs.HealthUnhealthy,
-		Diagnoses: []string{"eventhandler-disconnected"}, Recommended: "restart-connector", Error: "e",
-		PreviousHealth: runs.HealthHealthy, PreviousDiagnoses: []string{"x"}, Consecutive: 3}
-	full := sweep.Diff{RunID: id1, Kind: runs.KindSweep, Schedule: "nightly", Status: runs.StatusCompleted,
-		Selector: fullRunsSelector(), CreatedAt: t1, PreviousRunID: &id2, PreviousFinished: tPtr(t2),
-		Summary: sweep.DiffSummary{Devices: 7, Healthy: 1, NewlyUnhealthy: 2, Recovered: 3, StillBroken: 4,
-			Unreachable: 5, Pending: 6},
-		NewlyUnhealthy: []sweep.DiffDevice{dev}, Recovered: []sweep.DiffDevice{dev, {}},
-		StillBroken: []sweep.DiffDevice{dev}, Unreachable: []sweep.DiffDevice{dev}, Truncated: true}
-	requireSameJSON(t, full, diffToWire(full))
-	requireSameJSON(t, sweep.Diff{}, diffToWire(sweep.Diff{}))
-	empty := sweep.Diff{NewlyUnhealthy: []sweep.DiffDevice{}, Recovered: []sweep.DiffDevice{},
-		StillBroken: []sweep.DiffDevice{}, Unreachable: []sweep.DiffDevice{}}
-	requireSameJSON(t, empty, diffToWire(empty))
 }
 
 func fullRemediationDevice() remediate.DeviceResult {

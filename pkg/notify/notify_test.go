@@ -144,8 +144,9 @@ func TestRetriesWithBackoffUntilDelivered(t *testing.T) {
 	// Backoff doubles: ~150ms then ~300ms (±20% jitter, plus polling).
 	gap1, gap2 := got[1].at.Sub(got[0].at), got[2].at.Sub(got[1].at)
 	require.GreaterOrEqual(t, gap1, 120*time.Millisecond, "first retry waits the base backoff")
+	// The lower bounds are what backoff promises; an upper bound or gap2 >
+	// gap1 would time River's job polling on a loaded machine, not fleetd.
 	require.GreaterOrEqual(t, gap2, 240*time.Millisecond, "second retry waits twice as long")
-	require.Greater(t, gap2, gap1)
 	require.Equal(t, 2, b.count("noc", "retry"))
 
 	var decoded notify.Event

@@ -1,6 +1,8 @@
 package runs
 
 import (
+	"github.com/fleetd/fleetd/pkg/api"
+
 	"encoding/json"
 	"time"
 
@@ -49,69 +51,25 @@ type Device struct {
 	PinnedHostKey []byte            `json:"-"`
 }
 
+// The run objects below are the API's contract objects themselves
+// (pkg/api, a leaf importing nothing of fleetd): one definition, which the
+// server writes as it is, the way Teleport's services use api/types.
+
 // Selector says which devices a run covers. Exactly one of All, Site,
 // Devices or Tag selects; Site and Tag may be combined.
-type Selector struct {
-	All     bool     `json:"all,omitempty"`
-	Site    string   `json:"site,omitempty"`
-	Devices []string `json:"devices,omitempty"`
-	Tag     string   `json:"tag,omitempty"` // k=v
-}
+type Selector = api.Selector
 
 // Summary counts a run's devices.
-type Summary struct {
-	Devices   int `json:"devices"`
-	Done      int `json:"done"`
-	Healthy   int `json:"healthy"`
-	Unhealthy int `json:"unhealthy"`
-	Error     int `json:"error"`
-}
+type Summary = api.RunSummary
 
 // Run is the object of docs/design.md's `diagnose -o json` contract.
-type Run struct {
-	ID          uuid.UUID      `json:"id"`
-	Kind        string         `json:"kind"`
-	Status      string         `json:"status"`
-	RequestedBy string         `json:"requested_by"`
-	Selector    Selector       `json:"selector"`
-	Checks      []string       `json:"checks,omitempty"`
-	Schedule    string         `json:"schedule,omitempty"`
-	CreatedAt   time.Time      `json:"created_at"`
-	StartedAt   *time.Time     `json:"started_at"`
-	FinishedAt  *time.Time     `json:"finished_at"`
-	Summary     Summary        `json:"summary"`
-	Devices     []DeviceResult `json:"devices,omitempty"`
-}
+type Run = api.Run
 
 // DeviceResult is one device's result within a run.
-type DeviceResult struct {
-	Device      string          `json:"device"`
-	Site        string          `json:"site"`
-	Kind        string          `json:"kind"`
-	State       string          `json:"state"` // pending | done
-	Health      string          `json:"health"`
-	Diagnoses   []string        `json:"diagnoses"`
-	Recommended string          `json:"recommended"`
-	Error       string          `json:"error"`
-	Attempts    int             `json:"attempts"`
-	StartedAt   *time.Time      `json:"started_at,omitempty"`
-	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
-	Checks      json.RawMessage `json:"checks,omitempty"`
-	Transcript  string          `json:"transcript,omitempty"`
-}
+type DeviceResult = api.DeviceResult
 
 // DeviceStatus is a device's latest known health (`fleetctl status`).
-type DeviceStatus struct {
-	Device      string     `json:"device"`
-	Site        string     `json:"site"`
-	Kind        string     `json:"kind"`
-	Health      string     `json:"health"` // healthy | unhealthy | error | unknown (never checked)
-	Diagnoses   []string   `json:"diagnoses"`
-	Recommended string     `json:"recommended"`
-	Error       string     `json:"error"`
-	CheckedAt   *time.Time `json:"checked_at"`
-	RunID       *uuid.UUID `json:"run_id"`
-}
+type DeviceStatus = api.DeviceStatus
 
 // Outcome is what a Diagnoser found on one device.
 type Outcome struct {

@@ -1,13 +1,14 @@
 package sweep
 
 import (
+	"github.com/fleetd/fleetd/pkg/api"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -16,57 +17,14 @@ import (
 )
 
 // DiffDevice is one device in a category of a Diff.
-type DiffDevice struct {
-	Device      string   `json:"device"`
-	Site        string   `json:"site"`
-	Health      string   `json:"health"`
-	Diagnoses   []string `json:"diagnoses"`
-	Recommended string   `json:"recommended,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	// PreviousHealth is "" when the device was not in the previous run.
-	PreviousHealth    string   `json:"previous_health"`
-	PreviousDiagnoses []string `json:"previous_diagnoses,omitempty"`
-	// Consecutive counts the runs in a row, this one included, of the same
-	// kind and selector in which the device was not healthy: the nights a
-	// nightly sweep has seen it broken (still broken and unreachable only).
-	Consecutive int `json:"consecutive,omitempty"`
-}
+type DiffDevice = api.DiffDevice
 
 // DiffSummary counts a Diff.
-type DiffSummary struct {
-	Devices        int `json:"devices"`
-	Healthy        int `json:"healthy"` // healthy now (recovered included)
-	NewlyUnhealthy int `json:"newly_unhealthy"`
-	Recovered      int `json:"recovered"`
-	StillBroken    int `json:"still_broken"`
-	Unreachable    int `json:"unreachable"`
-	Pending        int `json:"pending"` // not finished yet (a run still going)
-}
+type DiffSummary = api.DiffSummary
 
 // Diff is what changed between a run and the previous completed run of the
 // same kind and selector (`fleetctl runs show RUN_ID --diff`).
-type Diff struct {
-	RunID            uuid.UUID     `json:"run_id"`
-	Kind             string        `json:"kind"`
-	Schedule         string        `json:"schedule,omitempty"`
-	Status           string        `json:"status"`
-	Selector         runs.Selector `json:"selector"`
-	CreatedAt        time.Time     `json:"created_at"`
-	PreviousRunID    *uuid.UUID    `json:"previous_run_id"`
-	PreviousFinished *time.Time    `json:"previous_finished_at"`
-	Summary          DiffSummary   `json:"summary"`
-	// Unhealthy now, healthy (or absent) in the previous run.
-	NewlyUnhealthy []DiffDevice `json:"newly_unhealthy"`
-	// Healthy now, unhealthy or unreachable in the previous run.
-	Recovered []DiffDevice `json:"recovered"`
-	// Unhealthy now and not healthy in the previous run.
-	StillBroken []DiffDevice `json:"still_broken"`
-	// Could not be checked now (unreachable, timeout, auth-failed,
-	// hostkey-mismatch: see diagnoses), whatever it was before.
-	Unreachable []DiffDevice `json:"unreachable"`
-	// Truncated says the lists were cut (notifications carry the first ones).
-	Truncated bool `json:"truncated,omitempty"`
-}
+type Diff = api.RunDiff
 
 // maxStreakRuns bounds how far back Consecutive looks.
 const maxStreakRuns = 100
@@ -178,9 +136,10 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// Truncate returns a copy whose lists hold at most n devices each (for
-// notifications); the summary keeps the full counts.
-func (d Diff) Truncate(n int) Diff {
+// TruncateDiff returns a copy of d whose lists hold at most n devices each
+// (for notifications); the summary keeps the full counts. (A function, not a
+// method: Diff is the wire type api.RunDiff.)
+func TruncateDiff(d Diff, n int) Diff {
 	cut := func(l []DiffDevice) []DiffDevice {
 		if len(l) > n {
 			d.Truncated = true
@@ -193,8 +152,8 @@ func (d Diff) Truncate(n int) Diff {
 	return d
 }
 
-// Lines renders the diff for people (chat notifications), most urgent first.
-func (d Diff) Lines(maxPerList int) []string {
+// DiffLines renders d for people (chat notifications), most urgent first.
+func DiffLines(d Diff, maxPerList int) []string {
 	s := d.Summary
 	lines := []string{fmt.Sprintf("%d devices: %d healthy, %d newly unhealthy, %d recovered, %d still broken, %d unreachable",
 		s.Devices, s.Healthy, s.NewlyUnhealthy, s.Recovered, s.StillBroken, s.Unreachable)}

@@ -74,11 +74,11 @@ func TestDiffAgainstThePreviousSweepOfTheSameSelector(t *testing.T) {
 	require.Equal(t, "no SSH banner", un["ftd-dark"].Error)
 
 	// The first sweep has nothing to compare with: everything unhealthy is new.
-	lines := d.Lines(10)
+	lines := sweep.DiffLines(d, 10)
 	require.Contains(t, lines[0], "8 devices: 3 healthy, 2 newly unhealthy, 2 recovered, 1 still broken, 1 unreachable")
 	require.Contains(t, lines, "still broken (1): `ftd-chronic` (eventhandler-disconnected; 4 in a row)")
 
-	short := d.Truncate(1)
+	short := sweep.TruncateDiff(d, 1)
 	require.True(t, short.Truncated)
 	require.Len(t, short.NewlyUnhealthy, 1)
 	require.Equal(t, 2, short.Summary.NewlyUnhealthy)
@@ -101,5 +101,5 @@ func TestDiffOfAFirstRun(t *testing.T) {
 	require.Equal(t, "", d.NewlyUnhealthy[0].PreviousHealth)
 	require.Empty(t, d.Recovered)
 	require.NotNil(t, d.Recovered, "empty lists encode as [] for scripts")
-	require.Contains(t, d.Lines(5), "no previous sweep of this selector to compare with")
+	require.Contains(t, sweep.DiffLines(d, 5), "no previous sweep of this selector to compare with")
 }

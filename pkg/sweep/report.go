@@ -242,10 +242,10 @@ type SweepEventData struct {
 }
 
 func sweepEvent(rep Report) notify.Event {
-	d := rep.Diff.Truncate(notifyListMax)
+	d := TruncateDiff(rep.Diff, notifyListMax)
 	title := fmt.Sprintf("Sweep %s finished: %d newly unhealthy, %d recovered, %d still broken, %d unreachable",
 		rep.Schedule, d.Summary.NewlyUnhealthy, d.Summary.Recovered, d.Summary.StillBroken, d.Summary.Unreachable)
-	lines := d.Lines(20)
+	lines := DiffLines(d, 20)
 	lines = append(lines, fmt.Sprintf("details: `fleetctl runs show %s --diff`", rep.RunID))
 	for _, id := range rep.Requests {
 		lines = append(lines, fmt.Sprintf("remediation request %s waits for approval: `fleetctl requests show %s`", id, id))

@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"github.com/fleetd/fleetd/pkg/api"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,28 +30,10 @@ const (
 
 // Schedule is a schedule as stored, with its last and next run
 // (`fleetctl schedule list`).
-type Schedule struct {
-	Name                      string        `json:"name"`
-	Cron                      string        `json:"cron"`
-	Timezone                  string        `json:"timezone"`
-	Selector                  runs.Selector `json:"selector"`
-	Enabled                   bool          `json:"enabled"`
-	EnabledBy                 string        `json:"enabled_by"` // "config" or who changed it
-	EnabledAt                 time.Time     `json:"enabled_at"`
-	CreateRemediationRequests bool          `json:"create_remediation_requests"`
-	NextRun                   *time.Time    `json:"next_run"` // nil when disabled
-	LastSlot                  *time.Time    `json:"last_slot"`
-	LastRun                   *LastRun      `json:"last_run"`
-	LastError                 string        `json:"last_error,omitempty"`
-}
+type Schedule = api.Schedule
 
 // LastRun is the latest sweep a schedule started.
-type LastRun struct {
-	ID        uuid.UUID    `json:"id"`
-	StartedAt time.Time    `json:"started_at"`
-	Status    string       `json:"status"` // "" if the run was since deleted
-	Summary   runs.Summary `json:"summary"`
-}
+type LastRun = api.ScheduleLastRun
 
 // Sync makes the table match the config: schedules are added, updated and
 // removed. A run-time enable/disable survives unless the config changed its
