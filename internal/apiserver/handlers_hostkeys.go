@@ -28,6 +28,9 @@ func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 	if err := q.done(); err != nil {
 		return err
 	}
+	if err := s.checkSite(r, f.Site); err != nil {
+		return err
+	}
 	keys, err := s.deps.Inventory.ListHostKeys(r.Context(), f)
 	if err != nil {
 		return err

@@ -141,6 +141,11 @@ func (s *Server) deviceStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := q.done(); err != nil {
 		return err
 	}
+	// A misspelt site is an error, not "no devices": a script would read
+	// an empty answer as "all healthy".
+	if err := s.checkSite(r, f.Site); err != nil {
+		return err
+	}
 	list, err := s.deps.Runs.Status(r.Context(), f)
 	if err != nil {
 		return err

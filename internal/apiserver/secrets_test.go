@@ -94,6 +94,19 @@ func TestListDevicesOfAnUnknownSiteIs400(t *testing.T) {
 	devs, err := e.client(t, auth.RoleViewer).ListDevices(context.Background(), api.DeviceFilter{Site: "apjc"})
 	require.NoError(t, err)
 	require.Empty(t, devs, "a known site without devices is still an empty list")
+
+	// The other site filters answer the same way.
+	_, err = e.client(t, auth.RoleViewer).Status(context.Background(), api.StatusFilter{Site: "mars"})
+	ae = apiErr(t, err)
+	require.Equal(t, http.StatusBadRequest, ae.Status)
+	require.Equal(t, `unknown site "mars" (known: amer, apjc, emea)`, ae.Message)
+	_, err = e.client(t, auth.RoleViewer).ListHostKeys(context.Background(), api.HostKeyFilter{Site: "mars"})
+	ae = apiErr(t, err)
+	require.Equal(t, http.StatusBadRequest, ae.Status)
+	require.Equal(t, `unknown site "mars" (known: amer, apjc, emea)`, ae.Message)
+	sts, err := e.client(t, auth.RoleViewer).Status(context.Background(), api.StatusFilter{Site: "apjc"})
+	require.NoError(t, err)
+	require.Empty(t, sts)
 }
 
 // Moving a device to a hostile box by import and accepting its key: 403 for
