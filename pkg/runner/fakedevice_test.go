@@ -48,6 +48,7 @@ type fakeConfig struct {
 	authorized   []ssh.PublicKey
 	certCA       ssh.PublicKey
 	forward      bool // act as a jump host (direct-tcpip)
+	stallForward bool // a hostile jump host: never answers a direct-tcpip open (neither accepts nor rejects)
 	kbdInteract  bool // offer keyboard-interactive instead of password
 	noEcho       bool
 	legacyOnly   bool // only what an old appliance offers: dh-group14-sha1, aes128-cbc, hmac-sha1, ssh-rsa
@@ -203,6 +204,9 @@ func (d *fakeDevice) handle(c net.Conn) {
 				d.session(sconn, ch, creqs, &cmds)
 			}()
 		case "direct-tcpip":
+			if d.cfg.stallForward {
+				continue // leave the open unanswered; keepalives are still answered
+			}
 			if !d.cfg.forward {
 				_ = nc.Reject(ssh.Prohibited, "no forwarding")
 				continue

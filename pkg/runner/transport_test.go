@@ -319,6 +319,31 @@ func TestJumpHosts(t *testing.T) {
 	})
 }
 
+// TestHostileJumpHost: a bastion that logs in but never answers the
+// forwarded channel's open costs at most the session deadline (issue 10 §3),
+// and the device behind it is never contacted.
+func TestHostileJumpHost(t *testing.T) {
+	t.Parallel()
+	jump := startFake(t, fakeConfig{stallForward: true, user: "jump", password: "JumpPass1"})
+	dev := startFake(t, fakeConfig{})
+	store := NewMemoryHostKeyStore()
+	cfg := testConfig()
+	cfg.SessionTimeout = 1500 * time.Millisecond
+	cfg.CommandTimeout = time.Second
+	cfg.ConnectTimeout = 5 * time.Second // longer than the session: the deadline must cut it
+	r := newTestRunner(t, cfg, store)
+	store.Pin("bastion-1", jump.cfg.hostKey.PublicKey())
+	tg := targetFor(dev, store, "behind")
+	tg.JumpHosts = []JumpHost{{Name: "bastion-1", Addr: jump.addr, Credential: Credential{Username: "jump", Password: "JumpPass1"}}}
+	start := time.Now()
+	res := r.Session(ctxT(t), tg, runEcho)
+	took := time.Since(start)
+	require.Error(t, res.Err)
+	require.Equal(t, ClassTimeout, res.Class, "%v", res.Err)
+	require.Less(t, took, cfg.SessionTimeout+time.Second, "bounded by session_timeout")
+	require.Zero(t, dev.conns.Load(), "the device behind the bastion was never reached")
+}
+
 func TestKeepalive(t *testing.T) {
 	t.Parallel()
 	dev := startFake(t, fakeConfig{})
