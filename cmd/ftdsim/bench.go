@@ -14,44 +14,75 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetd/fleetd/pkg/diagnose"
 )
 
+// benchSiteRegions is the site → region mapping of the benchmarks' fleetd
+// config (scripts/lib.sh bench_config), so --mode diagnose curls the same
+// endpoints fleetd's diagnose does.
+const benchSiteRegions = "emea=eu,amer=us,apjc=apj"
+
 // runBench measures what a running fleet can serve with a bare
-// x/crypto/ssh client: logins per second, or whole root sessions.
+// x/crypto/ssh client: logins per second, whole root sessions, or the
+// floor of a diagnose (--mode diagnose: every device once, the diagnose's
+// exact commands, no fleetd, no database).
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ftdsim bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	inventory := fs.String("inventory", "fleet.csv", "inventory CSV written by ftdsim --inventory-out")
-	mode := fs.String("mode", "login", "login (connect+auth), session (PTY to root, one command) or exec (--exec fleets)")
+	mode := fs.String("mode", "login", "login (connect+auth), session (PTY to root, one command), exec (--exec fleets) "+
+		"or diagnose (PTY to root, every command of a diagnose, exit; each device once)")
 	conc := fs.Int("concurrency", 32, "parallel clients")
-	total := fs.Int("n", 2000, "operations to run (devices are used round-robin)")
+	total := fs.Int("n", 0, "operations to run (devices are used round-robin; default 2000, or the inventory's device count for --mode diagnose)")
 	user := fs.String("username", "admin", "login user")
 	pass := fs.String("password", "Admin123", "login password")
+	siteRegions := fs.String("site-regions", benchSiteRegions, "site=region,... for --mode diagnose (regions of diagnose.DefaultRegions)")
+	cmdTimeout := fs.Duration("command-timeout", 30*time.Second, "--mode diagnose: longest wait for one prompt")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	addrs, err := readAddresses(*inventory)
+	devs, err := readInventory(*inventory)
 	if err != nil {
 		fmt.Fprintln(stderr, "ftdsim bench:", err)
 		return 1
 	}
+	if *total <= 0 {
+		*total = 2000
+		if *mode == "diagnose" {
+			*total = len(devs)
+		}
+	}
+	if *conc < 1 {
+		*conc = 1
+	}
 	cfg := &ssh.ClientConfig{User: *user, Auth: []ssh.AuthMethod{ssh.Password(*pass)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
-	op := map[string]func(string) error{
-		"login":   func(a string) error { return benchLogin(a, cfg) },
-		"session": func(a string) error { return benchSession(a, cfg, *pass) },
-		"exec":    func(a string) error { return benchExec(a, cfg) },
+	var cmds map[string][]string
+	if *mode == "diagnose" {
+		if cmds, err = diagnoseCommands(devs, *siteRegions); err != nil {
+			fmt.Fprintln(stderr, "ftdsim bench:", err)
+			return 2
+		}
+	}
+	op := map[string]func(benchDevice) error{
+		"login":    func(d benchDevice) error { return benchLogin(d.addr, cfg) },
+		"session":  func(d benchDevice) error { return benchSession(d.addr, cfg, *pass) },
+		"exec":     func(d benchDevice) error { return benchExec(d.addr, cfg) },
+		"diagnose": func(d benchDevice) error { return benchDiagnose(d.addr, cfg, *pass, cmds[d.site], *cmdTimeout) },
 	}[*mode]
 	if op == nil {
 		fmt.Fprintf(stderr, "ftdsim bench: unknown --mode %q\n", *mode)
 		return 2
 	}
+	cpu0 := cpuTime()
 	var next atomic.Int64
 	var failures atomic.Int64
 	lat := make([]time.Duration, *total)
@@ -67,9 +98,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 					return
 				}
 				t0 := time.Now()
-				if err := op(addrs[i%len(addrs)]); err != nil {
+				d := devs[i%len(devs)]
+				if err := op(d); err != nil {
 					if failures.Add(1) <= 3 {
-						fmt.Fprintf(stderr, "%s: %v\n", addrs[i%len(addrs)], err)
+						fmt.Fprintf(stderr, "%s (%s): %v\n", d.name, d.addr, err)
 					}
 				}
 				lat[i] = time.Since(t0)
@@ -78,17 +110,84 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	fmt.Fprintf(stdout, "mode=%s n=%d concurrency=%d devices=%d elapsed=%s rate=%.0f/s p50=%s p99=%s failures=%d\n",
-		*mode, *total, *conc, len(addrs), elapsed.Round(time.Millisecond), float64(*total)/elapsed.Seconds(),
+		*mode, *total, *conc, len(devs), elapsed.Round(time.Millisecond), float64(*total)/elapsed.Seconds(),
 		lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond), failures.Load())
+	// The loop's own CPU (user+sys of this process), so a benchmark can set
+	// a client's CPU per device against it. Machine-readable: key=value.
+	fmt.Fprintf(stdout, "wall_s=%.3f sessions_per_s=%.1f cpu_s=%.3f cpu_per_device_ms=%.3f failures=%d\n",
+		elapsed.Seconds(), float64(*total)/elapsed.Seconds(), cpu.Seconds(),
+		float64(cpu.Microseconds())/1000/float64(*total), failures.Load())
 	if failures.Load() > 0 {
 		return 1
 	}
 	return 0
 }
 
-func readAddresses(path string) ([]string, error) {
+// cpuTime is this process's user+sys CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchDevice is one row of the inventory CSV, as far as the bench needs it.
+type benchDevice struct{ name, site, addr string }
+
+// diagnoseCommands lists, per site of devs, the commands a diagnose of all
+// checks types at the root prompt: pkg/diagnose's catalog for the site's
+// region in diagnose.DefaultRegions, with the default curl --max-time (the
+// benchmarks' fleetd config sets the same 10s), so the loop cannot drift from
+// what fleetd sends.
+func diagnoseCommands(devs []benchDevice, siteRegions string) (map[string][]string, error) {
+	regionOf := map[string]string{}
+	for _, kv := range strings.Split(siteRegions, ",") {
+		site, region, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || site == "" || region == "" {
+			return nil, fmt.Errorf("--site-regions: %q is not site=region", kv)
+		}
+		regionOf[site] = region
+	}
+	out := map[string][]string{}
+	for _, d := range devs {
+		if _, done := out[d.site]; done {
+			continue
+		}
+		region, ok := regionOf[d.site]
+		if !ok {
+			return nil, fmt.Errorf("device %s: site %q has no region in --site-regions %q", d.name, d.site, siteRegions)
+		}
+		env, err := diagnose.NewEnv(d.name, d.site, region, diagnose.DefaultRegions())
+		if err != nil {
+			return nil, err
+		}
+		cmds, err := diagnoseCommandsFor(env)
+		if err != nil {
+			return nil, err
+		}
+		out[d.site] = cmds
+	}
+	return out, nil
+}
+
+// diagnoseCommandsFor is every check's commands for env, in catalog order.
+func diagnoseCommandsFor(env diagnose.Env) ([]string, error) {
+	var cmds []string
+	for _, c := range diagnose.Catalog() {
+		cs, err := c.Commands(env)
+		if err != nil {
+			return nil, fmt.Errorf("check %s: %w", c.ID, err)
+		}
+		cmds = append(cmds, cs...)
+	}
+	return cmds, nil
+}
+
+func readInventory(path string) ([]benchDevice, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open inventory: %w", err)
@@ -98,7 +197,10 @@ func readAddresses(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
-	var out []string
+	if len(rows) == 0 {
+		return nil, errors.New("inventory has no devices")
+	}
+	var out []benchDevice
 	for _, r := range rows[1:] {
 		if len(r) < 4 {
 			continue
@@ -107,7 +209,7 @@ func readAddresses(path string) ([]string, error) {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			a = net.JoinHostPort(a, "22")
 		}
-		out = append(out, a)
+		out = append(out, benchDevice{name: r[0], site: r[2], addr: a})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("inventory has no devices")
@@ -207,6 +309,119 @@ func benchShell(s *ssh.Session, pass string) error {
 		if st.want == ":" && got == "#" {
 			continue // sudo did not ask
 		}
+	}
+	return nil
+}
+
+// benchDiagnose is the floor of one device's diagnose: PTY, `expert`,
+// `sudo su -` (answering the password), the diagnose's commands at the root
+// prompt, each waited for, then `exit` down each level as fleetd's runner
+// leaves a device. Every wait is bounded by timeout: when it passes, the
+// connection is closed, which ends the blocked read.
+func benchDiagnose(addr string, cfg *ssh.ClientConfig, pass string, cmds []string, timeout time.Duration) error {
+	c, err := ssh.Dial("tcp", addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	in, err := s.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := s.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := s.RequestPty("xterm", 50, 512, ssh.TerminalModes{}); err != nil {
+		return err
+	}
+	if err := s.Shell(); err != nil {
+		return err
+	}
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(timeout, func() { timedOut.Store(true); _ = c.Close() })
+	defer timer.Stop()
+	var buf bytes.Buffer
+	chunk := make([]byte, 4096)
+	// expect reads until the output, trailing blanks trimmed, ends with one
+	// of suffixes (the prompts' last characters, as benchShell does).
+	expect := func(what string, suffixes ...string) (string, error) {
+		timer.Reset(timeout)
+		for {
+			text := bytes.TrimRight(buf.Bytes(), " ")
+			for _, sfx := range suffixes {
+				if bytes.HasSuffix(text, []byte(sfx)) {
+					buf.Reset()
+					return sfx, nil
+				}
+			}
+			n, err := out.Read(chunk)
+			buf.Write(chunk[:n])
+			if err != nil {
+				if timedOut.Load() {
+					return "", fmt.Errorf("waiting for %s: no prompt within %s", what, timeout)
+				}
+				return "", fmt.Errorf("waiting for %s: %w", what, err)
+			}
+		}
+	}
+	send := func(line string) error {
+		_, err := io.WriteString(in, line+"\n")
+		return err
+	}
+	if _, err := expect("the clish prompt", ">"); err != nil {
+		return err
+	}
+	if err := send("expert"); err != nil {
+		return err
+	}
+	if _, err := expect("the expert prompt", "$"); err != nil {
+		return err
+	}
+	if err := send("sudo su -"); err != nil {
+		return err
+	}
+	got, err := expect("sudo", ":", "#")
+	if err != nil {
+		return err
+	}
+	if got == ":" {
+		if err := send(pass); err != nil {
+			return err
+		}
+		if _, err := expect("the root prompt", "#"); err != nil {
+			return err
+		}
+	}
+	for _, cmd := range cmds {
+		if err := send(cmd); err != nil {
+			return err
+		}
+		if _, err := expect(fmt.Sprintf("the prompt after %q", cmd), "#"); err != nil {
+			return err
+		}
+	}
+	for _, st := range []struct{ what, prompt string }{{"expert", "$"}, {"clish", ">"}} {
+		if err := send("exit"); err != nil {
+			return err
+		}
+		if _, err := expect("the "+st.what+" prompt after exit", st.prompt); err != nil {
+			return err
+		}
+	}
+	// The last exit logs out: the device closes the session.
+	if err := send("exit"); err != nil {
+		return err
+	}
+	timer.Reset(timeout)
+	_, _ = io.Copy(io.Discard, out)
+	if timedOut.Load() {
+		return fmt.Errorf("logout: session still open after %s", timeout)
 	}
 	return nil
 }
