@@ -65,9 +65,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := &ssh.ClientConfig{User: *user, Auth: []ssh.AuthMethod{ssh.Password(*pass)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
-	var cmds map[string][]string
+	var envs map[string]diagnose.Env
 	if *mode == "diagnose" {
-		if cmds, err = diagnoseCommands(devs, *siteRegions); err != nil {
+		if envs, err = diagnoseEnvs(devs, *siteRegions); err != nil {
 			fmt.Fprintln(stderr, "ftdsim bench:", err)
 			return 2
 		}
@@ -76,7 +76,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		"login":    func(d benchDevice) error { return benchLogin(d.addr, cfg) },
 		"session":  func(d benchDevice) error { return benchSession(d.addr, cfg, *pass) },
 		"exec":     func(d benchDevice) error { return benchExec(d.addr, cfg) },
-		"diagnose": func(d benchDevice) error { return benchDiagnose(d.addr, cfg, *pass, cmds[d.site], *cmdTimeout) },
+		"diagnose": func(d benchDevice) error { return benchDiagnose(d, cfg, *pass, envs[d.site], *cmdTimeout) },
 	}[*mode]
 	if op == nil {
 		fmt.Fprintf(stderr, "ftdsim bench: unknown --mode %q\n", *mode)
@@ -138,12 +138,12 @@ func cpuTime() time.Duration {
 // benchDevice is one row of the inventory CSV, as far as the bench needs it.
 type benchDevice struct{ name, site, addr string }
 
-// diagnoseCommands lists, per site of devs, the commands a diagnose of all
-// checks types at the root prompt: pkg/diagnose's catalog for the site's
-// region in diagnose.DefaultRegions, with the default curl --max-time (the
-// benchmarks' fleetd config sets the same 10s), so the loop cannot drift from
-// what fleetd sends.
-func diagnoseCommands(devs []benchDevice, siteRegions string) (map[string][]string, error) {
+// diagnoseEnvs gives each site of devs the diagnose.Env fleetd's diagnose
+// uses: the site's region in diagnose.DefaultRegions (the default config's
+// table) and the default curl --max-time and log window (the benchmarks'
+// fleetd config sets the same), so the loop's commands are pkg/diagnose's
+// and cannot drift from what fleetd sends.
+func diagnoseEnvs(devs []benchDevice, siteRegions string) (map[string]diagnose.Env, error) {
 	regionOf := map[string]string{}
 	for _, kv := range strings.Split(siteRegions, ",") {
 		site, region, ok := strings.Cut(strings.TrimSpace(kv), "=")
@@ -152,7 +152,7 @@ func diagnoseCommands(devs []benchDevice, siteRegions string) (map[string][]stri
 		}
 		regionOf[site] = region
 	}
-	out := map[string][]string{}
+	out := map[string]diagnose.Env{}
 	for _, d := range devs {
 		if _, done := out[d.site]; done {
 			continue
@@ -165,11 +165,7 @@ func diagnoseCommands(devs []benchDevice, siteRegions string) (map[string][]stri
 		if err != nil {
 			return nil, err
 		}
-		cmds, err := diagnoseCommandsFor(env)
-		if err != nil {
-			return nil, err
-		}
-		out[d.site] = cmds
+		out[d.site] = env
 	}
 	return out, nil
 }
@@ -314,12 +310,14 @@ func benchShell(s *ssh.Session, pass string) error {
 }
 
 // benchDiagnose is the floor of one device's diagnose: PTY, `expert`,
-// `sudo su -` (answering the password), the diagnose's commands at the root
-// prompt, each waited for, then `exit` down each level as fleetd's runner
-// leaves a device. Every wait is bounded by timeout: when it passes, the
-// connection is closed, which ends the blocked read.
-func benchDiagnose(addr string, cfg *ssh.ClientConfig, pass string, cmds []string, timeout time.Duration) error {
-	c, err := ssh.Dial("tcp", addr, cfg)
+// `sudo su -` (answering the password), then diagnose.RunChecks of every
+// check with a bare executor (send the command, read to the root prompt), so
+// the commands are exactly those a diagnose sends on that device (fewer
+// curls after a timeout, dependent checks skipped), then `exit` down each
+// level as fleetd's runner leaves a device. Every wait is bounded by timeout:
+// when it passes, the connection is closed, which ends the blocked read.
+func benchDiagnose(d benchDevice, cfg *ssh.ClientConfig, pass string, env diagnose.Env, timeout time.Duration) error {
+	c, err := ssh.Dial("tcp", d.addr, cfg)
 	if err != nil {
 		return err
 	}
@@ -349,24 +347,26 @@ func benchDiagnose(addr string, cfg *ssh.ClientConfig, pass string, cmds []strin
 	var buf bytes.Buffer
 	chunk := make([]byte, 4096)
 	// expect reads until the output, trailing blanks trimmed, ends with one
-	// of suffixes (the prompts' last characters, as benchShell does).
-	expect := func(what string, suffixes ...string) (string, error) {
+	// of suffixes (the prompts' last characters, as benchShell does), and
+	// returns the suffix and what was read.
+	expect := func(what string, suffixes ...string) (string, string, error) {
 		timer.Reset(timeout)
 		for {
 			text := bytes.TrimRight(buf.Bytes(), " ")
 			for _, sfx := range suffixes {
 				if bytes.HasSuffix(text, []byte(sfx)) {
+					got := buf.String()
 					buf.Reset()
-					return sfx, nil
+					return sfx, got, nil
 				}
 			}
 			n, err := out.Read(chunk)
 			buf.Write(chunk[:n])
 			if err != nil {
 				if timedOut.Load() {
-					return "", fmt.Errorf("waiting for %s: no prompt within %s", what, timeout)
+					return "", "", fmt.Errorf("waiting for %s: no prompt within %s", what, timeout)
 				}
-				return "", fmt.Errorf("waiting for %s: %w", what, err)
+				return "", "", fmt.Errorf("waiting for %s: %w", what, err)
 			}
 		}
 	}
@@ -374,19 +374,19 @@ func benchDiagnose(addr string, cfg *ssh.ClientConfig, pass string, cmds []strin
 		_, err := io.WriteString(in, line+"\n")
 		return err
 	}
-	if _, err := expect("the clish prompt", ">"); err != nil {
+	if _, _, err := expect("the clish prompt", ">"); err != nil {
 		return err
 	}
 	if err := send("expert"); err != nil {
 		return err
 	}
-	if _, err := expect("the expert prompt", "$"); err != nil {
+	if _, _, err := expect("the expert prompt", "$"); err != nil {
 		return err
 	}
 	if err := send("sudo su -"); err != nil {
 		return err
 	}
-	got, err := expect("sudo", ":", "#")
+	got, _, err := expect("sudo", ":", "#")
 	if err != nil {
 		return err
 	}
@@ -394,23 +394,35 @@ func benchDiagnose(addr string, cfg *ssh.ClientConfig, pass string, cmds []strin
 		if err := send(pass); err != nil {
 			return err
 		}
-		if _, err := expect("the root prompt", "#"); err != nil {
+		if _, _, err := expect("the root prompt", "#"); err != nil {
 			return err
 		}
 	}
-	for _, cmd := range cmds {
-		if err := send(cmd); err != nil {
-			return err
+	var runErr error
+	exec := diagnose.ExecutorFunc(func(_ context.Context, cmd string) (string, error) {
+		if runErr != nil {
+			return "", runErr
 		}
-		if _, err := expect(fmt.Sprintf("the prompt after %q", cmd), "#"); err != nil {
-			return err
+		if runErr = send(cmd); runErr != nil {
+			return "", runErr
 		}
+		_, text, err := expect(fmt.Sprintf("the prompt after %q", cmd), "#")
+		if err != nil {
+			runErr = err
+			return "", err
+		}
+		return commandOutput(text), nil
+	})
+	env.Device = d.name
+	diagnose.RunChecks(context.Background(), exec, env, nil)
+	if runErr != nil {
+		return runErr
 	}
 	for _, st := range []struct{ what, prompt string }{{"expert", "$"}, {"clish", ">"}} {
 		if err := send("exit"); err != nil {
 			return err
 		}
-		if _, err := expect("the "+st.what+" prompt after exit", st.prompt); err != nil {
+		if _, _, err := expect("the "+st.what+" prompt after exit", st.prompt); err != nil {
 			return err
 		}
 	}
@@ -424,4 +436,20 @@ func benchDiagnose(addr string, cfg *ssh.ClientConfig, pass string, cmds []strin
 		return fmt.Errorf("logout: session still open after %s", timeout)
 	}
 	return nil
+}
+
+// commandOutput is a command's output from what the terminal showed after
+// it was typed: carriage returns dropped, without the echoed command line
+// and the prompt line.
+func commandOutput(text string) string {
+	text = strings.ReplaceAll(text, "\r", "")
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+	} else {
+		return ""
+	}
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		return text[:i+1]
+	}
+	return ""
 }
