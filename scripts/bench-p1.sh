@@ -5,7 +5,14 @@
 # same machine. Reports wall time, devices/s, fleetd's peak RSS and where the
 # time goes.
 #
-#   scripts/bench-p1.sh [N]      env: BENCH_TIME_SCALE (default 0.1), BENCH_CONCURRENCY (1000)
+#   scripts/bench-p1.sh [N]      env: BENCH_TIME_SCALE (default 0.1), BENCH_CONCURRENCY (1000),
+#                                BENCH_FLOOR (1; 0 skips the floor below)
+#
+# The floor (issue 15): after the measured run, `ftdsim bench --mode diagnose`
+# (a bare x/crypto/ssh loop typing exactly a diagnose's commands, no fleetd, no
+# database) runs against the same ftdsim at the same concurrency, alternating
+# with fleetd (fleetd, loop, fleetd, loop) so each pair shares conditions, and
+# the "P1 ratio" block prints fleetd / loop for wall time and CPU per device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -116,4 +123,49 @@ import os
 print(f"P4 status          {float(os.environ['P4_STATUS']):.2f} s (-o json), {float(os.environ['P4_STATUS_TABLE']):.2f} s (table)")
 print(f"P4 runs show       {float(os.environ['P4_SHOW']):.2f} s (-o json, every device with its checks), {float(os.environ['P4_SHOW_TABLE']):.2f} s (table)")
 print("diagnoses          " + ", ".join(f"{k} {v}" for k, v in sorted(diag.items(), key=lambda kv: -kv[1])))
+PY
+
+[ "${BENCH_FLOOR:-1}" = 1 ] || exit 0
+
+# fleetd_run FILE: one more measured fleetd run; prints "wall cpu".
+fleetd_run() {
+	local t0 t1 c0 c1
+	c0=$(cpu "$fpid"); t0=$(date +%s.%N)
+	./bin/fleetctl diagnose --all -o json >"$1" || true
+	t1=$(date +%s.%N); c1=$(cpu "$fpid")
+	echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc)"
+}
+# floor_run FILE: the bare loop; prints "wall cpu_per_device_ms failures".
+floor_run() {
+	./bin/ftdsim bench --inventory "$DIR/fleet.csv" --mode diagnose --concurrency "$CONC" >"$1" 2>"$1.err" || true
+	python3 - "$1" <<'PY'
+import re, sys
+kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
+print(kv["wall_s"], kv["cpu_per_device_ms"], kv["failures"])
+PY
+}
+log "floor: ftdsim bench --mode diagnose ($N devices, concurrency $CONC), alternating with fleetd"
+f1="$wall $(echo "$fc1 - $fc0" | bc)"
+l1=$(floor_run "$DIR/floor.1.txt")
+printf '   loop 1: %s\n' "$(head -1 "$DIR/floor.1.txt")" >&2
+f2=$(fleetd_run "$DIR/run.2.json")
+printf '   fleetd 2: wall %.1f s, CPU %.1f s\n' $f2 >&2
+l2=$(floor_run "$DIR/floor.2.txt")
+printf '   loop 2: %s\n' "$(head -1 "$DIR/floor.2.txt")" >&2
+python3 - "$N" "$f1" "$l1" "$f2" "$l2" <<'PY'
+import sys
+n = int(sys.argv[1])
+pairs = []
+for f, l in ((sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])):
+    fw, fc = map(float, f.split())
+    lw, lc, lf = l.split()
+    pairs.append((fw, fc / n * 1000, float(lw), float(lc), int(lf)))
+print("P1 ratio           fleetd / bare loop (ftdsim bench --mode diagnose: same ftdsim, same concurrency, each device once)")
+for i, (fw, fcd, lw, lcd, lf) in enumerate(pairs, 1):
+    print(f"  pair {i}           wall {fw:.1f} s / {lw:.1f} s = {fw/lw:.2f}x;  CPU/device {fcd:.2f} ms / {lcd:.2f} ms = {fcd/lcd:.2f}x"
+          + (f"  (loop failures {lf})" if lf else ""))
+wr = sum(p[0] / p[2] for p in pairs) / len(pairs)
+cr = sum(p[1] / p[3] for p in pairs) / len(pairs)
+print(f"  mean             wall {wr:.2f}x, CPU/device {cr:.2f}x  (floor of the day: wall {sum(p[2] for p in pairs)/len(pairs):.1f} s, "
+      f"CPU/device {sum(p[3] for p in pairs)/len(pairs):.2f} ms)")
 PY
