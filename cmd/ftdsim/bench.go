@@ -254,19 +254,29 @@ func benchSession(addr string, cfg *ssh.ClientConfig, pass string) error {
 	return withSession(addr, cfg, func(s *ssh.Session) error { return benchShell(s, pass) })
 }
 
-func benchShell(s *ssh.Session, pass string) error {
+// startShell asks for a PTY and a shell, as an operator's ssh does, and
+// returns the session's input and output.
+func startShell(s *ssh.Session) (io.Writer, io.Reader, error) {
 	in, err := s.StdinPipe()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	out, err := s.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := s.RequestPty("xterm", 50, 512, ssh.TerminalModes{}); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := s.Shell(); err != nil {
+		return nil, nil, err
+	}
+	return in, out, nil
+}
+
+func benchShell(s *ssh.Session, pass string) error {
+	in, out, err := startShell(s)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -327,18 +337,8 @@ func benchDiagnose(d benchDevice, cfg *ssh.ClientConfig, pass string, env diagno
 		return err
 	}
 	defer s.Close()
-	in, err := s.StdinPipe()
+	in, out, err := startShell(s)
 	if err != nil {
-		return err
-	}
-	out, err := s.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := s.RequestPty("xterm", 50, 512, ssh.TerminalModes{}); err != nil {
-		return err
-	}
-	if err := s.Shell(); err != nil {
 		return err
 	}
 	var timedOut atomic.Bool
