@@ -8,6 +8,7 @@ import (
 	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
+	"github.com/fleetd/fleetd/pkg/runs"
 )
 
 // toAPIError is the one mapping from the services' errors to HTTP answers.
@@ -35,7 +36,7 @@ func toAPIError(err error) *api.Error {
 			e.Details = append(e.Details, api.ErrorDetail{Field: r.Device, Message: r.Reason})
 		}
 		return e
-	case errors.Is(err, inventory.ErrNotFound), errors.Is(err, auth.ErrNotFound):
+	case errors.Is(err, inventory.ErrNotFound), errors.Is(err, auth.ErrNotFound), errors.Is(err, runs.ErrNotFound):
 		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
 	case errors.Is(err, inventory.ErrExists), errors.Is(err, auth.ErrNameTaken):
 		return api.Errorf(http.StatusConflict, api.CodeConflict, "%s", err.Error())

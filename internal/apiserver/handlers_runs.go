@@ -121,9 +121,6 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	run, err := s.deps.Runs.Get(r.Context(), id, opt)
-	if errors.Is(err, runs.ErrNotFound) {
-		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
-	}
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fleetd/fleetd/pkg/api"
-	"github.com/fleetd/fleetd/pkg/runs"
 	"github.com/fleetd/fleetd/pkg/sweep"
 )
 
@@ -90,9 +89,6 @@ func (s *Server) runDiff(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, err := s.deps.Sweeps.Diff(r.Context(), id)
-	if errors.Is(err, runs.ErrNotFound) {
-		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "%s", err.Error())
-	}
 	if err != nil {
 		return err
 	}
