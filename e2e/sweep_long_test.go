@@ -195,30 +195,11 @@ func TestR3HangingAndDroppingDevicesDoNotDelayTheRest(t *testing.T) {
 	waitDone(t, a, runID, func(done int) bool { return done == longDevices }, 10*time.Minute)
 	exactlyOnce(t, a.dbURL, runID, longDevices)
 
-	db := connectDB(t, a.dbURL)
-	rows, err := db.Query(context.Background(), `SELECT rd.device, rd.health, rd.diagnoses,
-			extract(epoch FROM rd.finished_at - rd.started_at), extract(epoch FROM rd.finished_at - r.created_at)
-		FROM run_devices rd JOIN runs r ON r.id = rd.run_id WHERE rd.run_id = $1`, runID)
-	require.NoError(t, err)
-	var ordSession, ordFinish, badFinish []float64
-	for rows.Next() {
-		var name, health string
-		var diags []string
-		var session, finish float64
-		require.NoError(t, rows.Scan(&name, &health, &diags, &session, &finish))
-		if fault, isBad := bad[name]; isBad {
-			require.Equal(t, "error", health, "%s (%s): %v", name, fault, diags)
-			if fault == sim.FaultHang {
-				require.Equal(t, []string{"timeout"}, diags, name)
-			}
-			badFinish = append(badFinish, finish)
-			continue
+	ordSession, ordFinish, badFinish := sweepTimes(t, a.dbURL, runID, bad, func(name string, fault sim.Fault, diags []string) {
+		if fault == sim.FaultHang {
+			require.Equal(t, []string{"timeout"}, diags, name)
 		}
-		require.Equal(t, "healthy", health, "%s is not faulty: %v", name, diags)
-		ordSession = append(ordSession, session)
-		ordFinish = append(ordFinish, finish)
-	}
-	require.NoError(t, rows.Err())
+	})
 	created, finished := runTimes(t, a.dbURL, runID)
 	total := finished.Sub(created)
 	// Configured bound (harness: session_timeout 10s, max_attempts 2,
@@ -232,6 +213,36 @@ func TestR3HangingAndDroppingDevicesDoNotDelayTheRest(t *testing.T) {
 	t.Logf("R3: %d devices (%d hang/drop) over 2 replicas x 100: sweep %v; ordinary devices: session p50 %.2fs p95 %.2fs, all done by %.1fs; bad devices done by %.1fs",
 		longDevices, len(bad), total.Round(100*time.Millisecond), pct(ordSession, 50), pct(ordSession, 95),
 		pct(ordFinish, 100), pct(badFinish, 100))
+}
+
+// sweepTimes checks a finished sweep's devices: each bad one (by fault) is
+// an error, further checked by checkBad; every other one is healthy. It
+// returns the ordinary devices' session times and finish offsets (seconds
+// since the run was created) and the bad devices' finish offsets.
+func sweepTimes(t *testing.T, dbURL string, runID uuid.UUID, bad map[string]sim.Fault,
+	checkBad func(name string, fault sim.Fault, diags []string)) (ordSession, ordFinish, badFinish []float64) {
+	t.Helper()
+	rows, err := connectDB(t, dbURL).Query(context.Background(), `SELECT rd.device, rd.health, rd.diagnoses,
+			extract(epoch FROM rd.finished_at - rd.started_at), extract(epoch FROM rd.finished_at - r.created_at)
+		FROM run_devices rd JOIN runs r ON r.id = rd.run_id WHERE rd.run_id = $1`, runID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name, health string
+		var diags []string
+		var session, finish float64
+		require.NoError(t, rows.Scan(&name, &health, &diags, &session, &finish))
+		if fault, isBad := bad[name]; isBad {
+			require.Equal(t, "error", health, "%s (%s): %v", name, fault, diags)
+			checkBad(name, fault, diags)
+			badFinish = append(badFinish, finish)
+			continue
+		}
+		require.Equal(t, "healthy", health, "%s is not faulty: %v", name, diags)
+		ordSession = append(ordSession, session)
+		ordFinish = append(ordFinish, finish)
+	}
+	require.NoError(t, rows.Err())
+	return ordSession, ordFinish, badFinish
 }
 
 // pct returns the p-th percentile (0-100) of xs.
@@ -294,28 +305,9 @@ func TestR7HostileDevicesAtScale(t *testing.T) {
 	<-sampled
 	exactlyOnce(t, a.dbURL, runID, longDevices)
 
-	db := connectDB(t, a.dbURL)
-	rows, err := db.Query(context.Background(), `SELECT rd.device, rd.health, rd.diagnoses,
-			extract(epoch FROM rd.finished_at - rd.started_at), extract(epoch FROM rd.finished_at - r.created_at)
-		FROM run_devices rd JOIN runs r ON r.id = rd.run_id WHERE rd.run_id = $1`, runID)
-	require.NoError(t, err)
-	var ordSession, ordFinish, badFinish []float64
-	for rows.Next() {
-		var name, health string
-		var diags []string
-		var session, finish float64
-		require.NoError(t, rows.Scan(&name, &health, &diags, &session, &finish))
-		if fault, isBad := bad[name]; isBad {
-			require.Equal(t, "error", health, "%s (%s): %v", name, fault, diags)
-			require.Equal(t, []string{"timeout"}, diags, "%s (%s)", name, fault)
-			badFinish = append(badFinish, finish)
-			continue
-		}
-		require.Equal(t, "healthy", health, "%s is not hostile: %v", name, diags)
-		ordSession = append(ordSession, session)
-		ordFinish = append(ordFinish, finish)
-	}
-	require.NoError(t, rows.Err())
+	ordSession, ordFinish, badFinish := sweepTimes(t, a.dbURL, runID, bad, func(name string, fault sim.Fault, diags []string) {
+		require.Equal(t, []string{"timeout"}, diags, "%s (%s)", name, fault)
+	})
 
 	// Harness: session_timeout 10s, max_attempts 2, retry_delay 200ms.
 	const attempts = 2
