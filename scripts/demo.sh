@@ -30,6 +30,7 @@ DEMO_DB=${DEMO_DB:-fleetd_demo}
 DEMO_LISTEN=${DEMO_LISTEN:-127.0.0.1:8080}
 DEMO_DEVICES=${DEMO_DEVICES:-300}
 DEMO_SIM_LISTEN=${DEMO_SIM_LISTEN:-127.1.0.1}
+DEMO_SIM_CONTROL=${DEMO_SIM_CONTROL:-127.0.0.1:7022}
 DEMO_FAULTS=${DEMO_FAULTS:-eventhandler-disconnected=8%,egress-blocked=4%,connector-stopped=3%,not-enrolled=2%,region-mismatch=2%,auth-failure=1%}
 # Port 22 on every simulated address, as on real devices, when we may bind it.
 DEMO_SIM_PORT=${DEMO_SIM_PORT:-$(sim_port)}
@@ -95,11 +96,11 @@ step_sim() {
 	log "3/8 ftdsim: $DEMO_DEVICES devices from $DEMO_SIM_LISTEN port $DEMO_SIM_PORT, faults $DEMO_FAULTS"
 	nohup "$BIN/ftdsim" --count "$DEMO_DEVICES" --sites emea,amer,apjc --faults "$DEMO_FAULTS" \
 		--kinds "ftd=85%,fmc7=8%,fmc6=4%,fxos=3%" --listen "$DEMO_SIM_LISTEN" --port "$DEMO_SIM_PORT" \
-		--time-scale 0.05 --seed 7 --control 127.0.0.1:7022 \
+		--time-scale 0.05 --seed 7 --control $DEMO_SIM_CONTROL \
 		--inventory-out "$DEMO_DIR/fleet.csv" --fingerprints-out "$DEMO_DIR/fingerprints.txt" \
 		>"$DEMO_DIR/ftdsim.log" 2>&1 &
 	echo $! >"$DEMO_DIR/ftdsim.pid"
-	wait_http http://127.0.0.1:7022/devices "$DEMO_DIR/ftdsim.pid" "$DEMO_DIR/ftdsim.log" ftdsim
+	wait_http http://$DEMO_SIM_CONTROL/devices "$DEMO_DIR/ftdsim.pid" "$DEMO_DIR/ftdsim.log" ftdsim
 	echo "   try one by hand: ssh -p $DEMO_SIM_PORT admin@${DEMO_SIM_LISTEN%.*}.7 (password Admin123)" >&2
 }
 
@@ -210,7 +211,7 @@ main() {
 	cat <<MSG
 
 The demo keeps running: fleetd (pid $(cat "$DEMO_DIR/fleetd.pid"), log $DEMO_DIR/fleetd.log) and
-ftdsim (pid $(cat "$DEMO_DIR/ftdsim.pid"), control API http://127.0.0.1:7022/devices). Try:
+ftdsim (pid $(cat "$DEMO_DIR/ftdsim.pid"), control API http://$DEMO_SIM_CONTROL/devices). Try:
 
   source $DEMO_DIR/demo.env        # fleetctl as ops-emea; other tokens in $DEMO_DIR/tokens.env
   fleetctl diagnose --site amer
