@@ -50,8 +50,12 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range sites {
 		site := api.Site{Name: st.Name, Region: st.Region, Timezone: st.Timezone,
 			HostKeyPolicy: st.HostKeyPolicy, Devices: st.Devices,
-			MaintenanceWindow: api.MaintenanceWindow{Weekdays: []string{}}}
+			MaintenanceWindow: api.MaintenanceWindow{Weekdays: []string{}}, AllowedNetworks: []string{}}
 		if cs, ok := s.deps.Config.Sites[st.Name]; ok {
+			for _, p := range cs.AllowedNetworks {
+				site.AllowedNetworks = append(site.AllowedNetworks, p.String())
+			}
+			site.LegacySSH = cs.LegacySSH
 			mw := cs.MaintenanceWindow
 			if mw.Weekdays != nil {
 				site.MaintenanceWindow.Weekdays = mw.Weekdays

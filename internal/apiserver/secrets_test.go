@@ -164,3 +164,25 @@ func (e *testEnv) pendingHostKeyMismatch(t *testing.T, device string) string {
 	require.ErrorIs(t, err, inventory.ErrHostKeyMismatch)
 	return ssh.FingerprintSHA256(key)
 }
+
+// GET /v1/sites shows each site's allowed_networks, so an operator can see
+// why an address is refused before trying it.
+func TestSitesShowAllowedNetworks(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	emea := cfg.Sites["emea"]
+	emea.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("127.1.0.0/16")}
+	emea.LegacySSH = true
+	cfg.Sites["emea"] = emea
+	e := newTestEnvConfig(t, cfg)
+	sites, err := e.client(t, auth.RoleViewer).Sites(context.Background())
+	require.NoError(t, err)
+	got := map[string]api.Site{}
+	for _, s := range sites {
+		got[s.Name] = s
+	}
+	require.Equal(t, []string{"10.1.0.0/16", "127.1.0.0/16"}, got["emea"].AllowedNetworks)
+	require.True(t, got["emea"].LegacySSH)
+	require.Equal(t, []string{}, got["amer"].AllowedNetworks, "no restriction is an empty list, not null")
+	require.False(t, got["amer"].LegacySSH)
+}

@@ -70,9 +70,8 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (devicecheck.Resolved, erro
 	}
 	// Checked again here, before any secret is read: config may have changed
 	// since the device was imported.
-	if cr, ok := r.cfg.Credentials[d.Credential]; ok && !cr.AllowsSite(d.Site) {
-		return devicecheck.Resolved{}, fmt.Errorf("device %s: credential %q may not be used by site %q (credentials.%s.sites: %s): %w",
-			d.Name, d.Credential, d.Site, d.Credential, strings.Join(cr.Sites, ", "), ErrCredentialNotForSite)
+	if err := r.checkCredentialSite(d.Credential, d.Site); err != nil {
+		return devicecheck.Resolved{}, fmt.Errorf("device %s: %w", d.Name, err)
 	}
 	cred, err := r.credential(d.Credential)
 	if err != nil {
@@ -110,6 +109,12 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (devicecheck.Resolved, erro
 		}
 	}
 	for i, j := range chain {
+		// A jump host's credential is as much the site's secret as the
+		// device's: a chain named by a device's tag must not hand another
+		// site's jump credential to this one.
+		if err := r.checkCredentialSite(j.Credential, d.Site); err != nil {
+			return devicecheck.Resolved{}, fmt.Errorf("device %s: jump host %d: %w", d.Name, i+1, err)
+		}
 		jc, err := r.credential(j.Credential)
 		if err != nil {
 			return devicecheck.Resolved{}, fmt.Errorf("device %s: jump host %d: %w", d.Name, i+1, err)
@@ -126,6 +131,17 @@ func (r *Resolver) ResolveDevice(d inventory.Device) (devicecheck.Resolved, erro
 	env.CurlMaxTime = r.cfg.Diagnose.CurlMaxTime
 	env.LogWindow = r.cfg.Diagnose.LogWindow
 	return devicecheck.Resolved{Device: d, Target: t, Env: env}, nil
+}
+
+// checkCredentialSite refuses a credential whose credentials.X.sites does not
+// list site. It is checked here, before any secret is read, because config may
+// have changed since the device was imported.
+func (r *Resolver) checkCredentialSite(cred, site string) error {
+	if cr, ok := r.cfg.Credentials[cred]; ok && !cr.AllowsSite(site) {
+		return fmt.Errorf("credential %q may not be used by site %q (credentials.%s.sites: %s): %w",
+			cred, site, cred, strings.Join(cr.Sites, ", "), ErrCredentialNotForSite)
+	}
+	return nil
 }
 
 func (r *Resolver) credential(name string) (runner.Credential, error) {

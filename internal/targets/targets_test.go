@@ -173,3 +173,30 @@ func TestResolveEnforcesCredentialSitesAndCarriesNetworks(t *testing.T) {
 	require.EqualError(t, err, `device ftd-ny-01: credential "lab" may not be used by site "amer" (credentials.lab.sites: emea): credential not allowed for the site`)
 	require.NotContains(t, err.Error(), "s3cret")
 }
+
+// A chain named by a device's jump tag must not hand a jump credential
+// restricted to another site to this device (issue 10 leftover).
+func TestResolveEnforcesCredentialSitesOnJumpHosts(t *testing.T) {
+	t.Setenv("TARGETS_TEST_LAB", "s3cret-lab")
+	t.Setenv("TARGETS_TEST_BASTION", "s3cret-jump")
+	cfg := testConfig()
+	bastion := cfg.Credentials["bastion"]
+	bastion.Sites = []string{"emea"}
+	cfg.Credentials["bastion"] = bastion
+	devs := devices{
+		"ftd-ams-01": {Name: "ftd-ams-01", Kind: inventory.KindFTD, Site: "emea", Address: "127.1.0.7", Credential: "lab",
+			Tags: map[string]string{"jump": "dmz"}},
+		"ftd-ny-01": {Name: "ftd-ny-01", Kind: inventory.KindFTD, Site: "amer", Address: "127.1.0.9", Credential: "lab",
+			Tags: map[string]string{"jump": "dmz"}},
+	}
+	r, err := targets.New(cfg, devs)
+	require.NoError(t, err)
+	res, err := r.Resolve(context.Background(), "ftd-ams-01")
+	require.NoError(t, err)
+	require.Len(t, res.Target.JumpHosts, 2)
+
+	_, err = r.Resolve(context.Background(), "ftd-ny-01")
+	require.ErrorIs(t, err, targets.ErrCredentialNotForSite)
+	require.EqualError(t, err, `device ftd-ny-01: jump host 1: credential "bastion" may not be used by site "amer" (credentials.bastion.sites: emea): credential not allowed for the site`)
+	require.NotContains(t, err.Error(), "s3cret")
+}

@@ -19,7 +19,12 @@ type Site struct {
 	Timezone          string            `json:"timezone"`
 	HostKeyPolicy     string            `json:"hostkey_policy"`
 	MaintenanceWindow MaintenanceWindow `json:"maintenance_window"`
-	Devices           int               `json:"devices"`
+	// AllowedNetworks are the prefixes the runner may dial for this site's
+	// devices (sites.X.allowed_networks); empty means any address.
+	AllowedNetworks []string `json:"allowed_networks"`
+	// LegacySSH says whether the site's devices may use SHA-1 era algorithms.
+	LegacySSH bool `json:"legacy_ssh"`
+	Devices   int  `json:"devices"`
 }
 
 // MaintenanceWindow is when a site may be rebooted, in its time zone.
