@@ -57,7 +57,7 @@ func TestStateChangeWithoutCSRFTokenIsRefused(t *testing.T) {
 	require.Empty(t, b.c.Jar.Cookies(mustURL(t, e.ts.URL+"/ui/")), "no session without the form's token")
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	u, err := url.Parse(s)
 	require.NoError(t, err)
 	return u
