@@ -112,6 +112,16 @@ func (c *Console) renderLayout(w http.ResponseWriter, r *http.Request, status in
 	_, _ = w.Write(buf.Bytes())
 }
 
+var errorFixes = map[string]string{
+	"unreachable":      "check the device is up and reachable from fleetd (routing, ACLs, SSH enabled)",
+	"auth-failed":      "check the device's credential (fleetd's credentials.*, the account on the device)",
+	"timeout":          "the device did not answer in time: check its load and the path; runner.* timeouts",
+	"hostkey-mismatch": "the device presented another host key: verify it out of band before fleetctl hostkey accept",
+	"hostkey-unknown":  "verify the pending host key out of band, then fleetctl hostkey accept",
+	"protocol":         "the SSH or CLI dialogue failed: see the transcript; legacy algorithms are opt-in (sites.*.legacy_ssh)",
+	"address-refused":  "the address lies outside the site's allowed_networks: fix the inventory or the site",
+}
+
 // notices are the fixed messages a redirect after an action may show
 // (?done=CODE): fixed, so that a link cannot make the console say anything.
 var notices = map[string]string{
@@ -124,8 +134,15 @@ var notices = map[string]string{
 	"started":   "Run started.",
 }
 
-// fixFor says in words what to do about a recommendation (docs/firepower.md).
-func fixFor(rec string) string {
+// fixFor says in words what to do about a recommendation or, for a
+// device that could not be checked, about its error class
+// (docs/firepower.md, docs/runner.md).
+func fixFor(rec string, diagnosis ...string) string {
+	if rec == "" && len(diagnosis) > 0 {
+		if f, ok := errorFixes[diagnosis[0]]; ok {
+			return f
+		}
+	}
 	switch rec {
 	case "restart-connector":
 		return "restart the SSE connector (fleetctl remediate --restart-connector, or Request restart on the device page)"
