@@ -92,9 +92,9 @@ func pageSamples() map[string]pageSample {
 		"POST /ui/signin":  {public: true}, // TestSignIn*
 		"POST /ui/signout": {minRole: viewer, path: fixed("/ui/signout"), want: 303},
 
-		"GET /ui/{$}":               {minRole: viewer, path: fixed("/ui/"), want: 200},
-		"GET /ui/devices":           {minRole: viewer, path: fixed("/ui/devices?site=emea&health=unknown&tag=rack%3Dr1&q=shared&sort=health&desc=1"), want: 200},
-		"GET /ui/devices/{name}":    {minRole: viewer, path: fixed("/ui/devices/shared-01"), want: 200},
+		"GET /ui/{$}":            {minRole: viewer, path: fixed("/ui/"), want: 200},
+		"GET /ui/devices":        {minRole: viewer, path: fixed("/ui/devices?site=emea&health=unknown&tag=rack%3Dr1&q=shared&sort=health&desc=1"), want: 200},
+		"GET /ui/devices/{name}": {minRole: viewer, path: fixed("/ui/devices/shared-01"), want: 200},
 		"POST /ui/devices/{name}/diagnose": {minRole: operator, path: fixed("/ui/devices/shared-01/diagnose"), want: 303,
 			unchanged: countOf(`SELECT count(*) FROM runs WHERE requested_by = $1`)},
 		"POST /ui/devices/{name}/restart-connector": {minRole: operator, path: fixed("/ui/devices/shared-01/restart-connector"),
