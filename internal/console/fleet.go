@@ -58,6 +58,7 @@ type sweepChart struct {
 	Bars        []sweepBar
 	Max         int
 	First, Last string
+	LastX       float64 // where the last bar ends: its date label's anchor
 }
 
 type sweepBar struct {
@@ -91,6 +92,7 @@ func chart(sweeps []runs.Run) sweepChart {
 	}
 	ch.First = sweeps[0].CreatedAt.UTC().Format("Jan 2")
 	ch.Last = sweeps[len(sweeps)-1].CreatedAt.UTC().Format("Jan 2")
+	ch.LastX = float64(len(sweeps))*w - gap
 	return ch
 }
 

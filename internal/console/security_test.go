@@ -243,3 +243,19 @@ func TestApprovalTwoPersonRule(t *testing.T) {
 	require.Contains(t, body, "Approved.")
 	require.Contains(t, body, "lead-2")
 }
+
+// TestConsoleCanBeTurnedOff: ui.enabled false serves no console; the API
+// is unchanged.
+func TestConsoleCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.UI.Enabled = false
+	e := newEnvWith(t, cfg, app.Options{}, false)
+	require.Nil(t, e.backend.Console)
+	b := e.newBrowser(t)
+	resp, body := b.get("/ui/signin")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Contains(t, body, `"not_found"`)
+	resp, _ = b.get("/readyz")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
