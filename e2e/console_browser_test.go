@@ -163,16 +163,18 @@ func TestConsoleInABrowser(t *testing.T) {
 	approver, cancelAp := chromedp.NewContext(operator, chromedp.WithNewBrowserContext())
 	defer cancelAp()
 	signIn(approver, s.tokens["lead-emea"])
+	// Two clicks: Approvals, then Approve under the request's preview.
+	reqID := strings.TrimPrefix(reqPath, "/ui/requests/")
+	section := "#pending-" + reqID
 	run(approver, "approvals",
 		chromedp.Navigate(s.url+"/ui/approvals"),
-		chromedp.WaitVisible(chromedp.ID("pending")), shot("approvals"),
-		chromedp.Click(chromedp.CSS(`#pending a[href="`+reqPath+`"]`)),
-		chromedp.WaitVisible(chromedp.ID("approve")), shot("request-approver"))
-	require.Contains(t, text(approver, "#commands"), "pmtool", "the exact commands are previewed")
-	require.Contains(t, text(approver, "#identities"), "ftd-ams-01")
+		chromedp.WaitVisible(chromedp.CSS(section)), shot("approvals"))
+	require.Contains(t, text(approver, section), "pmtool", "the exact commands are previewed")
+	require.Contains(t, text(approver, section), "ftd-ams-01")
+	require.Contains(t, text(approver, section), "SHA256:", "with the frozen host key")
 	run(approver, "approve",
-		chromedp.SendKeys(chromedp.CSS(`form[action$="/approve"] input[name=comment]`), "go ahead"),
-		chromedp.Click(chromedp.ID("approve")),
+		chromedp.SendKeys(chromedp.CSS(section+` form[action$="/approve"] input[name=comment]`), "go ahead"),
+		chromedp.Click(chromedp.CSS(section+` form[action$="/approve"] button`)),
 		chromedp.WaitVisible(chromedp.ID("state")))
 	deadline := time.Now().Add(90 * time.Second)
 	for state := text(approver, "#state"); state != "succeeded"; state = text(approver, "#state") {

@@ -15,18 +15,33 @@ func (c *Console) remediation() (bool, error) {
 	return true, nil
 }
 
+// approvalsData is the Approvals page: each pending request (the first
+// previewed ones with their full preview and the decision buttons, so that
+// approving is two clicks: this page, Approve) and the recent decisions.
 type approvalsData struct {
-	Pending, Recent []remediate.Request
+	Pending []requestData
+	Recent  []remediate.Request
 }
+
+// previewed bounds the pending requests the Approvals page loads whole.
+const previewed = 20
 
 func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if _, err := c.remediation(); err != nil {
 		return err
 	}
 	var d approvalsData
-	var err error
-	if d.Pending, err = c.deps.Remediation.List(r.Context(), remediate.ListFilter{State: remediate.StatePending, Limit: 200}); err != nil {
+	pending, err := c.deps.Remediation.List(r.Context(), remediate.ListFilter{State: remediate.StatePending, Limit: 200})
+	if err != nil {
 		return err
+	}
+	for i, rq := range pending {
+		if i < previewed {
+			if rq, err = c.deps.Remediation.Get(r.Context(), rq.ID); err != nil {
+				return err
+			}
+		}
+		d.Pending = append(d.Pending, decisionFor(v, rq))
 	}
 	all, err := c.deps.Remediation.List(r.Context(), remediate.ListFilter{Limit: 30})
 	if err != nil {
@@ -45,6 +60,9 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, v *viewe
 // or reject; otherwise WhyNot says why not (shown instead of the buttons;
 // the service refuses a forged POST all the same).
 type requestData struct {
+	V *viewer
+	// Single: the request's own page (element ids are unique there).
+	Single    bool
 	Req       remediate.Request
 	CanDecide bool
 	WhyNot    string
@@ -63,7 +81,15 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request, v *viewer)
 	if err != nil {
 		return err
 	}
-	d := requestData{Req: req}
+	d := decisionFor(v, req)
+	d.Single = true
+	c.render(w, r, http.StatusOK, "request", v, d)
+	return nil
+}
+
+// decisionFor says what the viewer may do with req, and why not.
+func decisionFor(v *viewer, req remediate.Request) requestData {
+	d := requestData{Req: req, V: v}
 	switch {
 	case req.State != remediate.StatePending:
 		d.WhyNot = "This request is " + string(req.State) + ": only a pending request can be approved or rejected."
@@ -76,8 +102,7 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request, v *viewer)
 	}
 	d.CanCancel = req.State.Cancellable() && v.May("POST", "/v1/remediations/{id}/cancel") &&
 		(auth.SameName(v.Name, req.RequestedBy) || v.Role.AtLeast(auth.RoleApprover))
-	c.render(w, r, http.StatusOK, "request", v, d)
-	return nil
+	return d
 }
 
 // decide is approve, reject and cancel: the service decides, with the

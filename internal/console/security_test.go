@@ -223,6 +223,13 @@ func TestApprovalTwoPersonRule(t *testing.T) {
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT state FROM remediation_requests WHERE id = $1`, id).Scan(&state))
 	require.Equal(t, "pending", state)
 
+	// The Approvals page previews it, with the same reason instead of buttons.
+	_, body = requester.get("/ui/approvals")
+	require.Contains(t, body, `id="pending-`+id+`"`)
+	require.Contains(t, body, "pmtool")
+	require.Contains(t, body, "You requested this")
+	require.NotContains(t, body, `action="/ui/requests/`+id+`/approve"`)
+
 	// An operator sees that approving needs a higher role.
 	op := e.signIn(t, auth.RoleOperator)
 	_, body = op.get(reqPath)
@@ -231,6 +238,8 @@ func TestApprovalTwoPersonRule(t *testing.T) {
 	// Another approver: a stale params hash is refused, the shown one approves.
 	lead := e.newBrowser(t)
 	lead.signInWith(approverTok)
+	_, body = lead.get("/ui/approvals")
+	require.Contains(t, body, `action="/ui/requests/`+id+`/approve"`, "approve from the Approvals page")
 	_, body = lead.get(reqPath)
 	require.Contains(t, body, `id="approve"`)
 	resp, body = lead.post(reqPath+"/approve", url.Values{"params_hash": {"v2:stale"}})
