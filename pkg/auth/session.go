@@ -131,14 +131,8 @@ func (s *Sessions) Lookup(ctx context.Context, sid string) (Session, error) {
 		  AND s.expires_at > $2 AND s.last_seen_at > $3
 		RETURNING t.id::text, t.name, t.role, s.expires_at`, hashSessionID(sid), now, now.Add(-s.cfg.Idle)).
 		Scan(&sess.TokenID, &sess.Name, &role, &sess.ExpiresAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Session{}, ErrNoSession
-	}
-	if err != nil {
-		return Session{}, fmt.Errorf("auth: session: %w", err)
-	}
-	if sess.Role, err = ParseRole(role); err != nil {
-		return Session{}, fmt.Errorf("auth: session of %s: %w", sess.Name, err)
+	if err := scannedIdentity(err, &sess.Identity, role, ErrNoSession, "session"); err != nil {
+		return Session{}, err
 	}
 	return sess, nil
 }
