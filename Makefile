@@ -14,7 +14,7 @@ RACE_PKGS ?= ./pkg/api/... ./internal/apiserver/... ./cmd/fleetctl/... ./pkg/not
 # runs them all. Add yours to this list and define the target below.
 BENCHES := bench-go bench-p1 bench-p2 bench-replicas
 
-.PHONY: help build test test-race test-long bench $(BENCHES) demo demo-stop lint fmt clean
+.PHONY: help build test test-race test-long test-console bench $(BENCHES) demo demo-stop lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -30,6 +30,13 @@ test: ## go vet + unit and integration tests (needs PostgreSQL: TEST_DATABASE_UR
 
 test-race: ## the RACE_PKGS tests under the race detector
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+CONSOLE_SHOTS ?= $(CURDIR)/.console-shots
+
+test-console: ## the web console in headless Chromium; keeps a screenshot of each page under CONSOLE_SHOTS
+	@mkdir -p $(CONSOLE_SHOTS)
+	$(GO) test -count=1 -run TestConsoleInABrowser -artifacts -outputdir $(CONSOLE_SHOTS) ./e2e/
+	@echo "screenshots: $$(ls -d $(CONSOLE_SHOTS)/_artifacts/*/ | tail -n 1)"
 
 test-long: ## slow suites (build tag long): reliability, scale
 	$(GO) test -count=1 -tags long -timeout 60m ./...
@@ -64,4 +71,4 @@ fmt: ## gofmt -w
 	gofmt -w $$(find . -name '*.go' -not -path './.git/*')
 
 clean: ## remove build and demo output
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo .console-shots

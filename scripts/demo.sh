@@ -15,6 +15,7 @@
 #   8. remediation: ops-emea asks for a connector restart on an
 #      eventhandler-disconnected device, lead-emea approves, fleetd restarts
 #      the connector and verifies the cure
+#   then the web console's URL (http://$DEMO_LISTEN/ui/) and a token to sign in
 #
 #   scripts/demo.sh         run it (restarts a previous demo)
 #   scripts/demo.sh stop    stop the demo's fleetd and ftdsim
@@ -197,6 +198,18 @@ step_remediate() {
 	{ as lead-emea requests cancel "$id" --reason "demo" || true; } | sed -n 1,3p
 }
 
+# The web console on the API's listener: its URL and a token to sign in with.
+step_console() {
+	log "console: the web console at http://$DEMO_LISTEN/ui/"
+	curl -fsS "http://$DEMO_LISTEN/ui/signin" >/dev/null
+	CONSOLE_TOKEN=$(grep '^ops-emea=' "$DEMO_DIR/tokens.env" | cut -d= -f2-)
+	cat >&2 <<MSG
+   open   http://$DEMO_LISTEN/ui/
+   token  $CONSOLE_TOKEN   (ops-emea, operator)
+   approve in another browser (or a private window) as lead-emea: its token is in $DEMO_DIR/tokens.env
+MSG
+}
+
 main() {
 	mkdir -p "$DEMO_DIR"
 	step_stop
@@ -208,6 +221,7 @@ main() {
 	step_hostkeys
 	step_diagnose
 	step_remediate
+	step_console
 	cat <<MSG
 
 The demo keeps running: fleetd (pid $(cat "$DEMO_DIR/fleetd.pid"), log $DEMO_DIR/fleetd.log) and
@@ -217,6 +231,7 @@ ftdsim (pid $(cat "$DEMO_DIR/ftdsim.pid"), control API http://$DEMO_SIM_CONTROL/
   fleetctl diagnose --site amer
   fleetctl runs list
   fleetctl status --diagnosis egress-blocked
+  open http://$DEMO_LISTEN/ui/ and sign in with $CONSOLE_TOKEN (ops-emea)
   make demo-stop
 MSG
 }

@@ -11,6 +11,16 @@ import (
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
+// ErrorOf is the API's answer to a service's error, for the web console:
+// the same status, code and message an API client would get (remediation's
+// errors included). A nil error is nil.
+func ErrorOf(err error) *api.Error {
+	if err == nil {
+		return nil
+	}
+	return toAPIError(remediationError(err))
+}
+
 // toAPIError is the one mapping from the services' errors to HTTP answers.
 // A new service adds its sentinel errors here. Anything unknown is a 500
 // whose message hides the cause (it may name tables or hosts); the cause is

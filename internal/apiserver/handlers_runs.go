@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fleetd/fleetd/pkg/api"
-	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -113,8 +112,8 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if opt.Transcripts {
 		// Transcripts show what the device printed as root: more than a
 		// viewer gets.
-		if id, _ := IdentityFrom(r.Context()); !id.Role.AtLeast(auth.RoleOperator) {
-			return api.Errorf(http.StatusForbidden, api.CodeForbidden, "transcripts need role operator or higher")
+		if id, _ := IdentityFrom(r.Context()); !id.Role.AtLeast(TranscriptRole) {
+			return api.Errorf(http.StatusForbidden, api.CodeForbidden, "transcripts need role %s or higher", TranscriptRole)
 		}
 		if opt.Device == "" {
 			return errBadRequest("transcript=true needs device=NAME")

@@ -40,6 +40,24 @@ func (rt Route) validate() error {
 	return nil
 }
 
+// RouteRole returns the least role of the API route method pattern (as
+// written in the route table: "GET", "/v1/runs/{id}"). The web console
+// authorises each page and action with the role of the route it mirrors,
+// so the two cannot drift apart; ok is false for a route that does not
+// exist or is public.
+func RouteRole(method, pattern string) (role auth.Role, ok bool) {
+	for _, rt := range (&Server{}).routeTable() {
+		if rt.Method == method && rt.Path == pattern && !rt.Public {
+			return rt.MinRole, true
+		}
+	}
+	return 0, false
+}
+
+// TranscriptRole is the least role that reads a device's transcript (GET
+// /v1/runs/{id}?transcript=true; the console's device page).
+const TranscriptRole = auth.RoleOperator
+
 // routeTable is THE list of endpoints. Adding an endpoint is one line here
 // plus its handler; route_test.go then refuses to pass until the new route
 // has a sample request in its role matrix.

@@ -64,6 +64,11 @@ type Deps struct {
 	// Metrics serves Prometheus metrics at GET /metrics (pkg/metrics).
 	// Optional: without it the route answers 503.
 	Metrics http.Handler
+	// Console is the web console (internal/console), served under /ui/
+	// on the API's listener. It authenticates with its own sessions and
+	// authorises each page with the role of the API route it mirrors
+	// (RouteRole). Optional: without it /ui/ is not found.
+	Console http.Handler
 }
 
 // AuditFromDB adapts pkg/audit's functions over a pool to AuditLog.
@@ -149,6 +154,11 @@ func (s *Server) buildMux() (http.Handler, error) {
 			paths.Handle(rt.Path, http.NotFoundHandler())
 		}
 		methodsByPath[rt.Path] = append(methodsByPath[rt.Path], rt.Method)
+	}
+	if s.deps.Console != nil {
+		mux.Handle("/ui/", s.deps.Console)
+		mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusFound))
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := paths.Handler(r); pattern != "" {

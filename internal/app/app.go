@@ -10,6 +10,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/apiserver"
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/internal/console"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/targets"
 	"github.com/fleetd/fleetd/pkg/auth"
@@ -78,6 +80,10 @@ type App struct {
 	Targets     *targets.Resolver
 	// Actions are remediation's device actions over Runner.
 	Actions *remediate.RunnerActions
+	// Sessions are the web console's sign-ins; Console is the console
+	// (nil when ui.enabled is false).
+	Sessions *auth.Sessions
+	Console  *console.Console
 
 	workers   bool
 	clientID  string
@@ -195,6 +201,16 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	queue.Bind(a.Queue)
+
+	// The web console, over the same services as the API.
+	a.Sessions = auth.NewSessions(pool, a.Auth, SessionConfig(cfg, clock.Now))
+	if cfg.UI.Enabled {
+		if a.Console, err = console.New(console.Deps{Log: log, Config: ConsoleConfig(cfg, clock.Now), Sessions: a.Sessions,
+			Inventory: a.Inventory, Runs: a.Runs, Remediation: a.Remediation, Sweeps: a.Sweeps,
+			Audit: apiserver.AuditFromDB(pool)}); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -211,7 +227,16 @@ func (a *App) APIDeps() apiserver.Deps {
 		Remediation: a.Remediation,
 		Sweeps:      a.Sweeps,
 		Metrics:     a.Metrics.Handler(),
+		Console:     a.consoleHandler(),
 	}
+}
+
+// consoleHandler is the console, or nil (not a typed nil) when it is off.
+func (a *App) consoleHandler() http.Handler {
+	if a.Console == nil {
+		return nil
+	}
+	return a.Console
 }
 
 // remediationRequester lets a sweep open restart-connector requests. They

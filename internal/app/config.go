@@ -10,7 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/internal/console"
 	"github.com/fleetd/fleetd/internal/jobs"
+	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
@@ -174,7 +176,8 @@ func SweepConfig(cfg config.Config) sweep.Config {
 // A webhook whose variable is unset is left out, loudly: the rest work.
 func NotifyConfig(cfg config.Config, log *zap.Logger) notify.Config {
 	n := cfg.Notifications
-	out := notify.Config{MaxAttempts: n.MaxAttempts, Timeout: n.Timeout, Backoff: n.Backoff, MaxBackoff: n.MaxBackoff}
+	out := notify.Config{MaxAttempts: n.MaxAttempts, Timeout: n.Timeout, Backoff: n.Backoff, MaxBackoff: n.MaxBackoff,
+		PublicURL: cfg.UI.PublicURL}
 	for i, w := range n.Webhooks {
 		url := w.URL
 		if w.URLEnv != "" {
@@ -195,4 +198,16 @@ func NotifyConfig(cfg config.Config, log *zap.Logger) notify.Config {
 func MetricsRefresherConfig(cfg config.Config) metrics.RefresherConfig {
 	return metrics.RefresherConfig{Interval: cfg.Metrics.RefreshInterval,
 		Queues: queues.All()}
+}
+
+// SessionConfig is the console sessions' life (ui.session_idle,
+// ui.session_max_age) on the given clock.
+func SessionConfig(cfg config.Config, now func() time.Time) auth.SessionConfig {
+	return auth.SessionConfig{Idle: cfg.UI.SessionIdle, MaxAge: cfg.UI.SessionMaxAge, Now: now}
+}
+
+// ConsoleConfig is the web console's settings: its cookies are Secure when
+// fleetd serves TLS or is reached over https (ui.public_url).
+func ConsoleConfig(cfg config.Config, now func() time.Time) console.Config {
+	return console.Config{SecureCookies: cfg.API.TLS.Enabled() || strings.HasPrefix(cfg.UI.PublicURL, "https://"), Now: now}
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/auth"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
@@ -73,6 +74,14 @@ func TestPackageDefaultsMatchFile(t *testing.T) {
 	t.Run("notify", func(t *testing.T) {
 		require.Equal(t, notify.Config{MaxAttempts: notify.DefaultMaxAttempts, Timeout: notify.DefaultTimeout,
 			Backoff: notify.DefaultBackoff, MaxBackoff: notify.DefaultMaxBackoff}, NotifyConfig(def, zap.NewNop()))
+	})
+
+	t.Run("ui", func(t *testing.T) {
+		got := SessionConfig(def, nil)
+		require.Equal(t, auth.DefaultSessionIdle, got.Idle, "ui.session_idle")
+		require.Equal(t, auth.DefaultSessionMaxAge, got.MaxAge, "ui.session_max_age")
+		require.True(t, def.UI.Enabled, "ui.enabled")
+		require.False(t, ConsoleConfig(def, nil).SecureCookies)
 	})
 
 	t.Run("metrics", func(t *testing.T) {

@@ -32,6 +32,7 @@ var tableOwners = map[string]string{
 	"devices":              "pkg/inventory",
 	"host_keys":            "pkg/inventory",
 	"api_tokens":           "pkg/auth",
+	"console_sessions":     "pkg/auth",
 	"audit_events":         "pkg/audit",
 	"runs":                 "pkg/runs",
 	"run_devices":          "pkg/runs",

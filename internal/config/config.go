@@ -31,6 +31,7 @@ type Config struct {
 	Schedules     []Schedule            `mapstructure:"schedules" json:"schedules"`
 	Notifications Notifications         `mapstructure:"notifications" json:"notifications"`
 	Metrics       Metrics               `mapstructure:"metrics" json:"metrics"`
+	UI            UI                    `mapstructure:"ui" json:"ui"`
 }
 
 // Database says where PostgreSQL is.
@@ -313,6 +314,20 @@ type Metrics struct {
 	RefreshInterval time.Duration `mapstructure:"refresh_interval" json:"refresh_interval"`
 }
 
+// UI is the web console served at /ui/ on the API's listener.
+type UI struct {
+	// Enabled serves the console (default true).
+	Enabled bool `mapstructure:"enabled" json:"enabled"`
+	// PublicURL is where people reach fleetd (https://fleetd.example.net):
+	// notification links point at the console's pages under it. Empty: no
+	// links.
+	PublicURL string `mapstructure:"public_url" json:"public_url"`
+	// SessionIdle ends a console session not used for this long.
+	SessionIdle time.Duration `mapstructure:"session_idle" json:"session_idle"`
+	// SessionMaxAge ends a console session this long after sign-in.
+	SessionMaxAge time.Duration `mapstructure:"session_max_age" json:"session_max_age"`
+}
+
 // Webhook is an HTTP POST target. Chat webhooks embed a secret in the URL, so
 // url_env lets the URL itself live in the environment.
 type Webhook struct {
@@ -373,6 +388,7 @@ func Default() Config {
 		Notifications: Notifications{MaxAttempts: 8, Timeout: 10 * time.Second, Backoff: 10 * time.Second,
 			MaxBackoff: 30 * time.Minute},
 		Metrics: Metrics{RefreshInterval: 15 * time.Second},
+		UI:      UI{Enabled: true, SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour},
 		Remediation: Remediation{
 			ApprovalTTL:      24 * time.Hour,
 			BatchSize:        10,

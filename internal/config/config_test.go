@@ -221,6 +221,14 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			},
 		},
 		{
+			name: "console",
+			body: minimal + "ui:\n  public_url: 'fleetd.example.net/x?y=1'\n  session_idle: 2h\n  session_max_age: 1h\n",
+			want: []string{
+				`ui.session_max_age: 1h0m0s is shorter than ui.session_idle 2h0m0s`,
+				`ui.public_url: want an absolute http(s) URL without query, e.g. https://fleetd.example.net, got "fleetd.example.net/x?y=1"`,
+			},
+		},
+		{
 			name: "bad allowed network, unknown credential site",
 			body: strings.Replace(minimal, "region: eu", "region: eu\n    allowed_networks: [10.20.0.0/16, 10.20.0.7/16, 10.30.0.0]", 1) +
 				"    sites: [emea, asia]\n",

@@ -253,6 +253,17 @@ func (c Config) Validate() error {
 		p.add("notifications.max_backoff", "%v is shorter than notifications.backoff %v", c.Notifications.MaxBackoff, c.Notifications.Backoff)
 	}
 	positive(&p, "metrics.refresh_interval", c.Metrics.RefreshInterval)
+	positive(&p, "ui.session_idle", c.UI.SessionIdle)
+	positive(&p, "ui.session_max_age", c.UI.SessionMaxAge)
+	if c.UI.SessionMaxAge < c.UI.SessionIdle {
+		p.add("ui.session_max_age", "%v is shorter than ui.session_idle %v", c.UI.SessionMaxAge, c.UI.SessionIdle)
+	}
+	if u := c.UI.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" ||
+			pu.RawQuery != "" || pu.Fragment != "" || pu.User != nil {
+			p.add("ui.public_url", "want an absolute http(s) URL without query, e.g. https://fleetd.example.net, got %q", u)
+		}
+	}
 
 	return p.err()
 }

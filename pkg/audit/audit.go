@@ -172,3 +172,10 @@ func List(ctx context.Context, db DB, f Filter) ([]Event, error) {
 	}
 	return events, nil
 }
+
+// Web console sign-in and sign-out (pkg/auth sessions); the target is the
+// token's name.
+const (
+	ActionSessionStart = "session.start"
+	ActionSessionEnd   = "session.end"
+)

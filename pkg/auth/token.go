@@ -162,20 +162,29 @@ func (s *Store) Authenticate(ctx context.Context, plaintext string) (Identity, e
 		SELECT id::text, name, role, last_used_at FROM api_tokens
 		WHERE token_hash = $1 AND revoked_at IS NULL`, HashToken(plaintext),
 	).Scan(&id.TokenID, &id.Name, &roleName, &lastUsed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Identity{}, ErrInvalidToken
-	}
-	if err != nil {
-		return Identity{}, fmt.Errorf("auth: authenticate: %w", err)
-	}
-	if id.Role, err = ParseRole(roleName); err != nil {
-		return Identity{}, fmt.Errorf("auth: token %s: %w", id.Name, err)
+	if err := scannedIdentity(err, &id, roleName, ErrInvalidToken, "authenticate"); err != nil {
+		return Identity{}, err
 	}
 	if lastUsed == nil || time.Since(*lastUsed) > lastUsedEvery {
 		// Best effort: a failed bookkeeping write must not fail the request.
 		_, _ = s.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, id.TokenID)
 	}
 	return id, nil
+}
+
+// scannedIdentity finishes reading an identity with one query (a token's,
+// a session's): no row is notFound, and the stored role name is parsed.
+func scannedIdentity(err error, id *Identity, role string, notFound error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound
+	}
+	if err != nil {
+		return fmt.Errorf("auth: %s: %w", what, err)
+	}
+	if id.Role, err = ParseRole(role); err != nil {
+		return fmt.Errorf("auth: %s: token %s: %w", what, id.Name, err)
+	}
+	return nil
 }
 
 // Revoke revokes the live token called name (in any letter case: live

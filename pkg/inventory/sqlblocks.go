@@ -54,9 +54,10 @@ func DeviceExistsSQL(deviceID string) string {
 }
 
 // DevicesSQL returns a FROM item, under alias, with one row per device of
-// the inventory and the columns id, name, site and kind. PostgreSQL pulls
+// the inventory and the columns id, name, site, kind, address and tags
+// (jsonb). PostgreSQL pulls
 // the subquery up into the caller's query: it costs what naming the table
 // would.
 func DevicesSQL(alias string) string {
-	return `(SELECT id, name, site, kind FROM devices) ` + alias
+	return `(SELECT id, name, site, kind, address, tags FROM devices) ` + alias
 }

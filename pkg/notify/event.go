@@ -31,7 +31,21 @@ type Event struct {
 	Title string          `json:"title"`
 	Lines []string        `json:"lines,omitempty"`
 	Data  json.RawMessage `json:"data,omitempty"`
+	// Link is the web console's page of what the event is about: set by
+	// the Service, as Config.PublicURL + Path, when a public URL is
+	// configured; chat formats show it as a last line.
+	Link string `json:"link,omitempty"`
+	// Path is Link's path on the console (/ui/requests/ID); it is not
+	// sent.
+	Path string `json:"-"`
 }
+
+// RequestPath and RunPath are the console's pages of a remediation request
+// and of a run: the paths of internal/console's routes.
+func RequestPath(id string) string { return "/ui/requests/" + id }
+
+// RunPath is the console page of run id.
+func RunPath(id string) string { return "/ui/runs/" + id }
 
 // NewEvent builds an event; data is encoded as JSON.
 func NewEvent(typ, id, title string, lines []string, data any) (Event, error) {
@@ -67,6 +81,7 @@ func ApprovalPending(a ApprovalInfo) Event {
 	}
 	ev, _ := NewEvent(EventApprovalPending, "approval.pending/"+a.RequestID,
 		fmt.Sprintf("Remediation %s waits for approval (%d device(s))", a.RequestID, len(a.Devices)), lines, a)
+	ev.Path = RequestPath(a.RequestID)
 	return ev
 }
 
@@ -97,6 +112,7 @@ func RemediationFinished(r RemediationInfo) Event {
 	}
 	ev, _ := NewEvent(EventRemediationFinished, "remediation.finished/"+r.RequestID,
 		fmt.Sprintf("Remediation %s (%s) %s", r.RequestID, r.Action, r.State), lines, r)
+	ev.Path = RequestPath(r.RequestID)
 	return ev
 }
 

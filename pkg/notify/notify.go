@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,9 @@ type Config struct {
 	// failure up to MaxBackoff.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// PublicURL is the base of the web console's links (ui.public_url,
+	// e.g. https://fleetd.example.net); empty: events carry no link.
+	PublicURL string
 }
 
 // Defaults for Config's zero values.
@@ -172,6 +176,11 @@ func (s *Service) NotifyTx(ctx context.Context, tx pgx.Tx, ev Event) error {
 func (s *Service) params(ev Event) []river.InsertManyParams {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
+	}
+	ev.Link = ""
+	if s.cfg.PublicURL != "" && ev.Path != "" {
+		ev.Link = strings.TrimRight(s.cfg.PublicURL, "/") + ev.Path
+		ev.Lines = append(slices.Clip(ev.Lines), "open: "+ev.Link)
 	}
 	var out []river.InsertManyParams
 	for _, w := range s.cfg.Webhooks {

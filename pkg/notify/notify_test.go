@@ -273,3 +273,34 @@ func TestConfigValidation(t *testing.T) {
 	require.Contains(t, err.Error(), `used twice`)
 	require.Contains(t, err.Error(), `unknown event "sweep.done"`)
 }
+
+// TestLinksPointAtTheConsole: with a public URL, an approval's event links
+// to the request's console page (a JSON field and a chat line); without
+// one, events carry no link.
+func TestLinksPointAtTheConsole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	withURL := newReceiver(t, 200)
+	chat := newReceiver(t, 200)
+	b := setup(t, notify.Config{Webhooks: []notify.Webhook{{Name: "json", URL: withURL.URL},
+		{Name: "chat", URL: chat.URL, Format: notify.FormatSlack}},
+		PublicURL: "https://fleetd.example.net/", Backoff: 20 * time.Millisecond})
+	pending := notify.ApprovalPending(notify.ApprovalInfo{RequestID: "4f9c", Action: "restart-connector",
+		Devices: []string{"ftd-1"}, RequestedBy: "ops", ExpiresAt: time.Now()})
+	require.NoError(t, b.svc.Notify(ctx, pending))
+	require.Eventually(t, func() bool { return len(withURL.requests()) == 1 && len(chat.requests()) == 1 },
+		10*time.Second, 20*time.Millisecond)
+	var ev notify.Event
+	require.NoError(t, json.Unmarshal(withURL.requests()[0].body, &ev))
+	require.Equal(t, "https://fleetd.example.net/ui/requests/4f9c", ev.Link)
+	var slack map[string]string
+	require.NoError(t, json.Unmarshal(chat.requests()[0].body, &slack))
+	require.Contains(t, slack["text"], "open: https://fleetd.example.net/ui/requests/4f9c")
+
+	plain := newReceiver(t, 200)
+	b = setup(t, notify.Config{Webhooks: []notify.Webhook{{Name: "json", URL: plain.URL}}, Backoff: 20 * time.Millisecond})
+	require.NoError(t, b.svc.Notify(ctx, pending))
+	require.Eventually(t, func() bool { return len(plain.requests()) == 1 }, 10*time.Second, 20*time.Millisecond)
+	require.NotContains(t, string(plain.requests()[0].body), `"link"`)
+	require.NotContains(t, string(plain.requests()[0].body), "/ui/")
+}

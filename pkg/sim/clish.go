@@ -52,10 +52,14 @@ func (d *Device) loginBanner() string {
 	if d.kind == KindFXOS && !d.fleet.cfg.Exec {
 		return ""
 	}
+	extra := ""
+	if d.banner != "" {
+		extra = d.banner + "\n\n"
+	}
 	return fmt.Sprintf("\nCopyright 2004-%d, Cisco and/or its affiliates. All rights reserved.\n"+
 		"Cisco is a registered trademark of Cisco Systems, Inc.\n"+
-		"All other trademarks are property of their respective owners.\n\n%s\n%s\n\n",
-		copyrightYear(d.rel), d.platformLine(), d.productLine())
+		"All other trademarks are property of their respective owners.\n\n%s\n%s\n\n%s",
+		copyrightYear(d.rel), d.platformLine(), d.productLine(), extra)
 }
 
 const fxosBanner = `Cisco Firepower Extensible Operating System (FX-OS) Software

@@ -38,6 +38,9 @@ type DeviceSpec struct {
 	Version  string // e.g. "6.4.0.9"
 	MgmtIP   string // the management address the device reports; default derived
 	Faults   []Fault
+	// Banner is extra text of the login banner (a site's legal notice,
+	// or, in tests, hostile text that must be shown escaped).
+	Banner string
 }
 
 // FleetConfig says what fleet to simulate. The zero value of every field

@@ -91,6 +91,7 @@ type Device struct {
 	site     string
 	region   string
 	hostname string
+	banner   string
 	domain   string
 	mgmtIP   string
 	model    *model

@@ -128,6 +128,7 @@ func (f *Fleet) newDevice(idx int, spec DeviceSpec, ip netip.Addr, now time.Time
 		site:     spec.Site,
 		region:   SiteRegion(spec.Site),
 		hostname: spec.Hostname,
+		banner:   spec.Banner,
 		domain:   spec.Domain,
 		mgmtIP:   spec.MgmtIP,
 		ip:       ip,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -519,9 +520,22 @@ func (s *shell) prompt() string {
 		return s.expandPS1(s.ps1)
 	}
 	if f.lv == lvRoot {
-		return fmt.Sprintf("root@%s:%s# ", s.d.hostname, displayPath(f.cwd, rootHome))
+		return fmt.Sprintf("root@%s:%s# ", s.d.promptHost(), displayPath(f.cwd, rootHome))
 	}
-	return fmt.Sprintf("%s@%s:%s$ ", s.d.fleet.cfg.Username, s.d.hostname, displayPath(f.cwd, adminHome))
+	return fmt.Sprintf("%s@%s:%s$ ", s.d.fleet.cfg.Username, s.d.promptHost(), displayPath(f.cwd, adminHome))
+}
+
+// promptHost is the hostname as prompts show it: only its letters, digits,
+// '.', '_' and '-' (others become '-'), so that a test can give a device a
+// hostile hostname (markup, quotes) that shows in command output and
+// banners while the prompts stay recognisable.
+func (d *Device) promptHost() string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '-'
+	}, d.hostname)
 }
 
 func (s *shell) expandPS1(ps string) string {
@@ -530,7 +544,7 @@ func (s *shell) expandPS1(ps string) string {
 	if f.lv == lvRoot {
 		user, home, sign = "root", rootHome, "#"
 	}
-	r := strings.NewReplacer(`\u`, user, `\h`, s.d.hostname, `\H`, s.d.fqdn(), `\w`, displayPath(f.cwd, home),
+	r := strings.NewReplacer(`\u`, user, `\h`, s.d.promptHost(), `\H`, s.d.fqdn(), `\w`, displayPath(f.cwd, home),
 		`\W`, lastElem(displayPath(f.cwd, home)), `\$`, sign, `\n`, "\n", `\\`, `\`)
 	return r.Replace(ps)
 }

@@ -256,5 +256,6 @@ func sweepEvent(rep Report) notify.Event {
 	}
 	ev, _ := notify.NewEvent(notify.EventSweepCompleted, "sweep.completed/"+rep.RunID.String(), title, lines,
 		SweepEventData{Schedule: rep.Schedule, Diff: d, RemediationRequests: reqs})
+	ev.Path = notify.RunPath(rep.RunID.String())
 	return ev
 }
