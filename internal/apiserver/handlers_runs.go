@@ -124,6 +124,11 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if opt.Device == "" {
+		if err := s.withIncidents(r.Context(), &run); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, run)
 	return nil
 }

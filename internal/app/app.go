@@ -70,6 +70,7 @@ type App struct {
 	// every service inserts through it.
 	Queue       *jobs.Client
 	Runs        *runs.Service
+	Incidents   *runs.Incidents
 	Remediation *remediate.Service
 	Sweeps      *sweep.Service
 	Notify      *notify.Service
@@ -148,6 +149,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs"))
+	a.Incidents = runs.NewIncidents(pool, IncidentConfig(cfg))
 	a.Remediation = remediate.NewService(pool, remediate.ServiceDeps{Queue: queue,
 		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
 		Notifier: a.Notify, Clock: clock}, RemediationConfig(cfg), log.Named("remediate"))
@@ -208,6 +210,7 @@ func (a *App) APIDeps() apiserver.Deps {
 		Inventory:   a.Inventory,
 		Audit:       apiserver.AuditFromDB(a.Pool),
 		Runs:        a.Runs,
+		Incidents:   a.Incidents,
 		Remediation: a.Remediation,
 		Sweeps:      a.Sweeps,
 		Metrics:     a.Metrics.Handler(),

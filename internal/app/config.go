@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/internal/jobs"
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
@@ -189,6 +190,11 @@ func NotifyConfig(cfg config.Config, log *zap.Logger) notify.Config {
 		out.Webhooks = append(out.Webhooks, notify.Webhook{Name: w.Name, URL: url, Format: w.Format, Events: w.Events})
 	}
 	return out
+}
+
+// IncidentConfig is the incidents' thresholds (incidents.*).
+func IncidentConfig(cfg config.Config) incident.Config {
+	return incident.Config{MinDevices: cfg.Incidents.MinDevices, MinShare: cfg.Incidents.MinShare}
 }
 
 // MetricsRefresherConfig is the database gauges' refresh (metrics.*).

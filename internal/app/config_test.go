@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetd/fleetd/internal/config"
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
@@ -73,6 +74,10 @@ func TestPackageDefaultsMatchFile(t *testing.T) {
 	t.Run("notify", func(t *testing.T) {
 		require.Equal(t, notify.Config{MaxAttempts: notify.DefaultMaxAttempts, Timeout: notify.DefaultTimeout,
 			Backoff: notify.DefaultBackoff, MaxBackoff: notify.DefaultMaxBackoff}, NotifyConfig(def, zap.NewNop()))
+	})
+
+	t.Run("incidents", func(t *testing.T) {
+		require.Equal(t, incident.DefaultConfig(), IncidentConfig(def))
 	})
 
 	t.Run("metrics", func(t *testing.T) {

@@ -253,6 +253,12 @@ func (c Config) Validate() error {
 		p.add("notifications.max_backoff", "%v is shorter than notifications.backoff %v", c.Notifications.MaxBackoff, c.Notifications.Backoff)
 	}
 	positive(&p, "metrics.refresh_interval", c.Metrics.RefreshInterval)
+	if c.Incidents.MinDevices < 2 {
+		p.add("incidents.min_devices", "must be at least 2 (one device is a device problem), got %d", c.Incidents.MinDevices)
+	}
+	if s := c.Incidents.MinShare; !(s > 0 && s <= 1) {
+		p.add("incidents.min_share", "must be a share in (0, 1], got %g", s)
+	}
 
 	return p.err()
 }

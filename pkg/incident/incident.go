@@ -88,6 +88,37 @@ type Result struct {
 	// NotHealthy counts the unhealthy and error devices; Explained those an
 	// incident names.
 	NotHealthy, Explained int
+	// notHealthy is the unhealthy and error devices with their sites.
+	notHealthy map[string]string
+}
+
+// ForSite narrows r to the incidents that name a device of site, and the
+// counts to that site's devices. An incident of another site's FMC that
+// explains this site's FTDs is kept.
+func (r Result) ForSite(site string) Result {
+	out := Result{ByDevice: map[string]int{}, notHealthy: map[string]string{}}
+	for name, s := range r.notHealthy {
+		if s == site {
+			out.notHealthy[name] = s
+			out.NotHealthy++
+		}
+	}
+	for _, in := range r.Incidents {
+		mine := in.Site == site
+		for _, d := range in.Devices {
+			if _, ok := out.notHealthy[d]; ok {
+				mine = true
+				out.Explained++
+			}
+		}
+		if mine {
+			for _, d := range in.Devices {
+				out.ByDevice[d] = len(out.Incidents)
+			}
+			out.Incidents = append(out.Incidents, in)
+		}
+	}
+	return out
 }
 
 const (
@@ -123,7 +154,7 @@ func Find(devs []Device, cfg Config) Result {
 	slices.SortFunc(f.out, func(a, b api.Incident) int {
 		return cmp.Or(cmp.Compare(len(b.Devices), len(a.Devices)), strings.Compare(a.ID, b.ID))
 	})
-	res := Result{Incidents: f.out, ByDevice: map[string]int{}}
+	res := Result{Incidents: f.out, ByDevice: map[string]int{}, notHealthy: map[string]string{}}
 	for i, in := range f.out {
 		for _, d := range in.Devices {
 			res.ByDevice[d] = i
@@ -132,6 +163,7 @@ func Find(devs []Device, cfg Config) Result {
 	for _, d := range devs {
 		if d.Health == string(diagnose.HealthUnhealthy) || d.Health == string(diagnose.HealthError) {
 			res.NotHealthy++
+			res.notHealthy[d.Name] = d.Site
 			if _, ok := res.ByDevice[d.Name]; ok {
 				res.Explained++
 			}
@@ -224,7 +256,7 @@ func (f *finder) add(in api.Incident, devs []*Device) {
 	f.out = append(f.out, in)
 }
 
-func isFTD(d *Device) bool { return d.Kind != "fmc" }
+func isFTD(d *Device) bool   { return d.Kind != "fmc" }
 func anyDevice(*Device) bool { return true }
 
 func checkedFTD(d *Device) bool {
