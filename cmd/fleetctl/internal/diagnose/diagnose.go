@@ -228,7 +228,7 @@ func RenderRun(ios *iostreams.IOStreams, format cmdutil.Format, run api.Run) err
 				groups[k] = g
 			}
 			if g.recommended == "" {
-				g.recommended = d.Recommended
+				g.recommended = recommendedText(d)
 			}
 			g.devices = append(g.devices, d.Device)
 		}
@@ -247,6 +247,9 @@ func RenderRun(ios *iostreams.IOStreams, format cmdutil.Format, run api.Run) err
 		}
 		return list[i].diagnosis < list[j].diagnosis
 	})
+	if err := RenderIncidents(ios, run.Incidents, explainedCount(run), run.Summary.Unhealthy+run.Summary.Error, false); err != nil {
+		return err
+	}
 	t := cmdutil.NewTable(ios)
 	t.Header("diagnosis", "devices", "recommended", "affected")
 	for _, g := range list {
