@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/fleetd/fleetd/pkg/api"
+	"github.com/fleetd/fleetd/pkg/sim"
+)
+
+// planted is a simulated fleet with fleet-level faults planted by fault
+// selectors on top of a random mix, and the incidents fleetd must name.
+type planted struct {
+	*fleet
+	fmc  string              // the FMC whose FTDs are all not-enrolled
+	want map[string][]string // incident ID -> its devices, sorted
+	// random counts the devices carrying a fault of the random mix.
+	random int
+}
+
+// plantFleet builds count devices over emea, amer and apjc with: every
+// device of emea egress-blocked (site-egress), every device on 6.4.0.9
+// eventhandler-disconnected (upgrade; 6.4 runs only in amer), every FTD of
+// one apjc FMC not-enrolled (fmc-rooted without REST evidence), plus a
+// random mix of the same faults elsewhere that must not become incidents.
+func plantFleet(t *testing.T, count int, seed int64, mix string) *planted {
+	t.Helper()
+	base := sim.FleetConfig{Count: count, Seed: seed, Sites: []string{"emea", "amer", "apjc"}, Kinds: "fmc7=4%"}
+	// Which FMC manages the most apjc FTDs does not depend on the faults:
+	// find it on a fleet that is never started.
+	probe, err := sim.NewFleet(base, zap.NewNop())
+	require.NoError(t, err)
+	ftds := map[string]int{}
+	for _, d := range probe.Devices() {
+		if in := d.Info(); in.Site == "apjc" && in.ManagedBy != "" {
+			ftds[in.ManagedBy]++
+		}
+	}
+	fmc := ""
+	for name, n := range ftds {
+		if fmc == "" || n > ftds[fmc] || n == ftds[fmc] && name < fmc {
+			fmc = name
+		}
+	}
+	require.NotEmpty(t, fmc, "no FMC in apjc; change the seed")
+	base.Faults = mix + ",egress-blocked@site=emea,eventhandler-disconnected@version=6.4.0.9,not-enrolled@fmc=" + fmc
+	f := startFleet(t, base)
+	p := &planted{fleet: f, fmc: fmc, want: map[string][]string{}}
+	for _, d := range f.Devices() {
+		in := d.Info()
+		switch {
+		case in.Site == "emea":
+			p.want["site-egress/site=emea"] = append(p.want["site-egress/site=emea"], in.Name)
+		case in.Version == "6.4.0.9":
+			p.want["upgrade/version=6.4.0.9"] = append(p.want["upgrade/version=6.4.0.9"], in.Name)
+		case in.ManagedBy == fmc:
+			p.want["fmc-rooted/fmc="+fmc] = append(p.want["fmc-rooted/fmc="+fmc], in.Name)
+		default:
+			if len(in.Faults) > 0 {
+				p.random++
+			}
+		}
+	}
+	for _, names := range p.want {
+		sort.Strings(names)
+	}
+	return p
+}
+
+// checkIncidents asserts that incidents are exactly the planted ones, each
+// with exactly its devices.
+func (p *planted) checkIncidents(t *testing.T, incidents []api.Incident) {
+	t.Helper()
+	got := map[string][]string{}
+	for _, in := range incidents {
+		got[in.ID] = in.Devices
+		require.NotEmpty(t, in.Fix, in.ID)
+	}
+	require.Equal(t, p.want, got)
+}
+
+func TestIncidentsPlanted(t *testing.T) {
+	t.Parallel()
+	p := plantFleet(t, 90, 3, "egress-blocked=3%,eventhandler-disconnected=3%,not-enrolled=3%,connector-stopped=3%")
+	require.Positive(t, p.random, "the random mix must leave faulty devices outside the planted groups")
+	s := newServer(t, serverOpts{})
+	r := s.ctl("ops-emea", "device", "import", p.inventory)
+	require.Zero(t, r.code, r.stderr)
+
+	var run api.Run
+	r = s.ctlJSON("ops-emea", &run, "diagnose", "--all")
+	require.Equal(t, 3, r.code, r.stderr)
+	p.checkIncidents(t, run.Incidents)
+	for _, d := range run.Devices {
+		for id, names := range p.want {
+			if sort.SearchStrings(names, d.Device) < len(names) && names[sort.SearchStrings(names, d.Device)] == d.Device {
+				require.Equal(t, id, d.Incident, d.Device)
+			}
+		}
+		if d.Incident == "fmc-rooted/fmc="+p.fmc {
+			require.Equal(t, p.fmc, d.RecommendedOn, d.Device)
+		}
+	}
+
+	// People see the incidents first, then the per-diagnosis table.
+	explained := 0
+	for _, names := range p.want {
+		explained += len(names)
+	}
+	r = s.ctl("ops-emea", "runs", "show", run.ID.String())
+	require.Equal(t, 3, r.code, r.stderr)
+	require.True(t, strings.HasPrefix(r.stdout, fmt.Sprintf("3 incidents explain %d of %d unhealthy devices\n",
+		explained, run.Summary.Unhealthy+run.Summary.Error)), r.stdout)
+	require.Contains(t, r.stdout, "fmc-cloud-settings on "+p.fmc)
+
+	// The latest results, per site.
+	var list api.IncidentList
+	r = s.ctlJSON("auditor", &list, "incidents", "--site", "apjc")
+	require.Equal(t, 3, r.code, r.stderr)
+	require.Len(t, list.Incidents, 1)
+	require.Equal(t, "fmc-rooted/fmc="+p.fmc, list.Incidents[0].ID)
+	require.Equal(t, "medium", list.Incidents[0].Confidence, "no FMC REST evidence in these results")
+	r = s.ctlJSON("auditor", &list, "incidents")
+	require.Equal(t, 3, r.code, r.stderr)
+	p.checkIncidents(t, list.Incidents)
+	r = s.ctl("auditor", "incidents", "--site", "nowhere")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "nowhere")
+}
