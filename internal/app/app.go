@@ -151,7 +151,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs"))
 	a.Incidents = runs.NewIncidents(pool, IncidentConfig(cfg))
 	a.Remediation = remediate.NewService(pool, remediate.ServiceDeps{Queue: queue,
-		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
+		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs, Results: pool},
 		Notifier: a.Notify, Clock: clock}, RemediationConfig(cfg), log.Named("remediate"))
 	if a.Sweeps, err = sweep.New(pool, SweepConfig(cfg), sweep.Deps{Runs: a.Runs, Queue: queue, Notifier: a.Notify,
 		Requests: remediationRequester{a.Remediation}, Observer: a.Metrics, Clock: clock}, log.Named("sweep")); err != nil {
