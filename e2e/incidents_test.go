@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -88,7 +89,7 @@ func TestIncidentsPlanted(t *testing.T) {
 	t.Parallel()
 	p := plantFleet(t, 90, 3, "egress-blocked=3%,eventhandler-disconnected=3%,not-enrolled=3%,connector-stopped=3%")
 	require.Positive(t, p.random, "the random mix must leave faulty devices outside the planted groups")
-	s := newServer(t, serverOpts{})
+	s := newServer(t, serverOpts{ExtraYAML: "metrics:\n  refresh_interval: 200ms\n"})
 	r := s.ctl("ops-emea", "device", "import", p.inventory)
 	require.Zero(t, r.code, r.stderr)
 
@@ -131,4 +132,46 @@ func TestIncidentsPlanted(t *testing.T) {
 	r = s.ctl("auditor", "incidents", "--site", "nowhere")
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "nowhere")
+
+	// Fleet health in Prometheus, without a device name in any label.
+	emea := len(p.want["site-egress/site=emea"])
+	var body string
+	require.Eventually(t, func() bool {
+		_, body = s.scrape(t, s.tokens["auditor"])
+		return strings.Contains(body, `fleetd_incidents{kind="site-egress",site="emea"} 1`)
+	}, 20*time.Second, 100*time.Millisecond, "incidents gauge")
+	for _, want := range []string{
+		`fleetd_incidents{kind="fmc-rooted",site="apjc"} 1`,
+		`fleetd_incidents{kind="upgrade",site="amer"} 1`,
+		fmt.Sprintf(`fleetd_devices{health="unhealthy",site="emea"} %d`, emea),
+		fmt.Sprintf(`fleetd_device_diagnoses{diagnosis="egress-blocked",site="emea"} %d`, emea),
+	} {
+		require.Contains(t, body, want)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "fleetd_") {
+			require.NotContains(t, line, "ftd-", "no per-device labels")
+		}
+	}
+
+	// The upstream firewall is fixed: the next run's diff says the
+	// site-egress incident is resolved, and the gauge goes.
+	for _, name := range p.want["site-egress/site=emea"] {
+		p.Device(name).SetFault(sim.FaultHealthy)
+	}
+	var next api.Run
+	r = s.ctlJSON("ops-emea", &next, "diagnose", "--all")
+	require.Equal(t, 3, r.code, r.stderr)
+	var diff api.RunDiff
+	s.ctlJSON("auditor", &diff, "runs", "show", next.ID.String(), "--diff")
+	require.Empty(t, diff.NewIncidents)
+	require.Len(t, diff.ResolvedIncidents, 1)
+	require.Equal(t, "site-egress/site=emea", diff.ResolvedIncidents[0].ID)
+	r = s.ctl("auditor", "runs", "show", next.ID.String(), "--diff")
+	require.Contains(t, r.stdout, "site-egress/site=emea\tresolved")
+	require.Eventually(t, func() bool {
+		_, body = s.scrape(t, s.tokens["auditor"])
+		return !strings.Contains(body, `fleetd_incidents{kind="site-egress"`) &&
+			strings.Contains(body, fmt.Sprintf(`fleetd_devices{health="healthy",site="emea"} %d`, emea))
+	}, 20*time.Second, 100*time.Millisecond, "resolved incident leaves the gauge")
 }

@@ -162,7 +162,7 @@ func LivenessConfig(cfg config.Config) jobs.LivenessConfig {
 
 // SweepConfig is the configured schedules.
 func SweepConfig(cfg config.Config) sweep.Config {
-	var out sweep.Config
+	out := sweep.Config{Incidents: IncidentConfig(cfg)}
 	for _, s := range cfg.Schedules {
 		out.Schedules = append(out.Schedules, sweep.ScheduleConfig{Name: s.Name, Cron: s.Cron, Timezone: s.Timezone,
 			Selector: runs.Selector{All: s.Selector.All, Site: s.Selector.Site, Tag: s.Selector.Tag},
@@ -200,5 +200,5 @@ func IncidentConfig(cfg config.Config) incident.Config {
 // MetricsRefresherConfig is the database gauges' refresh (metrics.*).
 func MetricsRefresherConfig(cfg config.Config) metrics.RefresherConfig {
 	return metrics.RefresherConfig{Interval: cfg.Metrics.RefreshInterval,
-		Queues: queues.All()}
+		Queues: queues.All(), Incidents: IncidentConfig(cfg)}
 }

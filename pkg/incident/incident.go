@@ -172,6 +172,30 @@ func Find(devs []Device, cfg Config) Result {
 	return res
 }
 
+// Changes compares two runs' incidents by ID: those only in cur are new,
+// those only in prev are resolved (nil when none).
+func Changes(prev, cur []api.Incident) (added, resolved []api.Incident) {
+	ids := func(l []api.Incident) map[string]bool {
+		m := map[string]bool{}
+		for _, in := range l {
+			m[in.ID] = true
+		}
+		return m
+	}
+	before, now := ids(prev), ids(cur)
+	for _, in := range cur {
+		if !before[in.ID] {
+			added = append(added, in)
+		}
+	}
+	for _, in := range prev {
+		if !now[in.ID] {
+			resolved = append(resolved, in)
+		}
+	}
+	return added, resolved
+}
+
 type finder struct {
 	cfg    Config
 	devs   []Device
