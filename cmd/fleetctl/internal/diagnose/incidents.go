@@ -74,7 +74,11 @@ func RenderIncidents(ios *iostreams.IOStreams, incidents []api.Incident, explain
 		}
 		return nil
 	}
-	fmt.Fprintf(ios.Out, "%s explain %d of %d unhealthy devices\n\n", plural(len(incidents), "incident"), explained, notHealthy)
+	verb := "explain"
+	if len(incidents) == 1 {
+		verb = "explains"
+	}
+	fmt.Fprintf(ios.Out, "%s %s %d of %d unhealthy devices\n\n", plural(len(incidents), "incident"), verb, explained, notHealthy)
 	t := cmdutil.NewTable(ios)
 	t.Header("incident", "devices", "confidence", "what", "fix")
 	for _, in := range incidents {
