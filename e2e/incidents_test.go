@@ -29,9 +29,9 @@ type planted struct {
 // eventhandler-disconnected (upgrade; 6.4 runs only in amer), every FTD of
 // one apjc FMC not-enrolled (fmc-rooted without REST evidence), plus a
 // random mix of the same faults elsewhere that must not become incidents.
-func plantFleet(t *testing.T, count int, seed int64, mix string) *planted {
+func plantFleet(t *testing.T, count int, seed int64, listen, mix string) *planted {
 	t.Helper()
-	base := sim.FleetConfig{Count: count, Seed: seed, Sites: []string{"emea", "amer", "apjc"}, Kinds: "fmc7=4%"}
+	base := sim.FleetConfig{Count: count, Seed: seed, Sites: []string{"emea", "amer", "apjc"}, Kinds: "fmc7=4%", Listen: listen}
 	// Which FMC manages the most apjc FTDs does not depend on the faults:
 	// find it on a fleet that is never started.
 	probe, err := sim.NewFleet(base, zap.NewNop())
@@ -87,7 +87,7 @@ func (p *planted) checkIncidents(t *testing.T, incidents []api.Incident) {
 
 func TestIncidentsPlanted(t *testing.T) {
 	t.Parallel()
-	p := plantFleet(t, 90, 3, "egress-blocked=3%,eventhandler-disconnected=3%,not-enrolled=3%,connector-stopped=3%")
+	p := plantFleet(t, 90, 3, "", "egress-blocked=3%,eventhandler-disconnected=3%,not-enrolled=3%,connector-stopped=3%")
 	require.Positive(t, p.random, "the random mix must leave faulty devices outside the planted groups")
 	s := newServer(t, serverOpts{ExtraYAML: "metrics:\n  refresh_interval: 200ms\n"})
 	r := s.ctl("ops-emea", "device", "import", p.inventory)
