@@ -81,7 +81,6 @@ var dialIPRE = regexp.MustCompile(`dial tcp (\d{1,3}(?:\.\d{1,3}){3}):\d+`)
 // endpoint fails the upstream firewall was opened for IP addresses instead
 // of the FQDNs (the tech note's case).
 func (f *finder) siteEgress() {
-	checked := func(d *Device) bool { return d.Health != string(diagnose.HealthError) }
 	for _, g := range f.groups(checked, func(d *Device) string { return d.Site },
 		func(d *Device) bool { return has(d, dEgress) }) {
 		if !f.concentrated(g) {
@@ -141,36 +140,40 @@ func (f *finder) siteEgress() {
 	}
 }
 
+// concentratedGroups calls build for each group (of devices in, by key)
+// where the devices match concentrates, and adds the incident it returns.
+func (f *finder) concentratedGroups(in func(*Device) bool, key func(*Device) string, match func(*Device) bool,
+	build func(g *group) api.Incident) {
+	for _, g := range f.groups(in, key, match) {
+		if f.concentrated(g) {
+			f.add(build(g), g.matched)
+		}
+	}
+}
+
+func checked(d *Device) bool { return d.Health != string(diagnose.HealthError) }
+
 // upgrade: eventhandler-disconnected concentrated on one software version.
 func (f *finder) upgrade() {
-	checked := func(d *Device) bool { return d.Health != string(diagnose.HealthError) }
-	for _, g := range f.groups(checked, func(d *Device) string { return d.Version },
-		func(d *Device) bool { return has(d, dEventHandler) }) {
-		if !f.concentrated(g) {
-			continue
-		}
-		f.add(api.Incident{Kind: api.IncidentUpgrade, Scope: "version=" + g.key, Confidence: api.ConfidenceHigh,
-			Evidence: map[string]any{"version": g.key, "devices_of_version": g.all},
-			Summary:  fmt.Sprintf("%d of %d devices on %s have the connector detached from EventHandler", len(g.matched), g.all, g.key),
-			Fix: fmt.Sprintf("the known post-upgrade fault of %s: restart the connector on these devices (fleetctl remediate --restart-connector --from-run RUN_ID), reboot those it does not cure",
-				g.key),
-		}, g.matched)
-	}
+	f.concentratedGroups(checked, func(d *Device) string { return d.Version },
+		func(d *Device) bool { return has(d, dEventHandler) }, func(g *group) api.Incident {
+			return api.Incident{Kind: api.IncidentUpgrade, Scope: "version=" + g.key, Confidence: api.ConfidenceHigh,
+				Evidence: map[string]any{"version": g.key, "devices_of_version": g.all},
+				Summary:  fmt.Sprintf("%d of %d devices on %s have the connector detached from EventHandler", len(g.matched), g.all, g.key),
+				Fix: fmt.Sprintf("the known post-upgrade fault of %s: restart the connector on these devices (fleetctl remediate --restart-connector --from-run RUN_ID), reboot those it does not cure",
+					g.key)}
+		})
 }
 
 // credential: auth-failed on devices sharing one credential.
 func (f *finder) credential() {
-	for _, g := range f.groups(anyDevice, func(d *Device) string { return d.Credential },
-		func(d *Device) bool { return has(d, dAuth) }) {
-		if !f.concentrated(g) {
-			continue
-		}
-		f.add(api.Incident{Kind: api.IncidentCredential, Scope: "credential=" + g.key, Confidence: api.ConfidenceHigh,
-			Evidence: map[string]any{"credential": g.key, "devices_using_it": g.all},
-			Summary:  fmt.Sprintf("%d of %d devices using credential %s refuse it", len(g.matched), g.all, g.key),
-			Fix:      fmt.Sprintf("the secret of credential %s is wrong or expired: update it where fleetd reads it (credentials.%s), then rerun", g.key, g.key),
-		}, g.matched)
-	}
+	f.concentratedGroups(anyDevice, func(d *Device) string { return d.Credential },
+		func(d *Device) bool { return has(d, dAuth) }, func(g *group) api.Incident {
+			return api.Incident{Kind: api.IncidentCredential, Scope: "credential=" + g.key, Confidence: api.ConfidenceHigh,
+				Evidence: map[string]any{"credential": g.key, "devices_using_it": g.all},
+				Summary:  fmt.Sprintf("%d of %d devices using credential %s refuse it", len(g.matched), g.all, g.key),
+				Fix:      fmt.Sprintf("the secret of credential %s is wrong or expired: update it where fleetd reads it (credentials.%s), then rerun", g.key, g.key)}
+		})
 }
 
 // path: unreachable / timeout concentrated on a jump chain, then on a site.
@@ -182,26 +185,18 @@ func (f *finder) path() {
 		}
 		return d.JumpChain
 	}
-	for _, g := range f.groups(anyDevice, chain, lost) {
-		if !f.concentrated(g) {
-			continue
-		}
-		f.add(api.Incident{Kind: api.IncidentPath, Scope: "jump=" + g.key, Confidence: api.ConfidenceHigh,
+	f.concentratedGroups(anyDevice, chain, lost, func(g *group) api.Incident {
+		return api.Incident{Kind: api.IncidentPath, Scope: "jump=" + g.key, Confidence: api.ConfidenceHigh,
 			Evidence: map[string]any{"jump_chain": g.key, "devices_behind_it": g.all, "diagnoses": countCodes(g.matched, dUnreachable, dTimeout)},
 			Summary:  fmt.Sprintf("%d of %d devices behind jump chain %s cannot be reached", len(g.matched), g.all, g.key),
-			Fix:      fmt.Sprintf("check the jump hosts of chain %s (jump_chains.%s): reachable, accepting fleetd's key, forwarding", g.key, g.key),
-		}, g.matched)
-	}
-	for _, g := range f.groups(anyDevice, func(d *Device) string { return d.Site }, lost) {
-		if !f.concentrated(g) {
-			continue
-		}
-		f.add(api.Incident{Kind: api.IncidentPath, Site: g.key, Scope: "site=" + g.key, Confidence: api.ConfidenceMedium,
+			Fix:      fmt.Sprintf("check the jump hosts of chain %s (jump_chains.%s): reachable, accepting fleetd's key, forwarding", g.key, g.key)}
+	})
+	f.concentratedGroups(anyDevice, func(d *Device) string { return d.Site }, lost, func(g *group) api.Incident {
+		return api.Incident{Kind: api.IncidentPath, Site: g.key, Scope: "site=" + g.key, Confidence: api.ConfidenceMedium,
 			Evidence: map[string]any{"devices_of_site": g.all, "diagnoses": countCodes(g.matched, dUnreachable, dTimeout)},
 			Summary:  fmt.Sprintf("%d of %d devices of %s cannot be reached", len(g.matched), g.all, g.key),
-			Fix:      fmt.Sprintf("check the management network path from fleetd to %s (VPN, routing, ACLs): the devices themselves are not the cause", g.key),
-		}, g.matched)
-	}
+			Fix:      fmt.Sprintf("check the management network path from fleetd to %s (VPN, routing, ACLs): the devices themselves are not the cause", g.key)}
+	})
 }
 
 func countCodes(devs []*Device, codes ...string) map[string]int {

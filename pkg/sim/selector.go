@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -41,7 +42,7 @@ func splitFaults(s string) (mix string, sels []faultSelector, err error) {
 			return "", nil, fmt.Errorf("selector %q: %v", part, orMsg(err, "healthy is not a fault"))
 		}
 		key, val, ok := strings.Cut(sel, "=")
-		if !ok || !containsStr(selectorKeys, key) {
+		if !ok || !slices.Contains(selectorKeys, key) {
 			return "", nil, fmt.Errorf("selector %q: want FAULT@KEY=VALUE[=N%%] with KEY one of %s", part, strings.Join(selectorKeys, ", "))
 		}
 		fs := faultSelector{fault: f, key: key, value: val, percent: 100}
@@ -68,15 +69,6 @@ func orMsg(err error, msg string) string {
 		return err.Error()
 	}
 	return msg
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // versionMatches: "6.4.0" selects 6.4.0 and 6.4.0.9, not 6.4.01.
