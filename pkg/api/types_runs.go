@@ -63,6 +63,8 @@ type DeviceResult struct {
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	Checks      json.RawMessage `json:"checks,omitempty"`
 	Transcript  string          `json:"transcript,omitempty"`
+	// SWVersion is the software version the device's login banner named.
+	SWVersion string `json:"sw_version,omitempty"`
 	// Incident is the ID of the run's incident that explains this device,
 	// and RecommendedOn the device the recommendation acts on when it is not
 	// this one (an fmc-rooted incident: the FMC).

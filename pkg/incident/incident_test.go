@@ -91,6 +91,12 @@ func TestFind(t *testing.T) {
 		Evidence: map[string]any{"sendIntrusionEvents": false}}, {ID: "fmc.smart-license", Verdict: "pass"}}
 	fmcRegion := fmcEMEA
 	fmcRegion.Health, fmcRegion.Diagnoses = "unhealthy", []string{"region-mismatch"}
+	fmcRegion.Checks = []incident.Check{{ID: "fmc.cloud-region", Verdict: "fail", Summary: "current region AMERICAS, site emea is eu"}}
+	// An FMC whose SSH checks find its own connector in the wrong region:
+	// no REST evidence about what it tells its FTDs.
+	fmcSSHOnly := fmcEMEA
+	fmcSSHOnly.Health, fmcSSHOnly.Diagnoses = "unhealthy", []string{"region-mismatch"}
+	fmcSSHOnly.Checks = []incident.Check{{ID: "connector.properties", Verdict: "fail"}}
 
 	jumped := emea
 	jumped.JumpChain = "dmz"
@@ -112,6 +118,8 @@ func TestFind(t *testing.T) {
 		{"fmc-rooted region: region-mismatch FTDs of a region-mismatch FMC; its unenrolled FTDs are not explained by it",
 			cat([]incident.Device{fmcRegion}, sick("r", 4, emea, "region-mismatch"), sick("n", 1, emea, "not-enrolled")),
 			[]want{{id: "fmc-rooted/fmc=fmc-emea", devices: names("r", 4), confidence: "high"}}},
+		{"must not fire: an FMC's own SSH region-mismatch is no evidence for its one unenrolled FTD",
+			cat([]incident.Device{fmcSSHOnly}, sick("r", 1, emea, "region-mismatch"), healthy("h", 20, emea)), nil},
 		{"fmc-rooted without FMC evidence: most FTDs of one FMC unenrolled",
 			cat([]incident.Device{fmcEMEA}, sick("e", 8, emea, "not-enrolled"), healthy("h", 2, emea)),
 			[]want{{id: "fmc-rooted/fmc=fmc-emea", devices: names("e", 8), confidence: "medium"}}},

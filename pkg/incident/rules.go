@@ -23,7 +23,18 @@ func (f *finder) fmcRooted() {
 		}
 		fmc := f.byName[g.key]
 		in := api.Incident{Kind: api.IncidentFMCRooted, Scope: "fmc=" + g.key, Evidence: map[string]any{"fmc": g.key}}
-		if fmc != nil && has(fmc, dCloudOff, dRegionMismatch) {
+		// The FMC's own REST checks (fmc.*) failing: its SSH checks can say
+		// region-mismatch about its own connector, which says nothing
+		// about the setting it broadcasts.
+		failing := []map[string]any{}
+		if fmc != nil {
+			for _, c := range fmc.Checks {
+				if c.Verdict == string(diagnose.VerdictFail) && strings.HasPrefix(c.ID, "fmc.") {
+					failing = append(failing, map[string]any{"check": c.ID, "summary": c.Summary, "evidence": c.Evidence})
+				}
+			}
+		}
+		if len(failing) > 0 && has(fmc, dCloudOff, dRegionMismatch) {
 			// The FMC says why. Only the FTDs its fault explains: a
 			// region-mismatch FMC does not explain unenrolled FTDs unless
 			// cloud services are off too, and the other way round.
@@ -38,12 +49,6 @@ func (f *finder) fmcRooted() {
 			}
 			in.Confidence = api.ConfidenceHigh
 			in.Site = fmc.Site
-			failing := []map[string]any{}
-			for _, c := range fmc.Checks {
-				if c.Verdict == string(diagnose.VerdictFail) && strings.HasPrefix(c.ID, "fmc.") {
-					failing = append(failing, map[string]any{"check": c.ID, "summary": c.Summary, "evidence": c.Evidence})
-				}
-			}
 			in.Evidence["fmc_diagnoses"] = fmc.Diagnoses
 			in.Evidence["fmc_checks"] = failing
 			switch {

@@ -31,7 +31,7 @@ func NewIncidents(pool *pgxpool.Pool, cfg incident.Config) *Incidents {
 // ForRun finds the incidents of run id's finished devices.
 func (s *Incidents) ForRun(ctx context.Context, id uuid.UUID) (incident.Result, error) {
 	cols, join := inventory.IncidentFactsSQL("d", "rd.device_id")
-	return s.find(ctx, `SELECT rd.device, rd.site, rd.kind, rd.health, rd.diagnoses,
+	return s.find(ctx, `SELECT rd.device, rd.site, rd.kind, rd.health, rd.diagnoses, rd.sw_version,
 			CASE WHEN rd.health <> 'healthy' THEN rd.checks END, `+cols+`
 		FROM run_devices rd `+join+`
 		WHERE rd.run_id = $1 AND rd.state = 'done'`, id)
@@ -40,7 +40,7 @@ func (s *Incidents) ForRun(ctx context.Context, id uuid.UUID) (incident.Result, 
 // Current finds the incidents of every device's latest result.
 func (s *Incidents) Current(ctx context.Context) (incident.Result, error) {
 	cols, join := inventory.IncidentFactsSQL("d", "s.device_id")
-	return s.find(ctx, `SELECT rd.device, rd.site, rd.kind, rd.health, rd.diagnoses,
+	return s.find(ctx, `SELECT rd.device, rd.site, rd.kind, rd.health, rd.diagnoses, rd.sw_version,
 			CASE WHEN rd.health <> 'healthy' THEN rd.checks END, `+cols+`
 		FROM device_status s JOIN run_devices rd ON rd.run_id = s.run_id AND rd.device_id = s.device_id `+join+`
 		WHERE d.id IS NOT NULL`)
@@ -54,9 +54,15 @@ func (s *Incidents) find(ctx context.Context, q string, args ...any) (incident.R
 	devs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (incident.Device, error) {
 		var d incident.Device
 		var checks []byte
+		var seen string
 		var f inventory.IncidentFacts
-		err := row.Scan(append([]any{&d.Name, &d.Site, &d.Kind, &d.Health, &d.Diagnoses, &checks}, f.IncidentFactsDest()...)...)
-		d.ManagedBy, d.Credential, d.JumpChain, d.Version = f.ManagedBy, f.Credential, f.JumpChain(), f.Version()
+		err := row.Scan(append([]any{&d.Name, &d.Site, &d.Kind, &d.Health, &d.Diagnoses, &seen, &checks}, f.IncidentFactsDest()...)...)
+		d.ManagedBy, d.Credential, d.JumpChain = f.ManagedBy, f.Credential, f.JumpChain()
+		// The inventory's version (a tag, an FMC sync) when it has one, else
+		// what the device's banner said during the check.
+		if d.Version = f.Version(); d.Version == "" {
+			d.Version = seen
+		}
 		d.Checks = incident.ParseChecks(checks)
 		return d, err
 	})
