@@ -173,6 +173,18 @@ func TruncateDiff(d Diff, n int) Diff {
 	}
 	d.NewlyUnhealthy, d.Recovered = cut(d.NewlyUnhealthy), cut(d.Recovered)
 	d.StillBroken, d.Unreachable = cut(d.StillBroken), cut(d.Unreachable)
+	// An incident's device list too: a site-wide one names thousands.
+	cutDevices := func(l []api.Incident) []api.Incident {
+		out := slices.Clone(l)
+		for i := range out {
+			if len(out[i].Devices) > n {
+				out[i].Devices = slices.Clone(out[i].Devices[:n])
+				d.Truncated = true
+			}
+		}
+		return out
+	}
+	d.NewIncidents, d.ResolvedIncidents = cutDevices(d.NewIncidents), cutDevices(d.ResolvedIncidents)
 	return d
 }
 

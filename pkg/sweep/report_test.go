@@ -149,4 +149,9 @@ func TestReportNamesNewAndResolvedIncidents(t *testing.T) {
 	var data sweep.SweepEventData
 	require.NoError(t, json.Unmarshal(events[0].Data, &data))
 	require.Equal(t, "path/site=emea", data.Diff.NewIncidents[0].ID)
+
+	short := sweep.TruncateDiff(d, 2)
+	require.True(t, short.Truncated)
+	require.Equal(t, []string{"ftd-1", "ftd-2"}, short.NewIncidents[0].Devices)
+	require.Len(t, d.NewIncidents[0].Devices, 3, "Truncate copies")
 }
