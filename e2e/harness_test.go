@@ -285,7 +285,13 @@ type result struct {
 // ctl runs fleetctl as the named token's owner.
 func (s *server) ctl(token string, args ...string) result {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	return s.ctlWithin(40*time.Second, token, args...)
+}
+
+// ctlWithin is ctl with its own bound on the command's time.
+func (s *server) ctlWithin(timeout time.Duration, token string, args ...string) result {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "fleetctl"), args...)
 	cmd.Env = append(os.Environ(), "FLEETCTL_SERVER="+s.url, "FLEETCTL_TOKEN="+s.tokens[token],

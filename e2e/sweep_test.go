@@ -148,6 +148,14 @@ func TestScheduledSweepAcrossReplicas(t *testing.T) {
 	_, victimBody := victim.scrape(t, victim.tokens["auditor"])
 	require.Equal(t, 1.0, max(metricValue(body, `fleetd_run_duration_seconds_count{kind="sweep"}`), 0)+
 		max(metricValue(victimBody, `fleetd_run_duration_seconds_count{kind="sweep"}`), 0))
+	// The fleet gauges are read from the database, the same on every replica.
+	require.Eventually(t, func() bool {
+		_, body = survivor.scrape(t, survivor.tokens["auditor"])
+		return metricValue(body, `fleetd_sweep_last_completed_timestamp_seconds{schedule="nightly"}`) >= float64(final.FinishedAt.Unix())
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Equal(t, float64(final.Summary.Unhealthy+final.Summary.Error), metricValue(body, `fleetd_sweep_last_unhealthy{schedule="nightly"}`))
+	require.Equal(t, float64(devices), metricValue(body, `fleetd_sweep_last_devices{schedule="nightly"}`))
+	require.Equal(t, float64(final.Summary.Unhealthy), metricValue(body, `fleetd_devices{health="unhealthy",site="emea"}`))
 	t.Logf("sweep of %d devices over 2 replicas, one killed at %d done and restarted: completed; the other checked %.0f",
 		devices, doneAtKill, checked)
 }

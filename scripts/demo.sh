@@ -17,6 +17,11 @@
 #      the connector and verifies the cure
 #   then the web console's URL (http://$DEMO_LISTEN/ui/) and a token to sign in
 #
+#   then: fleet-level incidents planted with ftdsim's fault selectors (apjc's
+#      egress blocked, one amer FMC's FTDs unenrolled, 6.4.0.9 detached from
+#      EventHandler): diagnose --all names them, fleetctl incidents, /metrics,
+#      a rerun of the unreachable ones and a restart request --from-run
+#
 #   scripts/demo.sh         run it (restarts a previous demo)
 #   scripts/demo.sh stop    stop the demo's fleetd and ftdsim
 #
@@ -33,6 +38,9 @@ DEMO_DEVICES=${DEMO_DEVICES:-300}
 DEMO_SIM_LISTEN=${DEMO_SIM_LISTEN:-127.1.0.1}
 DEMO_SIM_CONTROL=${DEMO_SIM_CONTROL:-127.0.0.1:7022}
 DEMO_FAULTS=${DEMO_FAULTS:-eventhandler-disconnected=8%,egress-blocked=4%,connector-stopped=3%,not-enrolled=2%,region-mismatch=2%,auth-failure=1%}
+# Planted incidents (docs/simulator.md, fault selectors): fmc-amer-00005 manages
+# 9 FTDs with the default --seed 7 and 300 devices.
+DEMO_INCIDENTS=${DEMO_INCIDENTS:-egress-blocked@site=apjc,eventhandler-disconnected@version=6.4.0.9,not-enrolled@fmc=fmc-amer-00005}
 # Port 22 on every simulated address, as on real devices, when we may bind it.
 DEMO_SIM_PORT=${DEMO_SIM_PORT:-$(sim_port)}
 CONFIG=${DEMO_CONFIG:-config/fleetd.example.yaml}
@@ -95,7 +103,7 @@ step_build() {
 
 step_sim() {
 	log "3/8 ftdsim: $DEMO_DEVICES devices from $DEMO_SIM_LISTEN port $DEMO_SIM_PORT, faults $DEMO_FAULTS"
-	nohup "$BIN/ftdsim" --count "$DEMO_DEVICES" --sites emea,amer,apjc --faults "$DEMO_FAULTS" \
+	nohup "$BIN/ftdsim" --count "$DEMO_DEVICES" --sites emea,amer,apjc --faults "$DEMO_FAULTS${DEMO_INCIDENTS:+,$DEMO_INCIDENTS}" \
 		--kinds "ftd=85%,fmc7=8%,fmc6=4%,fxos=3%" --listen "$DEMO_SIM_LISTEN" --port "$DEMO_SIM_PORT" \
 		--time-scale 0.05 --seed 7 --control $DEMO_SIM_CONTROL \
 		--inventory-out "$DEMO_DIR/fleet.csv" --fingerprints-out "$DEMO_DIR/fingerprints.txt" \
@@ -210,6 +218,34 @@ step_console() {
 MSG
 }
 
+step_incidents() {
+	log "extra: fleet-level incidents ($DEMO_INCIDENTS)"
+	local id
+	id=$(ctl diagnose --all --detach -o json | sed -n 's/^ *"id": "\(.*\)",$/\1/p' | head -n1)
+	ctl runs watch "$id" >/dev/null 2>&1 || true
+	show "runs show $id   (diagnose --all; the incidents come first)"
+	{ ctl runs show "$id" || true; } | sed -n 1,7p
+	show "incidents --site apjc"
+	ctl incidents --site apjc || true # exit 3: there is one
+	printf '\n\033[36m$ curl -H "Authorization: Bearer $FLEETCTL_TOKEN" http://%s/metrics | grep ^fleetd_incidents\033[0m\n' "$DEMO_LISTEN" >&2
+	local tok body=""
+	tok=$(grep '^ops-emea=' "$DEMO_DIR/tokens.env" | cut -d= -f2-)
+	for _ in $(seq 1 40); do # the gauges are refreshed every metrics.refresh_interval
+		body=$(curl -fsS -H "Authorization: Bearer $tok" "http://$DEMO_LISTEN/metrics" | grep '^fleetd_incidents{' || true)
+		[ -n "$body" ] && break
+		sleep 1
+	done
+	printf '%s\n' "$body"
+	show "diagnose --rerun $id --only error"
+	{ ctl diagnose --rerun "$id" --only error || true; } | sed -n 1,4p
+	show "remediate --restart-connector --from-run $id   (as ops-emea)"
+	local out req
+	out=$(as ops-emea remediate --restart-connector --from-run "$id" --reason "demo: upgrade incident" -o json)
+	req=$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["id"]); print(len(r["devices"]), "devices:", ", ".join(r["devices"][:6]), "...", file=sys.stderr)')
+	echo "   request $req is pending: it waits for an approver (cancelled here)" >&2
+	{ as ops-emea requests cancel "$req" --reason "demo" || true; } | sed -n 1,2p
+}
+
 main() {
 	mkdir -p "$DEMO_DIR"
 	step_stop
@@ -221,6 +257,7 @@ main() {
 	step_hostkeys
 	step_diagnose
 	step_remediate
+	step_incidents
 	step_console
 	cat <<MSG
 

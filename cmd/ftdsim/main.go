@@ -57,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&c.PortBase, "port-base", 0, "put every device on --listen with ports port-base, port-base+1, ...")
 	fs.Int64Var(&c.Seed, "seed", 1, "seed for host keys, models, versions and the fault mix")
 	fs.StringVar(&o.sites, "sites", "amer", "comma-separated sites, given round-robin (emea→eu, amer→us, apjc→apj)")
-	fs.StringVar(&c.Faults, "faults", "", `fault mix, e.g. "eventhandler-disconnected=10%,egress-blocked=5%"; hostile SSH servers: stall-channel, stall-pty, stall-shell, flood, no-prompt`)
+	fs.StringVar(&c.Faults, "faults", "", `fault mix, e.g. "eventhandler-disconnected=10%,egress-blocked=5%"; hostile SSH servers: stall-channel, stall-pty, stall-shell, flood, no-prompt; selectors plant a fault on a group: "egress-blocked@site=emea", "not-enrolled@fmc=NAME", "eventhandler-disconnected@version=6.4.0[=50%]"`)
 	fs.StringVar(&c.Kinds, "kinds", "", `kind mix, e.g. "ftd=90%,fmc7=5%,fmc6=3%,fxos=2%" (rest: ftd)`)
 	fs.BoolVar(&c.Exec, "exec", false, "bash-like devices that accept exec requests (for Ansible/parallel-ssh)")
 	fs.Float64Var(&c.TimeScale, "time-scale", 1, "multiplies every latency and downtime (0.01 = 100x faster)")

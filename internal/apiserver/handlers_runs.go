@@ -123,6 +123,14 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Incidents with the devices, or once the run is over: progress polls
+	// of a running 10,000-device run do not regroup it twice a second.
+	final := run.Status == runs.StatusCompleted || run.Status == runs.StatusCancelled
+	if opt.Device == "" && (opt.Devices || final) {
+		if err := s.withIncidents(r.Context(), &run); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, run)
 	return nil
 }

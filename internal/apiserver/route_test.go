@@ -105,6 +105,7 @@ func routeSamples() map[string]routeSample {
 			path: func(role string) string { return "/v1/runs/" + e0RunID + "?devices=true" }, want: 200},
 		"GET /v1/runs/{id}/diff": {minRole: viewer, path: fixed("/v1/runs/" + e0RunID + "/diff"), want: 200},
 		"GET /v1/status":         {minRole: viewer, path: fixed("/v1/status?site=emea"), want: 200},
+		"GET /v1/incidents":      {minRole: viewer, path: fixed("/v1/incidents?site=emea"), want: 200},
 
 		"GET /v1/schedules": {minRole: viewer, path: fixed("/v1/schedules"), want: 200},
 		"POST /v1/schedules/{name}/enable": {minRole: operator,

@@ -83,6 +83,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/v1/runs", MinRole: viewer, Summary: "recent runs, newest first (?limit=)", Handler: s.listRuns},
 		{Method: "GET", Path: "/v1/runs/{id}", MinRole: viewer, Summary: "one run (?devices=&checks=&device=&transcript=; transcripts need operator)", Handler: s.getRun},
 		{Method: "GET", Path: "/v1/runs/{id}/diff", MinRole: viewer, Summary: "what changed since the previous completed run of the same kind and selector: newly unhealthy, recovered, still broken (with how many runs in a row), unreachable", Handler: s.runDiff},
+		{Method: "GET", Path: "/v1/incidents", MinRole: viewer, Summary: "fleet-level incidents in every device's latest result (?site=)", Handler: s.listIncidents},
 		{Method: "GET", Path: "/v1/status", MinRole: viewer, Summary: "latest health per device (?site=&diagnosis=&health=)", Handler: s.deviceStatus},
 
 		// Sweep schedules (handlers_sweeps.go): defined in config, switched

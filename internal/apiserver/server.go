@@ -55,6 +55,10 @@ type Deps struct {
 	Audit     AuditLog
 	// Runs serves diagnose runs and device status (handlers_runs.go).
 	Runs Runs
+	// Incidents finds incidents in a run's results and in the latest ones
+	// (handlers_incidents.go). Optional: without it runs carry none and
+	// GET /v1/incidents answers 503.
+	Incidents Incidents
 	// Remediation serves remediation requests (handlers_remediation.go).
 	// Optional: without it those routes answer 503.
 	Remediation Remediation

@@ -34,7 +34,7 @@ func same[T any](v T) T { return v }
 
 func createRequestFromWire(in api.CreateRemediationRequest) remediate.CreateRequest {
 	return remediate.CreateRequest{Action: remediate.Action(in.Action), Devices: in.Devices, Site: in.Site,
-		Diagnosis: in.Diagnosis, At: in.At, InWindow: in.InWindow, Reason: in.Reason}
+		Diagnosis: in.Diagnosis, FromRun: in.FromRun, At: in.At, InWindow: in.InWindow, Reason: in.Reason}
 }
 
 func remediationDeviceToWire(d remediate.DeviceResult) api.RemediationDeviceResult {

@@ -72,6 +72,7 @@ type App struct {
 	// every service inserts through it.
 	Queue       *jobs.Client
 	Runs        *runs.Service
+	Incidents   *runs.Incidents
 	Remediation *remediate.Service
 	Sweeps      *sweep.Service
 	Notify      *notify.Service
@@ -154,8 +155,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs"))
+	a.Incidents = runs.NewIncidents(pool, IncidentConfig(cfg))
 	a.Remediation = remediate.NewService(pool, remediate.ServiceDeps{Queue: queue,
-		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs},
+		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs, Results: pool},
 		Notifier: a.Notify, Clock: clock}, RemediationConfig(cfg), log.Named("remediate"))
 	if a.Sweeps, err = sweep.New(pool, SweepConfig(cfg), sweep.Deps{Runs: a.Runs, Queue: queue, Notifier: a.Notify,
 		Requests: remediationRequester{a.Remediation}, Observer: a.Metrics, Clock: clock}, log.Named("sweep")); err != nil {
@@ -224,6 +226,7 @@ func (a *App) APIDeps() apiserver.Deps {
 		Inventory:   a.Inventory,
 		Audit:       apiserver.AuditFromDB(a.Pool),
 		Runs:        a.Runs,
+		Incidents:   a.Incidents,
 		Remediation: a.Remediation,
 		Sweeps:      a.Sweeps,
 		Metrics:     a.Metrics.Handler(),

@@ -13,6 +13,7 @@ import (
 	"github.com/fleetd/fleetd/internal/console"
 	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/pkg/auth"
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
@@ -163,7 +164,7 @@ func LivenessConfig(cfg config.Config) jobs.LivenessConfig {
 
 // SweepConfig is the configured schedules.
 func SweepConfig(cfg config.Config) sweep.Config {
-	var out sweep.Config
+	out := sweep.Config{Incidents: IncidentConfig(cfg)}
 	for _, s := range cfg.Schedules {
 		out.Schedules = append(out.Schedules, sweep.ScheduleConfig{Name: s.Name, Cron: s.Cron, Timezone: s.Timezone,
 			Selector: runs.Selector{All: s.Selector.All, Site: s.Selector.Site, Tag: s.Selector.Tag},
@@ -194,10 +195,15 @@ func NotifyConfig(cfg config.Config, log *zap.Logger) notify.Config {
 	return out
 }
 
+// IncidentConfig is the incidents' thresholds (incidents.*).
+func IncidentConfig(cfg config.Config) incident.Config {
+	return incident.Config{MinDevices: cfg.Incidents.MinDevices, MinShare: cfg.Incidents.MinShare}
+}
+
 // MetricsRefresherConfig is the database gauges' refresh (metrics.*).
 func MetricsRefresherConfig(cfg config.Config) metrics.RefresherConfig {
 	return metrics.RefresherConfig{Interval: cfg.Metrics.RefreshInterval,
-		Queues: queues.All()}
+		Queues: queues.All(), Incidents: IncidentConfig(cfg)}
 }
 
 // SessionConfig is the console sessions' life (ui.session_idle,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/auth"
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
 	"github.com/fleetd/fleetd/pkg/notify"
@@ -82,6 +83,9 @@ func TestPackageDefaultsMatchFile(t *testing.T) {
 		require.Equal(t, auth.DefaultSessionMaxAge, got.MaxAge, "ui.session_max_age")
 		require.True(t, def.UI.Enabled, "ui.enabled")
 		require.False(t, ConsoleConfig(def, nil).SecureCookies)
+	})
+	t.Run("incidents", func(t *testing.T) {
+		require.Equal(t, incident.DefaultConfig(), IncidentConfig(def))
 	})
 
 	t.Run("metrics", func(t *testing.T) {

@@ -32,6 +32,7 @@ type Config struct {
 	Notifications Notifications         `mapstructure:"notifications" json:"notifications"`
 	Metrics       Metrics               `mapstructure:"metrics" json:"metrics"`
 	UI            UI                    `mapstructure:"ui" json:"ui"`
+	Incidents     Incidents             `mapstructure:"incidents" json:"incidents"`
 }
 
 // Database says where PostgreSQL is.
@@ -328,6 +329,16 @@ type UI struct {
 	SessionMaxAge time.Duration `mapstructure:"session_max_age" json:"session_max_age"`
 }
 
+// Incidents are the thresholds of fleet-level incidents (pkg/incident): a
+// group of devices (a site, an FMC's FTDs, a software version, a
+// credential's users, a jump chain's devices) is one incident when at least
+// MinDevices of them share the diagnosis and they are at least MinShare of
+// the group.
+type Incidents struct {
+	MinDevices int     `mapstructure:"min_devices" json:"min_devices"`
+	MinShare   float64 `mapstructure:"min_share" json:"min_share"`
+}
+
 // Webhook is an HTTP POST target. Chat webhooks embed a secret in the URL, so
 // url_env lets the URL itself live in the environment.
 type Webhook struct {
@@ -387,8 +398,9 @@ func Default() Config {
 		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 2 * time.Second},
 		Notifications: Notifications{MaxAttempts: 8, Timeout: 10 * time.Second, Backoff: 10 * time.Second,
 			MaxBackoff: 30 * time.Minute},
-		Metrics: Metrics{RefreshInterval: 15 * time.Second},
-		UI:      UI{Enabled: true, SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour},
+		UI:        UI{Enabled: true, SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour},
+		Metrics:   Metrics{RefreshInterval: 15 * time.Second},
+		Incidents: Incidents{MinDevices: 3, MinShare: 0.5},
 		Remediation: Remediation{
 			ApprovalTTL:      24 * time.Hour,
 			BatchSize:        10,

@@ -264,6 +264,12 @@ func (c Config) Validate() error {
 			p.add("ui.public_url", "want an absolute http(s) URL without query, e.g. https://fleetd.example.net, got %q", u)
 		}
 	}
+	if c.Incidents.MinDevices < 2 {
+		p.add("incidents.min_devices", "must be at least 2 (one device is a device problem), got %d", c.Incidents.MinDevices)
+	}
+	if s := c.Incidents.MinShare; !(s > 0 && s <= 1) {
+		p.add("incidents.min_share", "must be a share in (0, 1], got %g", s)
+	}
 
 	return p.err()
 }

@@ -82,3 +82,11 @@ func (c *Client) Status(ctx context.Context, f StatusFilter) ([]DeviceStatus, er
 	err := c.do(ctx, "GET", "/v1/status", v, nil, &out)
 	return out, err
 }
+
+// Incidents lists the fleet-level incidents in every device's latest
+// result, narrowed to site when given (GET /v1/incidents).
+func (c *Client) Incidents(ctx context.Context, site string) (IncidentList, error) {
+	var out IncidentList
+	err := c.do(ctx, "GET", "/v1/incidents", query("site", site), nil, &out)
+	return out, err
+}

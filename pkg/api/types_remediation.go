@@ -57,9 +57,12 @@ type CreateRemediationRequest struct {
 	Devices   []string          `json:"devices,omitempty"`
 	Site      string            `json:"site,omitempty"`
 	Diagnosis string            `json:"diagnosis,omitempty"`
-	At        *time.Time        `json:"at,omitempty"`
-	InWindow  bool              `json:"in_window,omitempty"`
-	Reason    string            `json:"reason,omitempty"`
+	// FromRun selects the devices of that run a connector restart cures
+	// (recommended restart-connector): restart-connector only.
+	FromRun  string     `json:"from_run,omitempty"`
+	At       *time.Time `json:"at,omitempty"`
+	InWindow bool       `json:"in_window,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
 }
 
 // RemediationSelector records how a request's device list was chosen.
@@ -67,6 +70,7 @@ type RemediationSelector struct {
 	Devices   []string `json:"devices,omitempty"`
 	Site      string   `json:"site,omitempty"`
 	Diagnosis string   `json:"diagnosis,omitempty"`
+	FromRun   string   `json:"from_run,omitempty"`
 }
 
 // RemediationRequest is a remediation request: the `requests show -o json`

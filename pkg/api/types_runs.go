@@ -43,6 +43,9 @@ type Run struct {
 	FinishedAt  *time.Time     `json:"finished_at"`
 	Summary     RunSummary     `json:"summary"`
 	Devices     []DeviceResult `json:"devices,omitempty"`
+	// Incidents group the run's unhealthy and unreachable devices by root
+	// cause (pkg/incident); absent when there is none.
+	Incidents []Incident `json:"incidents,omitempty"`
 }
 
 // DeviceResult is one device's result within a run.
@@ -60,6 +63,13 @@ type DeviceResult struct {
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	Checks      json.RawMessage `json:"checks,omitempty"`
 	Transcript  string          `json:"transcript,omitempty"`
+	// SWVersion is the software version the device's login banner named.
+	SWVersion string `json:"sw_version,omitempty"`
+	// Incident is the ID of the run's incident that explains this device,
+	// and RecommendedOn the device the recommendation acts on when it is not
+	// this one (an fmc-rooted incident: the FMC).
+	Incident      string `json:"incident,omitempty"`
+	RecommendedOn string `json:"recommended_on,omitempty"`
 }
 
 // DeviceStatus is a device's latest known health (`fleetctl status`).

@@ -55,6 +55,10 @@ type RunDiff struct {
 	// Could not be checked now (unreachable, timeout, auth-failed,
 	// hostkey-mismatch: see diagnoses), whatever it was before.
 	Unreachable []DiffDevice `json:"unreachable"`
+	// Incidents of this run that the previous one did not have (by ID), and
+	// those of the previous run that this one no longer has.
+	NewIncidents      []Incident `json:"new_incidents,omitempty"`
+	ResolvedIncidents []Incident `json:"resolved_incidents,omitempty"`
 	// Truncated says the lists were cut (notifications carry the first ones).
 	Truncated bool `json:"truncated,omitempty"`
 }

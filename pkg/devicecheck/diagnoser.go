@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/pkg/diagnose"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runner"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -47,7 +48,8 @@ func (d *Diagnoser) Diagnose(ctx context.Context, dev runs.Device, checks []stri
 			StartedAt: start, FinishedAt: d.now()}
 	}
 	r := Run(ctx, d.runner, res, checks, d.now)
-	out := runs.Outcome{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Transcript: r.Transcript}
+	out := runs.Outcome{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Transcript: r.Transcript,
+		SWVersion: diagnose.ParseSoftwareVersion(r.Transcript)}
 	if r.Err != nil {
 		out.Health = runs.HealthError
 		out.Diagnoses = []string{r.ErrorClass()}

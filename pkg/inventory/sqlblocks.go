@@ -61,3 +61,35 @@ func DeviceExistsSQL(deviceID string) string {
 func DevicesSQL(alias string) string {
 	return `(SELECT id, name, site, kind, address, tags FROM devices) ` + alias
 }
+
+// IncidentFactsSQL returns the select-list columns and the join that load,
+// for the device whose id is the SQL expression deviceID, what incidents
+// group devices by: the managing FMC, the credential and the tags (the
+// jump chain and, for simulated or tagged fleets, the software version).
+// A LEFT JOIN under alias: a device deleted since gives empty values. Scan
+// the columns with IncidentFactsDest.
+func IncidentFactsSQL(alias, deviceID string) (columns, join string) {
+	a := alias + "."
+	columns = `coalesce(` + a + `managed_by, ''), coalesce(` + a + `credential, ''), coalesce(` + a + `tags, '{}')`
+	join = `LEFT JOIN devices ` + alias + ` ON ` + alias + `.id = ` + deviceID
+	return columns, join
+}
+
+// IncidentFacts is what IncidentFactsSQL's columns load.
+type IncidentFacts struct {
+	ManagedBy  string
+	Credential string
+	Tags       map[string]string
+}
+
+// Version is the device's software version as the inventory knows it: the
+// version tag (ftdsim's inventories carry it; an FMC sync may set it).
+func (f IncidentFacts) Version() string { return f.Tags["version"] }
+
+// JumpChain is the device's jump=NAME tag ("" when it has none).
+func (f IncidentFacts) JumpChain() string { return f.Tags["jump"] }
+
+// IncidentFactsDest returns the scan destinations of IncidentFactsSQL's columns.
+func (f *IncidentFacts) IncidentFactsDest() []any {
+	return []any{&f.ManagedBy, &f.Credential, &f.Tags}
+}

@@ -27,6 +27,16 @@ type Metrics struct {
 	jobs              *prometheus.GaugeVec
 	approvalsPending  prometheus.Gauge
 	refreshErrors     prometheus.Counter
+
+	// Fleet health, read from the database by the Refresher: labels are
+	// sites, health values, diagnosis codes, incident kinds and schedules,
+	// all bounded by the configuration, never device names.
+	fleetDevices       *prometheus.GaugeVec
+	fleetDiagnoses     *prometheus.GaugeVec
+	incidents          *prometheus.GaugeVec
+	sweepLastCompleted *prometheus.GaugeVec
+	sweepLastUnhealthy *prometheus.GaugeVec
+	sweepLastDevices   *prometheus.GaugeVec
 }
 
 // sshClasses bounds the class label to the runner's classes.
@@ -79,9 +89,34 @@ func New() *Metrics {
 			Name: "fleetd_metrics_refresh_errors_total",
 			Help: "Failed refreshes of the database gauges.",
 		}),
+		fleetDevices: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_devices",
+			Help: "Inventory devices by site and latest health (healthy, unhealthy, error, unknown = never checked).",
+		}, []string{"site", "health"}),
+		fleetDiagnoses: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_device_diagnoses",
+			Help: "Inventory devices by site and diagnosis code of their latest result.",
+		}, []string{"site", "diagnosis"}),
+		incidents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_incidents",
+			Help: "Fleet-level incidents in the devices' latest results, by kind and site (\"multi\": the devices span sites).",
+		}, []string{"kind", "site"}),
+		sweepLastCompleted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_sweep_last_completed_timestamp_seconds",
+			Help: "When the schedule's latest completed sweep finished (Unix time).",
+		}, []string{"schedule"}),
+		sweepLastUnhealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_sweep_last_unhealthy",
+			Help: "Devices unhealthy or not checked in the schedule's latest completed sweep.",
+		}, []string{"schedule"}),
+		sweepLastDevices: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fleetd_sweep_last_devices",
+			Help: "Devices in the schedule's latest completed sweep.",
+		}, []string{"schedule"}),
 	}
 	reg.MustRegister(m.devicesChecked, m.results, m.sshErrors, m.runDuration, m.sweepsStarted,
 		m.webhookDeliveries, m.jobs, m.approvalsPending, m.refreshErrors,
+		m.fleetDevices, m.fleetDiagnoses, m.incidents, m.sweepLastCompleted, m.sweepLastUnhealthy, m.sweepLastDevices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series that exist from the start, so rate() and alerts see zeros
 	// rather than nothing.

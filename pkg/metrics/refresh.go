@@ -8,7 +8,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/remediate"
+	"github.com/fleetd/fleetd/pkg/runs"
 )
 
 // RefresherConfig tunes the database gauges' refresh.
@@ -17,6 +19,9 @@ type RefresherConfig struct {
 	Interval time.Duration
 	// Queues always reported (at zero when empty).
 	Queues []string
+	// Incidents are the thresholds the fleetd_incidents gauge counts with
+	// (fleetd's incidents.*).
+	Incidents incident.Config
 }
 
 // queueStates are the states of a job not yet finished.
@@ -25,10 +30,11 @@ var queueStates = []string{"available", "pending", "retryable", "running", "sche
 // Refresher keeps the queue-depth and approvals gauges up to date from
 // PostgreSQL. Every replica refreshes its own copy.
 type Refresher struct {
-	pool *pgxpool.Pool
-	m    *Metrics
-	cfg  RefresherConfig
-	log  *zap.Logger
+	pool      *pgxpool.Pool
+	m         *Metrics
+	cfg       RefresherConfig
+	log       *zap.Logger
+	incidents *runs.Incidents
 }
 
 // DefaultRefreshInterval is RefresherConfig's Interval when unset; it is
@@ -40,13 +46,17 @@ func NewRefresher(pool *pgxpool.Pool, m *Metrics, cfg RefresherConfig, log *zap.
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultRefreshInterval
 	}
-	return &Refresher{pool: pool, m: m, cfg: cfg, log: log}
+	return &Refresher{pool: pool, m: m, cfg: cfg, log: log, incidents: runs.NewIncidents(pool, cfg.Incidents)}
 }
 
 // Snapshot is what one refresh read.
 type Snapshot struct {
 	Jobs             map[string]map[string]int // queue -> state -> count
 	ApprovalsPending int
+	Devices          []runs.SiteCount  // site, health
+	Diagnoses        []runs.SiteCount  // site, diagnosis
+	Incidents        map[[2]string]int // {kind, site} -> incidents
+	Sweeps           []runs.LastSweep
 }
 
 // Run refreshes until ctx ends.
@@ -112,5 +122,51 @@ func (r *Refresher) RefreshOnce(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	r.m.approvalsPending.Set(float64(snap.ApprovalsPending))
-	return snap, nil
+	return snap, r.refreshFleet(ctx, &snap)
+}
+
+// refreshFleet sets the fleet health gauges.
+func (r *Refresher) refreshFleet(ctx context.Context, snap *Snapshot) error {
+	var err error
+	if snap.Devices, err = runs.HealthBySite(ctx, r.pool); err != nil {
+		return err
+	}
+	if snap.Diagnoses, err = runs.DiagnosesBySite(ctx, r.pool); err != nil {
+		return err
+	}
+	if snap.Sweeps, err = runs.LastSweeps(ctx, r.pool); err != nil {
+		return err
+	}
+	res, err := r.incidents.Current(ctx)
+	if err != nil {
+		return err
+	}
+	snap.Incidents = map[[2]string]int{}
+	for _, in := range res.Incidents {
+		site := in.Site
+		if site == "" {
+			site = "multi"
+		}
+		snap.Incidents[[2]string{in.Kind, site}]++
+	}
+	// Reset first: a site whose last unhealthy device recovered, or an
+	// incident that is resolved, must vanish rather than keep its value.
+	r.m.fleetDevices.Reset()
+	for _, c := range snap.Devices {
+		r.m.fleetDevices.WithLabelValues(c.Site, c.Value).Set(float64(c.N))
+	}
+	r.m.fleetDiagnoses.Reset()
+	for _, c := range snap.Diagnoses {
+		r.m.fleetDiagnoses.WithLabelValues(c.Site, c.Value).Set(float64(c.N))
+	}
+	r.m.incidents.Reset()
+	for k, n := range snap.Incidents {
+		r.m.incidents.WithLabelValues(k[0], k[1]).Set(float64(n))
+	}
+	for _, s := range snap.Sweeps {
+		r.m.sweepLastCompleted.WithLabelValues(s.Schedule).Set(float64(s.FinishedAt.Unix()))
+		r.m.sweepLastUnhealthy.WithLabelValues(s.Schedule).Set(float64(s.NotHealthy))
+		r.m.sweepLastDevices.WithLabelValues(s.Schedule).Set(float64(s.Devices))
+	}
+	return nil
 }

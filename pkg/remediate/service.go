@@ -60,6 +60,10 @@ type DeviceSource interface {
 	// DevicesByStatus returns the devices of a site (all sites if empty)
 	// whose latest known status carries the diagnosis (any if empty).
 	DevicesByStatus(ctx context.Context, site, diagnosis string) ([]Device, error)
+	// DevicesRecommendedIn returns the devices of run found unhealthy with
+	// recommended as their cure; the error wraps ErrInvalid when there is
+	// no such run.
+	DevicesRecommendedIn(ctx context.Context, run uuid.UUID, recommended string) ([]Device, error)
 	// DeviceIdentities lets an approval check that the frozen devices are
 	// still the boxes the request was made for.
 	DeviceIdentities
@@ -156,13 +160,16 @@ func NewService(pool *pgxpool.Pool, deps ServiceDeps, cfg Config, log *zap.Logge
 // CreateRequest asks for a remediation. Name devices, or select by Site
 // and/or Diagnosis from the latest device status.
 type CreateRequest struct {
-	Action    Action     `json:"action"`
-	Devices   []string   `json:"devices,omitempty"`
-	Site      string     `json:"site,omitempty"`
-	Diagnosis string     `json:"diagnosis,omitempty"`
-	At        *time.Time `json:"at,omitempty"`
-	InWindow  bool       `json:"in_window,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
+	Action    Action   `json:"action"`
+	Devices   []string `json:"devices,omitempty"`
+	Site      string   `json:"site,omitempty"`
+	Diagnosis string   `json:"diagnosis,omitempty"`
+	// FromRun selects the devices of that run (a UUID) a connector restart
+	// cures; only for restart-connector.
+	FromRun  string     `json:"from_run,omitempty"`
+	At       *time.Time `json:"at,omitempty"`
+	InWindow bool       `json:"in_window,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
 }
 
 // Device names follow inventory's rule (inventory.CheckName), the one
@@ -381,6 +388,21 @@ func (s *Service) resolve(ctx context.Context, req CreateRequest) (Selector, []D
 	var devs []Device
 	var err error
 	switch {
+	case req.FromRun != "" && (len(req.Devices) > 0 || req.Site != "" || req.Diagnosis != ""):
+		return sel, nil, invalid("from_run selects the devices itself: no devices, site or diagnosis with it")
+	case req.FromRun != "":
+		if req.Action != ActionRestartConnector {
+			return sel, nil, invalid("from_run selects the devices a connector restart cures: only with action %s", ActionRestartConnector)
+		}
+		id, perr := uuid.Parse(req.FromRun)
+		if perr != nil {
+			return sel, nil, invalid("from_run %q is not a run id", req.FromRun)
+		}
+		sel.FromRun = id.String()
+		devs, err = s.devices.DevicesRecommendedIn(ctx, id, string(ActionRestartConnector)) // the recommendation is named after the action
+		if err == nil && len(devs) == 0 {
+			return sel, nil, invalid("no device of run %s is cured by a connector restart (recommended restart-connector)", id)
+		}
 	case len(req.Devices) > 0 && (req.Site != "" || req.Diagnosis != ""):
 		return sel, nil, invalid("name devices or select them by site/diagnosis, not both")
 	case len(req.Devices) > 0:

@@ -2,11 +2,13 @@ package remediate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -30,6 +32,29 @@ type IdentityStore interface {
 type InventorySource struct {
 	Inventory IdentityStore
 	Status    StatusLister
+	// Results reads runs' results (a pool): from_run selections.
+	Results runs.Querier
+}
+
+// DevicesRecommendedIn implements DeviceSource.
+func (s InventorySource) DevicesRecommendedIn(ctx context.Context, run uuid.UUID, recommended string) ([]Device, error) {
+	if s.Results == nil {
+		return nil, fmt.Errorf("no run results source configured")
+	}
+	if _, err := runs.LoadHeader(ctx, s.Results, run); errors.Is(err, pgx.ErrNoRows) {
+		return nil, invalid("no run %s", run)
+	} else if err != nil {
+		return nil, fmt.Errorf("load run %s: %w", run, err)
+	}
+	rows, err := runs.DevicesRecommended(ctx, s.Results, run, recommended)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Device
+	}
+	return s.DevicesByName(ctx, names)
 }
 
 // DevicesByName implements DeviceSource. Each device comes with its

@@ -125,6 +125,7 @@ type Selector struct {
 	Devices   []string `json:"devices,omitempty"`
 	Site      string   `json:"site,omitempty"`
 	Diagnosis string   `json:"diagnosis,omitempty"`
+	FromRun   string   `json:"from_run,omitempty"`
 }
 
 // Request is a remediation request: the `requests show -o json` object of

@@ -165,6 +165,7 @@ type resultRow struct {
 	StartedAt   time.Time       `json:"started_at"`
 	FinishedAt  time.Time       `json:"finished_at"`
 	Transcript  string          `json:"transcript"`
+	SWVersion   string          `json:"sw_version"`
 }
 
 // recordSQL writes a batch of results in one statement. The latest status
@@ -174,11 +175,11 @@ var recordSQL = `
 WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
         run_id uuid, device_id uuid, health text, diagnoses text[], recommended text, error text,
-        checks jsonb, attempts int, started_at timestamptz, finished_at timestamptz)
+        checks jsonb, attempts int, started_at timestamptz, finished_at timestamptz, sw_version text)
 ), upd AS (
     UPDATE run_devices rd SET state = 'done', health = i.health, diagnoses = coalesce(i.diagnoses, '{}'),
         recommended = i.recommended, error = i.error, checks = coalesce(i.checks, '[]'), attempts = i.attempts,
-        started_at = i.started_at, finished_at = i.finished_at
+        started_at = i.started_at, finished_at = i.finished_at, sw_version = coalesce(i.sw_version, '')
     FROM input i
     WHERE rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
     RETURNING rd.run_id, rd.device_id, rd.health, rd.diagnoses, rd.recommended, rd.error, rd.finished_at
@@ -219,7 +220,7 @@ func (r *Recorder) flush(ctx context.Context, batch []*pendingResult) error {
 		res := p.res
 		rows[i] = resultRow{RunID: res.RunID, DeviceID: res.DeviceID, Health: res.Health,
 			Diagnoses: res.Diagnoses, Recommended: res.Recommended, Error: res.Error, Checks: res.Checks,
-			Attempts: res.Attempts, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt}
+			Attempts: res.Attempts, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, SWVersion: res.SWVersion}
 		if rows[i].Diagnoses == nil {
 			rows[i].Diagnoses = []string{}
 		}

@@ -201,7 +201,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID, opt GetOptions) (Run, e
 		transcriptCol = `coalesce(t.transcript, '')`
 	}
 	q := `SELECT rd.device, rd.site, rd.kind, rd.state, coalesce(rd.health, ''), rd.diagnoses, rd.recommended,
-		rd.error, rd.attempts, rd.started_at, rd.finished_at, ` + checksCol + `, ` + transcriptCol + `
+		rd.error, rd.attempts, rd.started_at, rd.finished_at, ` + checksCol + `, ` + transcriptCol + `, rd.sw_version
 		FROM run_devices rd LEFT JOIN run_transcripts t ON t.run_id = rd.run_id AND t.device_id = rd.device_id
 		WHERE rd.run_id = $1 AND ($2 = '' OR rd.device = $2) ORDER BY rd.device`
 	rows, err := s.pool.Query(ctx, q, id, opt.Device)
@@ -212,7 +212,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID, opt GetOptions) (Run, e
 		var d DeviceResult
 		var checks []byte
 		err := row.Scan(&d.Device, &d.Site, &d.Kind, &d.State, &d.Health, &d.Diagnoses, &d.Recommended,
-			&d.Error, &d.Attempts, &d.StartedAt, &d.FinishedAt, &checks, &d.Transcript)
+			&d.Error, &d.Attempts, &d.StartedAt, &d.FinishedAt, &checks, &d.Transcript, &d.SWVersion)
 		if len(checks) > 0 && string(checks) != "null" {
 			d.Checks = checks
 		}

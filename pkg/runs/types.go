@@ -79,8 +79,11 @@ type Outcome struct {
 	Error       string // operator-readable; never contains a secret
 	Checks      json.RawMessage
 	Transcript  string
-	StartedAt   time.Time
-	FinishedAt  time.Time
+	// SWVersion is the software version the device's login banner named
+	// ("" when none did).
+	SWVersion  string
+	StartedAt  time.Time
+	FinishedAt time.Time
 	// Transient marks a failure worth another attempt later (the device was
 	// unreachable): the worker returns an error to River, which retries,
 	// until the last attempt, whose outcome is recorded as it is.

@@ -169,10 +169,14 @@ func (c *FleetConfig) validate() error {
 	if c.Port < 0 || c.Port > 65535 || c.PortBase < 0 || c.PortBase+c.Count+len(c.Devices) > 65536 {
 		return errors.New("port out of range")
 	}
-	if _, err := parseMix(c.Faults); err != nil {
+	mix, _, err := splitFaults(c.Faults)
+	if err != nil {
 		return fmt.Errorf("faults: %w", err)
 	}
-	fm, _ := parseMix(c.Faults)
+	if _, err := parseMix(mix); err != nil {
+		return fmt.Errorf("faults: %w", err)
+	}
+	fm, _ := parseMix(mix)
 	for _, e := range fm {
 		if _, err := ParseFault(e.name); err != nil {
 			return fmt.Errorf("faults: %w", err)

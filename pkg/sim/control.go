@@ -18,6 +18,7 @@ type DeviceInfo struct {
 	Address     string      `json:"address"`
 	Model       string      `json:"model"`
 	Version     string      `json:"version"`
+	ManagedBy   string      `json:"managed_by,omitempty"`
 	Fingerprint string      `json:"fingerprint"`
 	Faults      []Fault     `json:"faults"`
 	State       DeviceState `json:"state"`
@@ -38,7 +39,7 @@ func (d *Device) Info() DeviceInfo {
 		faults = []Fault{}
 	}
 	return DeviceInfo{Name: d.name, Kind: d.kind, Site: d.site, Region: d.region, Address: d.Addr(),
-		Model: d.model.tag, Version: d.rel.version, Fingerprint: d.Fingerprint(), Faults: faults, State: d.State()}
+		Model: d.model.tag, Version: d.rel.version, ManagedBy: d.managedBy, Fingerprint: d.Fingerprint(), Faults: faults, State: d.State()}
 }
 
 // faultsBody is the body of PUT/POST /devices/{name}/faults.

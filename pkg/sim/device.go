@@ -84,20 +84,21 @@ const (
 
 // Device is one simulated FMC or FTD.
 type Device struct {
-	fleet    *Fleet
-	index    int
-	name     string
-	kind     Kind
-	site     string
-	region   string
-	hostname string
-	banner   string
-	domain   string
-	mgmtIP   string
-	model    *model
-	rel      *release
-	ip       netip.Addr
-	port     atomic.Int32
+	fleet     *Fleet
+	index     int
+	name      string
+	kind      Kind
+	site      string
+	managedBy string // the FMC of its site that manages it (FTDs; "" when none)
+	region    string
+	hostname  string
+	banner    string
+	domain    string
+	mgmtIP    string
+	model     *model
+	rel       *release
+	ip        netip.Addr
+	port      atomic.Int32
 
 	keyOnce sync.Once
 	signer  ssh.Signer

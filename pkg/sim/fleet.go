@@ -53,44 +53,77 @@ func NewFleet(cfg FleetConfig, log *zap.Logger) (*Fleet, error) {
 		ip = ip.Next()
 		return a
 	}
-	for _, spec := range cfg.Devices {
-		d, err := f.newDevice(idx, spec, nextIP(), now)
-		if err != nil {
-			return nil, err
+	// Every device's spec first (explicit, then generated), so that the
+	// fault selectors can see each device's site, version and FMC.
+	specs := append([]DeviceSpec(nil), cfg.Devices...)
+	for i := range specs {
+		if specs[i].Kind == "" {
+			specs[i].Kind = KindFTD
 		}
-		f.add(d)
-		idx++
+		if specs[i].Site == "" {
+			specs[i].Site = cfg.Sites[i%len(cfg.Sites)]
+		}
 	}
+	explicit := len(specs)
 	if cfg.Count > 0 {
 		r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))
 		kmix, _ := parseMix(cfg.Kinds)
 		kinds := assignMix(kmix, cfg.Count, string(KindFTD), r.Perm(cfg.Count))
-		fmix, _ := parseMix(cfg.Faults)
+		mix, _, _ := splitFaults(cfg.Faults)
+		fmix, _ := parseMix(mix)
 		faults := assignMix(fmix, cfg.Count, string(FaultHealthy), r.Perm(cfg.Count))
 		width := max(5, len(strconv.Itoa(cfg.Count)))
+		names := map[string]bool{}
+		for _, s := range cfg.Devices {
+			names[s.Name] = true
+		}
 		for i := 0; i < cfg.Count; i++ {
 			k, _ := ParseKind(kinds[i])
 			site := cfg.Sites[i%len(cfg.Sites)]
 			spec := DeviceSpec{
-				Name: fmt.Sprintf("%s%s-%s-%0*d", cfg.NamePrefix, k.InventoryKind(), site, width, idx+1),
+				Name: fmt.Sprintf("%s%s-%s-%0*d", cfg.NamePrefix, k.InventoryKind(), site, width, explicit+i+1),
 				Kind: k,
 				Site: site,
 			}
 			if fl := Fault(faults[i]); fl != FaultHealthy {
 				spec.Faults = []Fault{fl}
 			}
-			if _, dup := f.byName[spec.Name]; dup {
+			if names[spec.Name] {
 				return nil, fmt.Errorf("generated device name %q clashes with an explicit device", spec.Name)
 			}
-			d, err := f.newDevice(idx, spec, nextIP(), now)
-			if err != nil {
-				return nil, err
-			}
-			f.add(d)
-			idx++
+			specs = append(specs, spec)
 		}
 	}
+	managers := assignManagers(specs)
+	if _, sels, _ := splitFaults(cfg.Faults); len(sels) > 0 {
+		for i := explicit; i < len(specs); i++ {
+			spec := &specs[i]
+			spec.Version = pickRelease(cfg.Seed, spec.Kind, SiteRegion(spec.Site), spec.Name).version
+			for _, sel := range sels {
+				if sel.matches(cfg.Seed, *spec, managers[i]) {
+					spec.Faults = []Fault{sel.fault}
+				}
+			}
+		}
+	}
+	for i, spec := range specs {
+		d, err := f.newDevice(idx, spec, nextIP(), now)
+		if err != nil {
+			return nil, err
+		}
+		d.managedBy = managers[i]
+		f.add(d)
+		idx++
+	}
 	return f, nil
+}
+
+// pickRelease is a generated device's release: drawn from the seed and its
+// name among those its kind runs in its region.
+func pickRelease(seed int64, k Kind, region, name string) *release {
+	k, _ = ParseKind(string(k))
+	rs := releasesFor(k, region)
+	return rs[devRand(seed, name, "version")%uint64(len(rs))]
 }
 
 func (f *Fleet) add(d *Device) {
@@ -155,8 +188,7 @@ func (f *Fleet) newDevice(idx int, spec DeviceSpec, ip netip.Addr, now time.Time
 	if spec.Version != "" {
 		d.rel = findRelease(spec.Version)
 	} else {
-		rs := releasesFor(kind, d.region)
-		d.rel = rs[devRand(cfg.Seed, spec.Name, "version")%uint64(len(rs))]
+		d.rel = pickRelease(cfg.Seed, kind, d.region, spec.Name)
 	}
 	if cfg.PortBase > 0 {
 		d.port.Store(int32(cfg.PortBase + idx))

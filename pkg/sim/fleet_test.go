@@ -164,3 +164,60 @@ func TestControlAPI(t *testing.T) {
 	require.Equal(t, "show version", detail.CommandLog[0].Line)
 	require.Equal(t, f.Device("a").Fingerprint(), detail.Fingerprint)
 }
+
+func TestFaultSelectors(t *testing.T) {
+	t.Parallel()
+	cfg := FleetConfig{Count: 300, Seed: 7, Sites: []string{"emea", "amer", "apjc"}, Kinds: "fmc7=2%",
+		Faults: "connector-stopped=5%,egress-blocked@site=emea,eventhandler-disconnected@version=6.4.0.9,not-enrolled@fmc=PLACEHOLDER"}
+	// The FMC names depend on the kind mix: find one first.
+	probe, err := NewFleet(FleetConfig{Count: 300, Seed: 7, Sites: cfg.Sites, Kinds: cfg.Kinds}, nil)
+	require.NoError(t, err)
+	fmc := ""
+	for _, d := range probe.devices {
+		if d.kind.InventoryKind() == "fmc" && d.site == "apjc" {
+			fmc = d.name
+			break
+		}
+	}
+	require.NotEmpty(t, fmc)
+	cfg.Faults = strings.Replace(cfg.Faults, "PLACEHOLDER", fmc, 1)
+	f, err := NewFleet(cfg, nil)
+	require.NoError(t, err)
+	var egress, eh, enrol, stopped int
+	for i, d := range f.devices {
+		// The selectors do not change who the devices are.
+		require.Equal(t, probe.devices[i].name, d.name)
+		require.Equal(t, probe.devices[i].rel.version, d.rel.version)
+		require.Equal(t, probe.devices[i].managedBy, d.managedBy)
+
+		switch {
+		case d.site == "emea":
+			require.Equal(t, []Fault{FaultEgressBlocked}, d.Faults(), d.name)
+			egress++
+		case d.rel.version == "6.4.0.9":
+			require.Equal(t, []Fault{FaultEventHandlerDisconnected}, d.Faults(), d.name)
+			eh++
+		case d.managedBy == fmc:
+			require.Equal(t, []Fault{FaultNotEnrolled}, d.Faults(), d.name)
+			enrol++
+		default:
+			require.NotContains(t, d.Faults(), FaultEgressBlocked, d.name)
+			require.NotContains(t, d.Faults(), FaultNotEnrolled, d.name)
+			if len(d.Faults()) > 0 {
+				require.Equal(t, []Fault{FaultConnectorStopped}, d.Faults(), d.name)
+				stopped++
+			}
+		}
+
+	}
+	require.Equal(t, 100, egress)
+	require.Positive(t, eh)
+	require.Positive(t, enrol)
+	require.Positive(t, stopped)
+
+	for _, bad := range []string{"egress-blocked@zone=emea", "nope@site=emea", "healthy@site=emea",
+		"egress-blocked@version=9.9", "egress-blocked@site=", "egress-blocked@site=emea=150%"} {
+		_, err := NewFleet(FleetConfig{Count: 3, Faults: bad}, nil)
+		require.Error(t, err, bad)
+	}
+}

@@ -13,27 +13,14 @@ import (
 var InventoryHeader = []string{"name", "kind", "site", "address", "credential", "tags", "managed_by"}
 
 // WriteInventoryCSV writes the fleet in fleetctl's import format. FTDs are
-// managed by an FMC of their site when the fleet has one.
+// managed by an FMC of their site when the fleet has one (assignManagers).
 func (f *Fleet) WriteInventoryCSV(w io.Writer, credential string) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(InventoryHeader); err != nil {
 		return fmt.Errorf("write inventory header: %w", err)
 	}
-	fmcs := map[string][]string{}
 	for _, d := range f.devices {
-		if d.kind.InventoryKind() == "fmc" {
-			fmcs[d.site] = append(fmcs[d.site], d.name)
-		}
-	}
-	perSite := map[string]int{}
-	for _, d := range f.devices {
-		managedBy := ""
-		if d.kind.InventoryKind() == "ftd" {
-			if m := fmcs[d.site]; len(m) > 0 {
-				managedBy = m[perSite[d.site]%len(m)]
-				perSite[d.site]++
-			}
-		}
+		managedBy := d.managedBy
 		if err := cw.Write([]string{d.name, d.kind.InventoryKind(), d.site, d.inventoryAddress(), credential,
 			d.Tags(), managedBy}); err != nil {
 			return fmt.Errorf("write inventory row %s: %w", d.name, err)

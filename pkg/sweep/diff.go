@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
@@ -33,7 +34,30 @@ const maxStreakRuns = 100
 // selector and checks. A run still going gives a partial diff (Pending
 // counts the devices not done).
 func (s *Service) Diff(ctx context.Context, runID uuid.UUID) (Diff, error) {
-	return computeDiff(ctx, s.pool, runID)
+	d, err := computeDiff(ctx, s.pool, runID)
+	if err != nil {
+		return d, err
+	}
+	return d, s.diffIncidents(ctx, &d)
+}
+
+// diffIncidents names the incidents the run has and the previous run had
+// not (new), and the other way round (resolved), compared by ID.
+func (s *Service) diffIncidents(ctx context.Context, d *Diff) error {
+	cur, err := s.incidents.ForRun(ctx, d.RunID)
+	if err != nil {
+		return err
+	}
+	var prev []api.Incident
+	if d.PreviousRunID != nil {
+		p, err := s.incidents.ForRun(ctx, *d.PreviousRunID)
+		if err != nil {
+			return err
+		}
+		prev = p.Incidents
+	}
+	d.NewIncidents, d.ResolvedIncidents = incident.Changes(prev, cur.Incidents)
+	return nil
 }
 
 func computeDiff(ctx context.Context, q runs.Querier, runID uuid.UUID) (Diff, error) {
@@ -149,7 +173,31 @@ func TruncateDiff(d Diff, n int) Diff {
 	}
 	d.NewlyUnhealthy, d.Recovered = cut(d.NewlyUnhealthy), cut(d.Recovered)
 	d.StillBroken, d.Unreachable = cut(d.StillBroken), cut(d.Unreachable)
+	// An incident's device list too: a site-wide one names thousands.
+	cutDevices := func(l []api.Incident) []api.Incident {
+		out := slices.Clone(l)
+		for i := range out {
+			if len(out[i].Devices) > n {
+				out[i].Devices = slices.Clone(out[i].Devices[:n])
+				d.Truncated = true
+			}
+		}
+		return out
+	}
+	d.NewIncidents, d.ResolvedIncidents = cutDevices(d.NewIncidents), cutDevices(d.ResolvedIncidents)
 	return d
+}
+
+// IncidentLines names d's new and resolved incidents, one line each.
+func IncidentLines(d Diff) []string {
+	var lines []string
+	for _, in := range d.NewIncidents {
+		lines = append(lines, fmt.Sprintf("new incident %s: %s; fix: %s", in.ID, in.Summary, in.Fix))
+	}
+	for _, in := range d.ResolvedIncidents {
+		lines = append(lines, fmt.Sprintf("resolved incident %s (%d devices)", in.ID, len(in.Devices)))
+	}
+	return lines
 }
 
 // DiffLines renders d for people (chat notifications), most urgent first.
@@ -160,6 +208,7 @@ func DiffLines(d Diff, maxPerList int) []string {
 	if d.PreviousRunID == nil {
 		lines = append(lines, "no previous sweep of this selector to compare with")
 	}
+	lines = append(lines, IncidentLines(d)...)
 	section := func(title string, l []DiffDevice, total int, withNights bool) {
 		if total == 0 {
 			return

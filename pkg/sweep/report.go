@@ -245,6 +245,9 @@ func sweepEvent(rep Report) notify.Event {
 	d := TruncateDiff(rep.Diff, notifyListMax)
 	title := fmt.Sprintf("Sweep %s finished: %d newly unhealthy, %d recovered, %d still broken, %d unreachable",
 		rep.Schedule, d.Summary.NewlyUnhealthy, d.Summary.Recovered, d.Summary.StillBroken, d.Summary.Unreachable)
+	if n, r := len(d.NewIncidents), len(d.ResolvedIncidents); n+r > 0 {
+		title += fmt.Sprintf("; %d new incident(s), %d resolved", n, r)
+	}
 	lines := DiffLines(d, 20)
 	lines = append(lines, fmt.Sprintf("details: `fleetctl runs show %s --diff`", rep.RunID))
 	for _, id := range rep.Requests {

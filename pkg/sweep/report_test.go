@@ -3,6 +3,7 @@ package sweep_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +117,41 @@ func TestCompletionHookAndReconciliation(t *testing.T) {
 	ids, err = s.ReconcileReports(ctx)
 	require.NoError(t, err)
 	require.Empty(t, ids, "reported and notified")
+}
+
+// A sweep's diff and its webhook name the incidents that are new since
+// the previous sweep and those that are resolved.
+func TestReportNamesNewAndResolvedIncidents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.addDevices(t, "emea", "ftd-1", "ftd-2", "ftd-3", "ftd-4")
+	s := e.service(t, nightly("nightly"))
+	all := runs.Selector{All: true}
+	e.run(t, runs.KindSweep, "nightly", all, map[string]string{"ftd-1": "egress", "ftd-2": "egress", "ftd-3": "egress", "ftd-4": "healthy"})
+	id := e.run(t, runs.KindSweep, "nightly", all, map[string]string{"ftd-1": "timeout", "ftd-2": "timeout", "ftd-3": "timeout", "ftd-4": "egress"})
+
+	d, err := s.Diff(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, d.NewIncidents, 1)
+	require.Equal(t, "path/site=emea", d.NewIncidents[0].ID)
+	require.Equal(t, []string{"ftd-1", "ftd-2", "ftd-3"}, d.NewIncidents[0].Devices)
+	require.Len(t, d.ResolvedIncidents, 1)
+	require.Equal(t, "site-egress/site=emea", d.ResolvedIncidents[0].ID)
+
+	_, err = s.Report(ctx, id)
+	require.NoError(t, err)
+	events := e.notifier.all()
+	require.Len(t, events, 1)
+	require.Contains(t, events[0].Title, "1 new incident(s), 1 resolved")
+	require.Contains(t, strings.Join(events[0].Lines, "\n"), "new incident path/site=emea: 3 of 4 devices of emea cannot be reached")
+	require.Contains(t, events[0].Lines, "resolved incident site-egress/site=emea (3 devices)")
+	var data sweep.SweepEventData
+	require.NoError(t, json.Unmarshal(events[0].Data, &data))
+	require.Equal(t, "path/site=emea", data.Diff.NewIncidents[0].ID)
+
+	short := sweep.TruncateDiff(d, 2)
+	require.True(t, short.Truncated)
+	require.Equal(t, []string{"ftd-1", "ftd-2"}, short.NewIncidents[0].Devices)
+	require.Len(t, d.NewIncidents[0].Devices, 3, "Truncate copies")
 }

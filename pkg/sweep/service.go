@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
 
+	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/notify"
 	"github.com/fleetd/fleetd/pkg/queues"
 	"github.com/fleetd/fleetd/pkg/runs"
@@ -40,6 +41,9 @@ type Config struct {
 	MaintenanceInterval time.Duration
 	// JobMaxAttempts bounds a sweep start or report job's attempts (default 10).
 	JobMaxAttempts int
+	// Incidents are the thresholds of the incidents a diff names as new
+	// and resolved (fleetd's incidents.*).
+	Incidents incident.Config
 }
 
 // Clock tells the time; tests inject a fixed one.
@@ -88,13 +92,14 @@ type Deps struct {
 
 // Service runs the schedules and reports.
 type Service struct {
-	pool   *pgxpool.Pool
-	cfg    Config
-	log    *zap.Logger
-	clock  Clock
-	crons  map[string]*cron.Schedule
-	deps   Deps
-	byName map[string]ScheduleConfig
+	pool      *pgxpool.Pool
+	cfg       Config
+	log       *zap.Logger
+	clock     Clock
+	crons     map[string]*cron.Schedule
+	deps      Deps
+	byName    map[string]ScheduleConfig
+	incidents *runs.Incidents
 }
 
 // New validates cfg and returns the service; register AddWorkers and
@@ -111,7 +116,7 @@ func New(pool *pgxpool.Pool, cfg Config, deps Deps, log *zap.Logger) (*Service, 
 		clock = systemClock{}
 	}
 	s := &Service{pool: pool, cfg: cfg, log: log, clock: clock, crons: map[string]*cron.Schedule{},
-		deps: deps, byName: map[string]ScheduleConfig{}}
+		deps: deps, byName: map[string]ScheduleConfig{}, incidents: runs.NewIncidents(pool, cfg.Incidents)}
 	for _, sc := range cfg.Schedules {
 		if _, dup := s.byName[sc.Name]; dup || sc.Name == "" {
 			return nil, fmt.Errorf("schedule %q: name missing or used twice", sc.Name)

@@ -88,6 +88,7 @@ unhealthy or unreachable devices.`,
 	root.AddCommand(diagnose.NewCmdDiagnose(f, nil))
 	root.AddCommand(diagnose.NewCmdRuns(f))
 	root.AddCommand(diagnose.NewCmdStatus(f, nil))
+	root.AddCommand(diagnose.NewCmdIncidents(f))
 	root.AddCommand(remediate.NewCmdRemediate(f, nil))
 	root.AddCommand(remediate.NewCmdApprovals(f))
 	root.AddCommand(remediate.NewCmdApprove(f, nil))

@@ -33,6 +33,9 @@ type Options struct {
 	All     bool
 	Checks  []string
 	Detach  bool
+	// Rerun checks again the devices of that run whose health Only names.
+	Rerun string
+	Only  string
 	// PollInterval is how often progress is fetched.
 	PollInterval time.Duration
 }
@@ -41,28 +44,42 @@ type Options struct {
 func NewCmdDiagnose(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Client: f.APIClient, Format: f.OutputFormat, PollInterval: 500 * time.Millisecond}
 	cmd := &cobra.Command{
-		Use:   "diagnose (--site S | --device NAME... | --all) [--check ID]... [--detach]",
+		Use:   "diagnose (--site S | --device NAME... | --all | --rerun RUN_ID [--only unhealthy|error|not-healthy]) [--check ID]... [--detach]",
 		Short: "Run the SSE connector checks on devices and show a verdict per device",
 		Long: `diagnose runs the tech note's checks (SSE connectivity, connector.properties,
 the connector process, EventHandler's socket, the cloud session, connector.log,
 enrolment) on every selected device, over SSH, through fleetd. The run is
 durable: it continues on the server if fleetctl is interrupted.
 
+--rerun RUN_ID checks again just the devices of that run that were not
+healthy (--only unhealthy: checks ran and found a fault; error: could not be
+checked; not-healthy, the default: both), with that run's checks unless
+--check is given.
+
 Exit status: 0 every device healthy; 3 some device unhealthy or not checked
 (unreachable, auth-failed, hostkey-*, timeout); 1 error; 2 bad usage.`,
 		Example: `  fleetctl diagnose --site emea
   fleetctl diagnose --device ftd-ams-01 --device ftd-ams-02 -o json
-  fleetctl diagnose --all --check sse.connectivity --detach`,
+  fleetctl diagnose --all --check sse.connectivity --detach
+  fleetctl diagnose --rerun 0b7e... --only error`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n := 0
-			for _, set := range []bool{opts.Site != "" || opts.Tag != "", len(opts.Devices) > 0, opts.All} {
+			switch opts.Only {
+			case "", onlyNotHealthy, "unhealthy", "error":
+			default:
+				return cmdutil.FlagErrorf("--only %q: want unhealthy, error or not-healthy", opts.Only)
+			}
+			if opts.Only != "" && opts.Rerun == "" {
+				return cmdutil.FlagErrorf("--only goes with --rerun RUN_ID")
+			}
+			for _, set := range []bool{opts.Site != "" || opts.Tag != "", len(opts.Devices) > 0, opts.All, opts.Rerun != ""} {
 				if set {
 					n++
 				}
 			}
 			if n != 1 {
-				return cmdutil.FlagErrorf("give exactly one of --site (with optional --tag), --tag, --device, --all")
+				return cmdutil.FlagErrorf("give exactly one of --site (with optional --tag), --tag, --device, --all, --rerun")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -76,6 +93,8 @@ Exit status: 0 every device healthy; 3 some device unhealthy or not checked
 	cmd.Flags().BoolVar(&opts.All, "all", false, "diagnose the whole inventory")
 	cmd.Flags().StringArrayVar(&opts.Checks, "check", nil, "run only this check (repeat); prerequisites are added")
 	cmd.Flags().BoolVar(&opts.Detach, "detach", false, "print the run id and return without waiting")
+	cmd.Flags().StringVar(&opts.Rerun, "rerun", "", "check again the devices of this run that were not healthy")
+	cmd.Flags().StringVar(&opts.Only, "only", "", "with --rerun: unhealthy, error or not-healthy (default)")
 	return cmd
 }
 
@@ -84,10 +103,17 @@ func diagnoseRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	run, err := c.StartRun(ctx, api.StartRunRequest{
+	req := api.StartRunRequest{
 		Selector: api.Selector{All: opts.All, Site: opts.Site, Tag: opts.Tag, Devices: opts.Devices},
 		Checks:   opts.Checks,
-	})
+	}
+	if opts.Rerun != "" {
+		var nothing bool
+		if req, nothing, err = rerunRequest(ctx, opts, c); err != nil || nothing {
+			return err
+		}
+	}
+	run, err := c.StartRun(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -102,6 +128,39 @@ func diagnoseRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Render(opts.IO, opts.Format(), run, nil)
 	}
 	return waitAndReport(ctx, opts.IO, c, opts.Format(), run, opts.PollInterval)
+}
+
+const onlyNotHealthy = "not-healthy"
+
+// rerunRequest selects the devices of run opts.Rerun whose health opts.Only
+// names. nothing is true (and a line printed) when there is none.
+func rerunRequest(ctx context.Context, opts *Options, c *api.Client) (req api.StartRunRequest, nothing bool, err error) {
+	id, err := parseRunID(opts.Rerun)
+	if err != nil {
+		return req, false, err
+	}
+	prev, err := c.GetRun(ctx, id, api.RunQuery{Devices: true})
+	if err != nil {
+		return req, false, err
+	}
+	only := opts.Only
+	if only == "" {
+		only = onlyNotHealthy
+	}
+	for _, d := range prev.Devices {
+		if d.State == "done" && (d.Health == only || only == onlyNotHealthy && d.Health != "healthy") {
+			req.Selector.Devices = append(req.Selector.Devices, d.Device)
+		}
+	}
+	req.Checks = opts.Checks
+	if len(req.Checks) == 0 {
+		req.Checks = prev.Checks
+	}
+	if len(req.Selector.Devices) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "no device of run %s is %s: nothing to check again\n", id, only)
+		return req, true, nil
+	}
+	return req, false, nil
 }
 
 // waitAndReport follows a run to its end, then prints it and returns the
@@ -228,7 +287,7 @@ func RenderRun(ios *iostreams.IOStreams, format cmdutil.Format, run api.Run) err
 				groups[k] = g
 			}
 			if g.recommended == "" {
-				g.recommended = d.Recommended
+				g.recommended = recommendedText(d)
 			}
 			g.devices = append(g.devices, d.Device)
 		}
@@ -247,6 +306,9 @@ func RenderRun(ios *iostreams.IOStreams, format cmdutil.Format, run api.Run) err
 		}
 		return list[i].diagnosis < list[j].diagnosis
 	})
+	if err := RenderIncidents(ios, run.Incidents, explainedCount(run), run.Summary.Unhealthy+run.Summary.Error, false); err != nil {
+		return err
+	}
 	t := cmdutil.NewTable(ios)
 	t.Header("diagnosis", "devices", "recommended", "affected")
 	for _, g := range list {

@@ -40,6 +40,20 @@ func showDiff(ctx context.Context, o *RunsOptions, c *api.Client, id uuid.UUID) 
 	} else {
 		fmt.Fprintf(out, "run %s (%s, %s) compared with %s\n\n", d.RunID, d.Kind, d.Status, d.PreviousRunID)
 	}
+	if len(d.NewIncidents)+len(d.ResolvedIncidents) > 0 {
+		it := cmdutil.NewTable(o.IO)
+		it.Header("incident", "change", "devices", "what", "fix")
+		for _, in := range d.NewIncidents {
+			it.Row(in.ID, "new", fmt.Sprint(len(in.Devices)), in.Summary, in.Fix)
+		}
+		for _, in := range d.ResolvedIncidents {
+			it.Row(in.ID, "resolved", fmt.Sprint(len(in.Devices)), in.Summary, "")
+		}
+		if err := it.Render(); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
 	t := cmdutil.NewTable(o.IO)
 	t.Header("change", "device", "site", "health", "diagnoses", "before", "runs in a row", "recommended")
 	add := func(change string, list []api.DiffDevice) {

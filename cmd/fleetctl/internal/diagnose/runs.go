@@ -150,6 +150,9 @@ func runsShow(ctx context.Context, o *RunsOptions) error {
 		}
 		return exitFor(run.Summary)
 	}
+	if err := RenderIncidents(o.IO, run.Incidents, explainedCount(run), run.Summary.Unhealthy+run.Summary.Error, false); err != nil {
+		return err
+	}
 	t := cmdutil.NewTable(o.IO)
 	t.Header("device", "site", "health", "diagnoses", "recommended", "error")
 	for _, d := range run.Devices {
@@ -157,7 +160,7 @@ func runsShow(ctx context.Context, o *RunsOptions) error {
 		if d.State == "pending" {
 			health = "pending"
 		}
-		t.Row(d.Device, d.Site, health, strings.Join(d.Diagnoses, ","), d.Recommended, d.Error)
+		t.Row(d.Device, d.Site, health, strings.Join(d.Diagnoses, ","), recommendedText(d), d.Error)
 	}
 	if err := t.Render(); err != nil {
 		return err

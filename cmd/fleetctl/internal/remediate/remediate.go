@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/fleetd/fleetd/cmd/fleetctl/internal/cmdutil"
@@ -36,13 +37,14 @@ func NewCmdRemediate(f *cmdutil.Factory, runF func(context.Context, *RequestOpti
 	var restart, reboot []string
 	var at string
 	cmd := &cobra.Command{
-		Use:   "remediate (--restart-connector | --reboot) (DEVICE... | --site S [--diagnosis CODE]) [--at TIME | --in-window] [--reason TEXT]",
+		Use:   "remediate (--restart-connector | --reboot) (DEVICE... | --site S [--diagnosis CODE] | --from-run RUN_ID) [--at TIME | --in-window] [--reason TEXT]",
 		Short: "Request a remediation; another person approves it before fleetd acts",
 		Long: `Request a connector restart or a reboot. Nothing touches a device until a
 different identity with the approver role runs ` + "`fleetctl approve ID`" + `.
 
 The device list is frozen now: name devices, or select them by --site and/or
---diagnosis from the latest status (` + "`fleetctl status`" + `). The answer shows
+--diagnosis from the latest status (` + "`fleetctl status`" + `), or with --from-run
+the devices of one run whose recommendation is restart-connector. The answer shows
 exactly which commands will run on which devices: a canary first, then
 batches; later batches stop when failures pass the configured threshold.
 
@@ -50,6 +52,7 @@ Reboots need a time: --at (RFC 3339) or --in-window (the site's maintenance
 window; never outside it, even after a fleetd outage).`,
 		Example: `  fleetctl remediate --restart-connector ftd-ams-01 --reason "INC-123 no events in XDR"
   fleetctl remediate --restart-connector --site emea --diagnosis eventhandler-disconnected
+  fleetctl remediate --restart-connector --from-run 0b7e...   # what that run says a restart cures
   fleetctl remediate --reboot ftd-ams-01 --in-window
   fleetctl remediate --reboot ftd-ams-01 --at 2024-06-02T02:30:00+02:00`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,10 +70,18 @@ window; never outside it, even after a fleetd outage).`,
 				return cmdutil.FlagErrorf("give an action: --restart-connector or --reboot")
 			}
 			switch {
+			case req.FromRun != "" && req.Action != api.ActionRestartConnector:
+				return cmdutil.FlagErrorf("--from-run selects the devices a connector restart cures: use it with --restart-connector")
+			case req.FromRun != "" && (len(req.Devices) > 0 || req.Site != "" || req.Diagnosis != ""):
+				return cmdutil.FlagErrorf("--from-run selects the devices itself: no devices, --site or --diagnosis with it")
+			case req.FromRun != "":
+				if _, err := uuid.Parse(req.FromRun); err != nil {
+					return cmdutil.FlagErrorf("--from-run %q is not a run id (a UUID, see `fleetctl runs list`)", req.FromRun)
+				}
 			case len(req.Devices) > 0 && (req.Site != "" || req.Diagnosis != ""):
 				return cmdutil.FlagErrorf("name devices or select them with --site/--diagnosis, not both")
 			case len(req.Devices) == 0 && req.Site == "" && req.Diagnosis == "":
-				return cmdutil.FlagErrorf("which devices? name them, or give --site and/or --diagnosis")
+				return cmdutil.FlagErrorf("which devices? name them, or give --site and/or --diagnosis, or --from-run RUN_ID")
 			}
 			if at != "" {
 				t, err := time.Parse(time.RFC3339, at)
@@ -98,6 +109,7 @@ window; never outside it, even after a fleetd outage).`,
 	fl.Lookup("reboot").NoOptDefVal = noValue
 	fl.StringVar(&opts.Request.Site, "site", "", "select the devices of this site (from the latest status)")
 	fl.StringVar(&opts.Request.Diagnosis, "diagnosis", "", "select devices whose latest status has this diagnosis")
+	fl.StringVar(&opts.Request.FromRun, "from-run", "", "select the devices of this run a connector restart cures (recommended restart-connector)")
 	fl.StringVar(&at, "at", "", "run at this time (RFC 3339), after approval")
 	fl.BoolVar(&opts.Request.InWindow, "in-window", false, "run only inside the site's maintenance window")
 	fl.StringVar(&opts.Request.Reason, "reason", "", "why (ticket, incident); shown to the approver and audited")
