@@ -209,7 +209,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if cfg.UI.Enabled {
 		if a.Console, err = console.New(console.Deps{Log: log, Config: ConsoleConfig(cfg, clock.Now), Sessions: a.Sessions,
 			Inventory: a.Inventory, Runs: a.Runs, Remediation: a.Remediation, Sweeps: a.Sweeps,
-			Audit: apiserver.AuditFromDB(pool)}); err != nil {
+			Audit: apiserver.AuditFromDB(pool), Incidents: a.Incidents}); err != nil {
 			return nil, err
 		}
 	}

@@ -68,6 +68,10 @@ type Deps struct {
 	Remediation apiserver.Remediation
 	Sweeps      apiserver.Sweeps
 	Audit       apiserver.AuditLog
+	// Incidents groups the latest results into fleet-level root causes for
+	// the Fleet page (the service behind GET /v1/incidents). Optional:
+	// without it the page has no incidents section.
+	Incidents apiserver.Incidents
 }
 
 // Console is the web console as an http.Handler for /ui/.

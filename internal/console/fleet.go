@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fleetd/fleetd/pkg/api"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
@@ -18,8 +19,16 @@ type fleetData struct {
 	Sites                                     []siteBar
 	Diagnoses                                 []runs.DiagnosisCount
 	Sweeps                                    sweepChart
-	// Incidents: fleet-level root causes go here when that feature exists
-	// (templates/fleet.html has the section's place, "incidents").
+	// Incidents are the fleet-level root causes of the latest results (the
+	// same as GET /v1/incidents); nil when the console has no incidents
+	// service, which hides the section.
+	Incidents *incidentsView
+}
+
+// incidentsView is the Fleet page's incidents section.
+type incidentsView struct {
+	Incidents             []api.Incident
+	Explained, NotHealthy int
 }
 
 // siteBar is one site's stacked bar: segments in a 0..1000 wide viewBox.
@@ -105,7 +114,15 @@ func (c *Console) fleetPage(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	c.render(w, r, http.StatusOK, "fleet", v, buildFleet(ov, sweeps, c.now()))
+	d := buildFleet(ov, sweeps, c.now())
+	if c.deps.Incidents != nil {
+		res, err := c.deps.Incidents.Current(r.Context())
+		if err != nil {
+			return err
+		}
+		d.Incidents = &incidentsView{Incidents: res.Incidents, Explained: res.Explained, NotHealthy: res.NotHealthy}
+	}
+	c.render(w, r, http.StatusOK, "fleet", v, d)
 	return nil
 }
 
