@@ -159,13 +159,17 @@ type Client struct {
 	http    *http.Client
 	limiter *rate.Limiter
 
-	mu         sync.Mutex // token state and stats
+	// mu serialises logins and refreshes and guards the token state; it is
+	// held across their HTTP exchanges, so that concurrent callers make one.
+	mu         sync.Mutex
 	access     string
 	refresh    string
 	domainUUID string
 	issued     time.Time
 	refreshes  int
-	stats      Stats
+
+	statsMu sync.Mutex
+	stats   Stats
 }
 
 // New checks cfg and returns a client; nothing is sent yet.
@@ -206,15 +210,15 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 // Stats returns what the client did so far.
 func (c *Client) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
 	return c.stats
 }
 
 func (c *Client) count(f func(*Stats)) {
-	c.mu.Lock()
+	c.statsMu.Lock()
 	f(&c.stats)
-	c.mu.Unlock()
+	c.statsMu.Unlock()
 }
 
 func (c *Client) trace(format string, args ...any) {
@@ -349,7 +353,7 @@ func (c *Client) loginLocked(ctx context.Context) error {
 	if err := c.takeTokens(a.header, true); err != nil {
 		return err
 	}
-	c.stats.Logins++
+	c.count(func(s *Stats) { s.Logins++ })
 	c.refreshes = 0
 	return nil
 }
@@ -395,7 +399,7 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 		return err
 	}
 	c.refreshes++
-	c.stats.Refreshes++
+	c.count(func(s *Stats) { s.Refreshes++ })
 	return nil
 }
 

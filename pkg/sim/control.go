@@ -11,16 +11,21 @@ var marshalAuthorizedKey = ssh.MarshalAuthorizedKey
 
 // DeviceInfo is a device as the control API lists it.
 type DeviceInfo struct {
-	Name        string      `json:"name"`
-	Kind        Kind        `json:"kind"`
-	Site        string      `json:"site"`
-	Region      string      `json:"region"`
-	Address     string      `json:"address"`
-	Model       string      `json:"model"`
-	Version     string      `json:"version"`
-	Fingerprint string      `json:"fingerprint"`
-	Faults      []Fault     `json:"faults"`
-	State       DeviceState `json:"state"`
+	Name        string `json:"name"`
+	Kind        Kind   `json:"kind"`
+	Site        string `json:"site"`
+	Region      string `json:"region"`
+	Address     string `json:"address"`
+	Model       string `json:"model"`
+	Version     string `json:"version"`
+	Fingerprint string `json:"fingerprint"`
+	// ManagedBy is an FTD's FMC; APIAddress and APIFingerprint an FMC's
+	// REST API and its certificate.
+	ManagedBy      string      `json:"managed_by,omitempty"`
+	APIAddress     string      `json:"api_address,omitempty"`
+	APIFingerprint string      `json:"api_fingerprint,omitempty"`
+	Faults         []Fault     `json:"faults"`
+	State          DeviceState `json:"state"`
 }
 
 // DeviceDetail adds the counters and the command log.
@@ -28,6 +33,7 @@ type DeviceDetail struct {
 	DeviceInfo
 	PresentedFingerprint string         `json:"presented_fingerprint"`
 	Counters             Counters       `json:"counters"`
+	APICounters          *APICounters   `json:"api_counters,omitempty"`
 	CommandLog           []CommandEntry `json:"command_log"`
 }
 
@@ -38,7 +44,8 @@ func (d *Device) Info() DeviceInfo {
 		faults = []Fault{}
 	}
 	return DeviceInfo{Name: d.name, Kind: d.kind, Site: d.site, Region: d.region, Address: d.Addr(),
-		Model: d.model.tag, Version: d.rel.version, Fingerprint: d.Fingerprint(), Faults: faults, State: d.State()}
+		Model: d.model.tag, Version: d.rel.version, Fingerprint: d.Fingerprint(), Faults: faults, State: d.State(),
+		ManagedBy: d.ManagedBy(), APIAddress: d.APIAddr(), APIFingerprint: d.APIFingerprint()}
 }
 
 // faultsBody is the body of PUT/POST /devices/{name}/faults.
@@ -83,8 +90,13 @@ func (f *Fleet) ControlHandler() http.Handler {
 	mux.HandleFunc("GET /devices/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if d := dev(w, r); d != nil {
 			log := d.CommandEntries()
-			writeJSON(w, http.StatusOK, DeviceDetail{DeviceInfo: d.Info(), Counters: d.Counters(), CommandLog: log,
-				PresentedFingerprint: ssh.FingerprintSHA256(d.PresentedHostKey())})
+			detail := DeviceDetail{DeviceInfo: d.Info(), Counters: d.Counters(), CommandLog: log,
+				PresentedFingerprint: ssh.FingerprintSHA256(d.PresentedHostKey())}
+			if d.api != nil {
+				c := d.APICounters()
+				detail.APICounters = &c
+			}
+			writeJSON(w, http.StatusOK, detail)
 		}
 	})
 	setFaults := func(replace bool) http.HandlerFunc {

@@ -137,6 +137,12 @@ type Device struct {
 
 	cmdlog  []cmdEntry
 	cmdNext int
+
+	// The FMC REST API (fmcapi.go): api is nil for an FTD; managedBy is an
+	// FTD's FMC, managed an FMC's FTDs. Set before Start, then read-only.
+	api       *fmcAPI
+	managedBy *Device
+	managed   []*Device
 }
 
 // Name is the device's inventory name.
@@ -397,6 +403,7 @@ func (d *Device) removeFaultLocked(f Fault, now time.Time) {
 
 // State returns a snapshot of the device's condition.
 func (d *Device) State() DeviceState {
+	fmcOff, _ := d.fmcBlocks() // the FMC's lock before, never inside, the device's
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.connectorStatusLocked(time.Now())
@@ -405,7 +412,7 @@ func (d *Device) State() DeviceState {
 		Connector:             st.state,
 		ConnectorPID:          st.pid,
 		EventHandlerConnected: st.running && !d.ehBroken,
-		Enrolled:              d.enrolled,
+		Enrolled:              d.enrolled && !fmcOff,
 		BootedAt:              d.bootedAt,
 		ActiveConnections:     len(d.conns),
 	}

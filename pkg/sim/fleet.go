@@ -90,6 +90,13 @@ func NewFleet(cfg FleetConfig, log *zap.Logger) (*Fleet, error) {
 			idx++
 		}
 	}
+	named := map[string]string{}
+	for _, spec := range cfg.Devices {
+		named[spec.Name] = spec.ManagedBy
+	}
+	if err := f.assignManagers(named); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -228,6 +235,12 @@ func (f *Fleet) Start(ctx context.Context) error {
 			_ = f.Close()
 			return err
 		}
+		if d.api != nil && !f.cfg.NoAPI {
+			if err := f.listenAPI(d); err != nil {
+				_ = f.Close()
+				return err
+			}
+		}
 	}
 	for _, d := range f.devices {
 		if d.flags.has(FaultFlapping) {
@@ -323,6 +336,7 @@ func (f *Fleet) Close() error {
 		d.flapGen++
 		d.mu.Unlock()
 		d.takeDown()
+		d.closeAPI()
 	}
 	f.wg.Wait()
 	return nil
