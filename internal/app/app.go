@@ -76,6 +76,7 @@ type App struct {
 	Metrics     *metrics.Metrics
 	Runner      *runner.Runner
 	Targets     *targets.Resolver
+	FMCs        *targets.FMCs
 	// Actions are remediation's device actions over Runner.
 	Actions *remediate.RunnerActions
 
@@ -131,6 +132,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.FMCs = targets.NewFMCs(cfg, a.Inventory, a.Inventory)
 	if a.Targets, err = targets.New(cfg, a.Inventory); err != nil {
 		return nil, err
 	}
@@ -177,7 +179,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Workers {
 		workers = river.NewWorkers()
 		a.locks = runs.NewSessionLocks(pool, log.Named("session-locks"))
-		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, log.Named("diagnose"))
+		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, a.FMCs, log.Named("diagnose"))
 		river.AddWorker(workers, runs.NewDiagnoseWorker(pool, diag, a.recorder, jcfg.JobTimeout, log.Named("worker")).
 			WithSessionLocks(a.locks, sessionLockSnooze))
 		a.Sweeps.AddWorkers(workers)
@@ -210,6 +212,7 @@ func (a *App) APIDeps() apiserver.Deps {
 		Runs:        a.Runs,
 		Remediation: a.Remediation,
 		Sweeps:      a.Sweeps,
+		FMCs:        a.FMCs,
 		Metrics:     a.Metrics.Handler(),
 	}
 }

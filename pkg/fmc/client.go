@@ -221,9 +221,24 @@ func (c *Client) count(f func(*Stats)) {
 	c.statsMu.Unlock()
 }
 
-func (c *Client) trace(format string, args ...any) {
+type traceKey struct{}
+
+// WithTrace makes the requests made with ctx also report their exchange
+// lines to fn (a diagnose's transcript), as Config.Trace does.
+func WithTrace(ctx context.Context, fn func(line string)) context.Context {
+	return context.WithValue(ctx, traceKey{}, fn)
+}
+
+func (c *Client) trace(ctx context.Context, format string, args ...any) {
+	if c.cfg.Trace == nil && ctx.Value(traceKey{}) == nil {
+		return
+	}
+	line := fmt.Sprintf(format, args...)
 	if c.cfg.Trace != nil {
-		c.cfg.Trace(fmt.Sprintf(format, args...))
+		c.cfg.Trace(line)
+	}
+	if fn, ok := ctx.Value(traceKey{}).(func(string)); ok && fn != nil {
+		fn(line)
 	}
 }
 
@@ -294,7 +309,7 @@ func (c *Client) once(ctx context.Context, method, path string, header http.Head
 	start := c.cfg.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.trace("%s %s: %v", method, path, redactURLError(err))
+		c.trace(ctx, "%s %s: %v", method, path, redactURLError(err))
 		return answer{}, fmt.Errorf("fmc: %s %s: %w", method, path, redactURLError(err))
 	}
 	defer resp.Body.Close()
@@ -303,10 +318,10 @@ func (c *Client) once(ctx context.Context, method, path string, header http.Head
 		return answer{}, fmt.Errorf("fmc: %s %s: reading the answer: %w", method, path, err)
 	}
 	if int64(len(body)) > c.cfg.MaxBodyBytes {
-		c.trace("%s %s -> %d, body over %d bytes: refused", method, path, resp.StatusCode, c.cfg.MaxBodyBytes)
+		c.trace(ctx, "%s %s -> %d, body over %d bytes: refused", method, path, resp.StatusCode, c.cfg.MaxBodyBytes)
 		return answer{}, fmt.Errorf("fmc: %s %s: %w (%d bytes)", method, path, ErrBodyTooLarge, c.cfg.MaxBodyBytes)
 	}
-	c.trace("%s %s -> %d (%s)", method, path, resp.StatusCode, c.cfg.Now().Sub(start).Round(time.Millisecond))
+	c.trace(ctx, "%s %s -> %d (%s)", method, path, resp.StatusCode, c.cfg.Now().Sub(start).Round(time.Millisecond))
 	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
