@@ -146,6 +146,13 @@ func (f *FMCs) Check(ctx context.Context, d inventory.Device, env diagnose.Env, 
 	if !f.Enabled(d) {
 		return nil, false
 	}
+	// Bounded like an SSH session: a hostile or stalled FMC costs at most
+	// session_timeout (R7).
+	if st := f.cfg.Runner.SessionTimeout; st > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st)
+		defer cancel()
+	}
 	c, err := f.Client(d)
 	if err != nil {
 		out := make([]diagnose.CheckResult, 0, len(diagnose.FMCCheckIDs()))

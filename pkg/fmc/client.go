@@ -262,8 +262,11 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 		var wait time.Duration
 		switch {
 		case err != nil:
+			// A refused certificate is not retried, nor a request that
+			// timed out: an FMC too slow once is slow again, and the
+			// caller's bound (the session timeout) is better spent elsewhere.
 			if errors.Is(err, ErrCertificateUnknown) || errors.Is(err, ErrCertificateMismatch) ||
-				errors.Is(err, ErrBodyTooLarge) || ctx.Err() != nil || isTLSTrustError(err) {
+				errors.Is(err, ErrBodyTooLarge) || ctx.Err() != nil || isTLSTrustError(err) || isTimeout(err) {
 				return answer{}, err
 			}
 			wait = backoff
@@ -277,6 +280,9 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 		case a.status >= 500:
 			c.count(func(s *Stats) { s.ServerErrors++ })
 			wait = backoff
+			if ra, err := strconv.Atoi(a.header.Get("Retry-After")); err == nil && ra >= 0 && a.status == http.StatusServiceUnavailable {
+				wait = time.Duration(ra) * time.Second
+			}
 			err = &StatusError{Method: method, Path: path, Status: a.status, Body: snippet(a.body)}
 		default:
 			return a, nil
@@ -333,6 +339,11 @@ func redactURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func isTLSTrustError(err error) bool {

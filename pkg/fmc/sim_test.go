@@ -220,7 +220,7 @@ func TestRateLimitedAnswersBackOff(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.SmartLicense(ctx) // the 3rd request: 429, a backoff, then served
 	require.NoError(t, err)
-	require.Equal(t, []time.Duration{fmc.DefaultRateLimitBackoff}, sl.waits)
+	require.Equal(t, []time.Duration{time.Second}, sl.waits, "the 429's Retry-After: 1")
 	require.Equal(t, 1, c.Stats().RateLimited)
 
 	// Still limited after every attempt: a capped number of tries, then an error.
@@ -229,7 +229,7 @@ func TestRateLimitedAnswersBackOff(t *testing.T) {
 	_, err = c.SmartLicense(ctx)
 	require.ErrorContains(t, err, "gave up after 4 attempts")
 	require.ErrorContains(t, err, "HTTP 429")
-	require.Equal(t, []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second}, sl.waits)
+	require.Equal(t, []time.Duration{time.Second, time.Second, time.Second}, sl.waits)
 }
 
 func TestServerErrorsRetriedUpToTheCap(t *testing.T) {
@@ -240,7 +240,7 @@ func TestServerErrorsRetriedUpToTheCap(t *testing.T) {
 	_, err := c.Domain(context.Background())
 	require.ErrorContains(t, err, "gave up after 4 attempts")
 	require.ErrorContains(t, err, "HTTP 503")
-	require.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, sl.waits, "doubling backoff")
+	require.Equal(t, []time.Duration{time.Second, time.Second, time.Second}, sl.waits, "the 503's Retry-After: 1")
 	require.EqualValues(t, 4, l.fmc.APICounters().Requests)
 	require.Equal(t, 4, c.Stats().ServerErrors)
 }
@@ -345,4 +345,18 @@ func TestBadLoginIsNotRetried(t *testing.T) {
 	require.ErrorIs(t, err, fmc.ErrLoginFailed)
 	require.Empty(t, sl.waits)
 	require.NotContains(t, err.Error(), "wrong")
+}
+
+// An FMC that refuses connections is tried MaxAttempts times, with a
+// backoff between tries.
+func TestUnreachableFMCRetriedUpToTheCap(t *testing.T) {
+	t.Parallel()
+	n := 0
+	c, err := fmc.New(fmc.Config{Address: "127.12.200.1:1", Username: "u", TLS: fmc.TLS{Pin: &memPins{}},
+		MaxAttempts: 3,
+		Sleep: func(context.Context, time.Duration) error { n++; return nil }})
+	require.NoError(t, err)
+	_, err = c.Domain(context.Background())
+	require.Error(t, err, "nothing listens there")
+	require.Equal(t, 2, n, "connection refused is retried with backoff, up to the cap")
 }

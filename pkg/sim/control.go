@@ -63,6 +63,8 @@ type faultsBody struct {
 //	DELETE /devices/{name}/faults        clears all
 //	DELETE /devices/{name}/faults/{f}    clears one
 //	POST   /devices/{name}/reboot        reboots it
+//	POST   /devices/{name}/release       an FTD's FMC no longer lists it (deleted on the FMC)
+//	POST   /devices/{name}/rename-on-fmc {"name":"x"}: its FMC lists it under that name
 //	GET    /fingerprints                 "name SHA256:..." lines
 //	GET    /inventory.csv                the import CSV (?credential=lab)
 //	GET    /counters                     fleet totals
@@ -158,6 +160,34 @@ func (f *Fleet) ControlHandler() http.Handler {
 			d.Reboot()
 			writeJSON(w, http.StatusAccepted, d.Info())
 		}
+	})
+	// The FMC's side of an FTD: deleted from, or renamed on, its FMC.
+	mux.HandleFunc("POST /devices/{name}/release", func(w http.ResponseWriter, r *http.Request) {
+		if d := dev(w, r); d != nil {
+			if err := d.Release(); err != nil {
+				writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, d.Info())
+		}
+	})
+	mux.HandleFunc("POST /devices/{name}/rename-on-fmc", func(w http.ResponseWriter, r *http.Request) {
+		d := dev(w, r)
+		if d == nil {
+			return
+		}
+		var body struct {
+			Name string `json:"name"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&body); err != nil || body.Name == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"name": "..."}`})
+			return
+		}
+		if err := d.RenameOnFMC(body.Name); err != nil {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, d.Info())
 	})
 	mux.HandleFunc("GET /fingerprints", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -139,10 +139,9 @@ type Device struct {
 	cmdNext int
 
 	// The FMC REST API (fmcapi.go): api is nil for an FTD; managedBy is an
-	// FTD's FMC, managed an FMC's FTDs. Set before Start, then read-only.
+	// FTD's FMC, set before Start, then read-only.
 	api       *fmcAPI
 	managedBy *Device
-	managed   []*Device
 }
 
 // Name is the device's inventory name.

@@ -38,6 +38,9 @@ type fmcAPI struct {
 	cert     tls.Certificate
 
 	mu        sync.Mutex
+	managed   []*Device            // the FTDs devicerecords lists (Release and Rename change it)
+	names     map[*Device]string   // a managed FTD's name on the FMC when renamed there
+	issued    []string             // every token handed out (tests check none leaks)
 	tokens    map[string]*apiToken // by access token
 	byRefresh map[string]*apiToken
 	recent    []time.Time // request times within the last minute (api-rate-limit)
@@ -136,7 +139,7 @@ func (f *Fleet) assignManagers(named map[string]string) error {
 	fmcs := map[string][]*Device{}
 	for _, d := range f.devices {
 		if d.kind.InventoryKind() == "fmc" {
-			d.api = &fmcAPI{tokens: map[string]*apiToken{}, byRefresh: map[string]*apiToken{}}
+			d.api = &fmcAPI{tokens: map[string]*apiToken{}, byRefresh: map[string]*apiToken{}, names: map[*Device]string{}}
 			fmcs[d.site] = append(fmcs[d.site], d)
 		}
 	}
@@ -156,7 +159,7 @@ func (f *Fleet) assignManagers(named map[string]string) error {
 			perSite[d.site]++
 		}
 		if d.managedBy != nil {
-			d.managedBy.managed = append(d.managedBy.managed, d)
+			d.managedBy.api.managed = append(d.managedBy.api.managed, d)
 		}
 	}
 	return nil
@@ -293,9 +296,16 @@ func (d *Device) apiHandler() http.Handler {
 			return
 		}
 		expanded := r.URL.Query().Get("expanded") == "true"
-		items := make([]any, 0, len(d.managed))
-		for _, m := range d.managed {
-			items = append(items, m.deviceRecord(expanded))
+		d.api.mu.Lock()
+		managed := append([]*Device(nil), d.api.managed...)
+		names := make([]string, len(managed))
+		for i, m := range managed {
+			names[i] = d.api.names[m]
+		}
+		d.api.mu.Unlock()
+		items := make([]any, 0, len(managed))
+		for i, m := range managed {
+			items = append(items, m.deviceRecord(names[i], expanded))
 		}
 		d.writePage(w, r, items)
 	}))
@@ -328,6 +338,7 @@ func (d *Device) apiFaults(next http.Handler) http.Handler {
 			}
 		}
 		if d.hasFlag(FaultAPIRateLimit) && !d.api.allow(cfg.APIRateLimit) {
+			w.Header().Set("Retry-After", "1")
 			apiError(w, http.StatusTooManyRequests, "Too many requests")
 			return
 		}
@@ -364,6 +375,9 @@ func (d *Device) issueToken(w http.ResponseWriter, refreshes int) {
 	a.mu.Lock()
 	a.tokens[t.access] = t
 	a.byRefresh[t.refresh] = t
+	if len(a.issued) < 10_000 {
+		a.issued = append(a.issued, t.access, t.refresh)
+	}
 	a.mu.Unlock()
 	h := w.Header()
 	h.Set("X-auth-access-token", t.access)
@@ -423,8 +437,11 @@ func (d *Device) writePage(w http.ResponseWriter, r *http.Request, items []any) 
 // deviceRecord is the FTD as its FMC's devicerecords lists it. hostName is
 // where fleetd reaches it: the simulated address (with the port when it is
 // not 22, a liberty real FMCs do not need).
-func (d *Device) deviceRecord(expanded bool) map[string]any {
-	rec := map[string]any{"id": d.uuid(), "type": "Device", "name": d.name}
+func (d *Device) deviceRecord(name string, expanded bool) map[string]any {
+	if name == "" {
+		name = d.name
+	}
+	rec := map[string]any{"id": d.uuid(), "type": "Device", "name": name}
 	if !expanded {
 		return rec
 	}
@@ -456,4 +473,50 @@ func (d *Device) APICounters() APICounters {
 		return APICounters{}
 	}
 	return APICounters{Requests: d.api.requests.Load(), Logins: d.api.logins.Load(), Refreshes: d.api.refreshes.Load()}
+}
+
+// ErrNotManaged: the FTD is not (or no longer) listed by an FMC.
+var ErrNotManaged = errors.New("not listed by an FMC")
+
+// Release drops the FTD from its FMC's devicerecords, as deleting it on the
+// FMC does (its SSH side and its FMC's effect on it stay).
+func (d *Device) Release() error {
+	m := d.managedBy
+	if m == nil {
+		return fmt.Errorf("%s: %w", d.name, ErrNotManaged)
+	}
+	m.api.mu.Lock()
+	defer m.api.mu.Unlock()
+	for i, x := range m.api.managed {
+		if x == d {
+			m.api.managed = append(m.api.managed[:i:i], m.api.managed[i+1:]...)
+			delete(m.api.names, d)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %w", d.name, ErrNotManaged)
+}
+
+// RenameOnFMC makes the FTD's FMC list it under another name, as renaming
+// it in the FMC UI does; the simulated device keeps its own name.
+func (d *Device) RenameOnFMC(name string) error {
+	m := d.managedBy
+	if m == nil {
+		return fmt.Errorf("%s: %w", d.name, ErrNotManaged)
+	}
+	m.api.mu.Lock()
+	defer m.api.mu.Unlock()
+	m.api.names[d] = name
+	return nil
+}
+
+// APITokensIssued lists every token the FMC handed out (access and
+// refresh), so tests can check that none is logged or stored.
+func (d *Device) APITokensIssued() []string {
+	if d.api == nil {
+		return nil
+	}
+	d.api.mu.Lock()
+	defer d.api.mu.Unlock()
+	return append([]string(nil), d.api.issued...)
 }
