@@ -64,7 +64,7 @@ func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.deps.Inventory.Add(r.Context(), actor(r), inventory.Device{
 		Name: in.Name, Kind: inventory.Kind(in.Kind), Site: in.Site, Address: in.Address,
-		Credential: in.Credential, Tags: in.Tags, ManagedBy: in.ManagedBy,
+		Credential: in.Credential, Tags: in.Tags, ManagedBy: in.ManagedBy, APIAddress: in.APIAddress,
 	})
 	if err != nil {
 		return err

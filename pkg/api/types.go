@@ -60,6 +60,7 @@ type NewDevice struct {
 	Credential string            `json:"credential"`
 	Tags       map[string]string `json:"tags,omitempty"`
 	ManagedBy  string            `json:"managed_by,omitempty"`
+	APIAddress string            `json:"api_address,omitempty"`
 }
 
 // DeviceFilter narrows GET /v1/devices (query: site, kind, tag=k=v repeated).

@@ -251,14 +251,23 @@ type answer struct {
 
 // send makes one request, retrying 429, 5xx and network failures up to
 // MaxAttempts with backoff, within the rate limit. A certificate the pin
-// store refused is not retried.
-func (c *Client) send(ctx context.Context, method, path string, header http.Header, basicAuth bool) (answer, error) {
+// store refused is not retried. header, if set, gives each attempt's
+// headers once its turn under the rate limit has come, so that a token is
+// picked when it is about to be sent, not before a wait.
+func (c *Client) send(ctx context.Context, method, path string, header func() (http.Header, error), basicAuth bool) (answer, error) {
 	backoff := c.cfg.Backoff
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return answer{}, fmt.Errorf("fmc: %s %s: rate limit wait: %w", method, path, err)
 		}
-		a, err := c.once(ctx, method, path, header, basicAuth)
+		var h http.Header
+		if header != nil {
+			var err error
+			if h, err = header(); err != nil {
+				return answer{}, err
+			}
+		}
+		a, err := c.once(ctx, method, path, h, basicAuth)
 		var wait time.Duration
 		switch {
 		case err != nil:
@@ -413,7 +422,7 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 	h := http.Header{}
 	h.Set(HeaderAccessToken, c.access)
 	h.Set(HeaderRefreshToken, c.refresh)
-	a, err := c.send(ctx, http.MethodPost, PathRefreshToken, h, false)
+	a, err := c.send(ctx, http.MethodPost, PathRefreshToken, func() (http.Header, error) { return h, nil }, false)
 	if err != nil {
 		return err
 	}
@@ -463,13 +472,16 @@ func tokenInvalid(a answer) bool {
 func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	stale := ""
 	for try := 0; ; try++ {
-		tok, _, err := c.token(ctx, stale)
-		if err != nil {
-			return nil, err
-		}
-		h := http.Header{}
-		h.Set(HeaderAccessToken, tok)
-		a, err := c.send(ctx, http.MethodGet, path, h, false)
+		var tok string
+		a, err := c.send(ctx, http.MethodGet, path, func() (http.Header, error) {
+			var err error
+			if tok, _, err = c.token(ctx, stale); err != nil {
+				return nil, err
+			}
+			h := http.Header{}
+			h.Set(HeaderAccessToken, tok)
+			return h, nil
+		}, false)
 		if err != nil {
 			return nil, err
 		}

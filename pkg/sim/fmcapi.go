@@ -52,7 +52,7 @@ type fmcAPI struct {
 
 type apiToken struct {
 	access, refresh string
-	expires         time.Time
+	issued, expires time.Time
 	refreshes       int
 }
 
@@ -370,7 +370,8 @@ func (d *Device) issueToken(w http.ResponseWriter, refreshes int) {
 	if d.hasFlag(FaultTokenExpiry) {
 		life = d.fleet.cfg.APIShortTokenLife
 	}
-	t := &apiToken{access: newToken(), refresh: newToken(), expires: time.Now().Add(life), refreshes: refreshes}
+	now := time.Now()
+	t := &apiToken{access: newToken(), refresh: newToken(), issued: now, expires: now.Add(life), refreshes: refreshes}
 	a := d.api
 	a.mu.Lock()
 	a.tokens[t.access] = t
@@ -393,7 +394,12 @@ func (d *Device) authed(h http.HandlerFunc) http.HandlerFunc {
 		a := d.api
 		a.mu.Lock()
 		t := a.tokens[r.Header.Get("X-auth-access-token")]
-		ok := t != nil && time.Now().Before(t.expires)
+		now := time.Now()
+		ok := t != nil && now.Before(t.expires)
+		if ok && d.hasFlag(FaultTokenExpiry) {
+			// The fault cuts short the tokens handed out before it too.
+			ok = now.Before(t.issued.Add(d.fleet.cfg.APIShortTokenLife))
+		}
 		a.mu.Unlock()
 		if !ok {
 			apiError(w, http.StatusUnauthorized, "Access token invalid.")
