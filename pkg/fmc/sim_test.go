@@ -354,7 +354,7 @@ func TestUnreachableFMCRetriedUpToTheCap(t *testing.T) {
 	n := 0
 	c, err := fmc.New(fmc.Config{Address: "127.12.200.1:1", Username: "u", TLS: fmc.TLS{Pin: &memPins{}},
 		MaxAttempts: 3,
-		Sleep: func(context.Context, time.Duration) error { n++; return nil }})
+		Sleep:       func(context.Context, time.Duration) error { n++; return nil }})
 	require.NoError(t, err)
 	_, err = c.Domain(context.Background())
 	require.Error(t, err, "nothing listens there")
