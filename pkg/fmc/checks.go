@@ -74,7 +74,7 @@ func RunChecks(ctx context.Context, c *Client, site Site, ids []string) []diagno
 func Explain(err error) string {
 	switch {
 	case errors.Is(err, ErrCertificateUnknown):
-		return err.Error() + " (check the fingerprint, then fleetctl hostkey accept the FMC)"
+		return err.Error() + " (compare the fingerprint with the FMC's own first)"
 	case errors.Is(err, ErrCertificateMismatch):
 		return err.Error() + " (nothing was sent; if the FMC's certificate was replaced, accept the new one by name)"
 	case errors.Is(err, ErrLoginFailed):

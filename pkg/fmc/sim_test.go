@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -359,4 +360,36 @@ func TestUnreachableFMCRetriedUpToTheCap(t *testing.T) {
 	_, err = c.Domain(context.Background())
 	require.Error(t, err, "nothing listens there")
 	require.Equal(t, 2, n, "connection refused is retried with backoff, up to the cap")
+}
+
+// R7: an FMC that accepts TCP and never completes the TLS handshake costs
+// the request timeout, and the timed-out request is not retried.
+func TestStalledHandshakeIsBounded(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.12.202.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, silent
+		}
+	}()
+	t.Cleanup(func() {
+		for len(accepted) > 0 {
+			_ = (<-accepted).Close()
+		}
+	})
+	sl := &sleeps{}
+	c, err := fmc.New(fmc.Config{Address: ln.Addr().String(), Username: "u", TLS: fmc.TLS{Pin: &memPins{}},
+		Timeout: 200 * time.Millisecond, Sleep: sl.sleep})
+	require.NoError(t, err)
+	_, err = c.Domain(context.Background())
+	require.Error(t, err)
+	require.Empty(t, sl.waits, "a timed-out request is not retried")
+	require.Len(t, accepted, 1)
 }
