@@ -439,15 +439,9 @@ func (s *Store) existingNames(ctx context.Context, tx pgx.Tx, names []string) (m
 // PinnedHostKey returns the device's pinned key, or nil when none is pinned
 // (or the device is unknown), so the runner can prefer the pinned key type.
 func (s *Store) PinnedHostKey(ctx context.Context, device string) (ssh.PublicKey, error) {
-	var wire []byte
-	err := s.pool.QueryRow(ctx, `
-		SELECT h.public_key FROM host_keys h JOIN devices d ON d.id = h.device_id
-		WHERE d.name = $1 AND h.state = 'pinned' AND h.kind = 'ssh'`, device).Scan(&wire)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("inventory: pinned host key of %s: %w", device, err)
+	wire, err := s.pinned(ctx, device, KeyKindSSH)
+	if wire == nil || err != nil {
+		return nil, err
 	}
 	key, err := ssh.ParsePublicKey(wire)
 	if err != nil {
@@ -491,17 +485,23 @@ func (s *Store) CheckCertificate(ctx context.Context, device, addr string, der [
 // PinnedCertificate returns the device's pinned REST certificate (DER), nil
 // when none is pinned.
 func (s *Store) PinnedCertificate(ctx context.Context, device string) ([]byte, error) {
-	var der []byte
+	return s.pinned(ctx, device, KeyKindTLS)
+}
+
+// pinned returns the stored form of the device's pinned key of kind, nil
+// when none is pinned (or the device is unknown).
+func (s *Store) pinned(ctx context.Context, device, kind string) ([]byte, error) {
+	var wire []byte
 	err := s.pool.QueryRow(ctx, `
 		SELECT h.public_key FROM host_keys h JOIN devices d ON d.id = h.device_id
-		WHERE d.name = $1 AND h.state = 'pinned' AND h.kind = 'tls'`, device).Scan(&der)
+		WHERE d.name = $1 AND h.state = 'pinned' AND h.kind = $2`, device, kind).Scan(&wire)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("inventory: pinned certificate of %s: %w", device, err)
+		return nil, fmt.Errorf("inventory: pinned %s key of %s: %w", kind, device, err)
 	}
-	return der, nil
+	return wire, nil
 }
 
 func (s *Store) checkKey(ctx context.Context, seen seenKey, policy string) error {

@@ -82,17 +82,9 @@ func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, 
 	plan := Plan{DryRun: dryRun, Added: []Device{}, Changed: []Change{}, Unchanged: []string{}}
 	errDryRun := errors.New("dry run") // rolls the transaction back
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ANY($1::text[]) FOR UPDATE", names)
+		byName, err := lockByName(ctx, tx, names)
 		if err != nil {
 			return err
-		}
-		existing, err := pgx.CollectRows(q, scanDevice)
-		if err != nil {
-			return err
-		}
-		byName := make(map[string]Device, len(existing))
-		for _, d := range existing {
-			byName[d.Name] = d
 		}
 
 		var add, upd []Device
@@ -247,4 +239,21 @@ func changeDetails(ch []FieldChange) map[string]any {
 func setAddressBy(newAddr, actorParam string) string {
 	return `address_set_by = CASE WHEN address IS DISTINCT FROM ` + newAddr + ` THEN ` + actorParam + ` ELSE address_set_by END,
 			address_set_at = CASE WHEN address IS DISTINCT FROM ` + newAddr + ` THEN now() ELSE address_set_at END`
+}
+
+// lockByName loads and locks (FOR UPDATE) the devices of those names.
+func lockByName(ctx context.Context, tx pgx.Tx, names []string) (map[string]Device, error) {
+	q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ANY($1::text[]) FOR UPDATE", names)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := pgx.CollectRows(q, scanDevice)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]Device, len(existing))
+	for _, d := range existing {
+		byName[d.Name] = d
+	}
+	return byName, nil
 }

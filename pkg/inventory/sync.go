@@ -88,17 +88,9 @@ func (s *Store) Sync(ctx context.Context, actor string, fmc Device, recs []SyncR
 	}
 	errDryRun := errors.New("dry run")
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ANY($1::text[]) FOR UPDATE", names)
+		byName, err := lockByName(ctx, tx, names)
 		if err != nil {
 			return err
-		}
-		existing, err := pgx.CollectRows(q, scanDevice)
-		if err != nil {
-			return err
-		}
-		byName := make(map[string]Device, len(existing))
-		for _, d := range existing {
-			byName[d.Name] = d
 		}
 
 		ix := s.cat.index()
@@ -146,7 +138,7 @@ func (s *Store) Sync(ctx context.Context, actor string, fmc Device, recs []SyncR
 
 		// Gone: synced from this FMC, no longer listed. Hand-added devices
 		// (synced_from '') and other FMCs' devices are not candidates.
-		q, err = tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE synced_from = $1 AND name <> ALL($2::text[]) ORDER BY name FOR UPDATE",
+		q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE synced_from = $1 AND name <> ALL($2::text[]) ORDER BY name FOR UPDATE",
 			fmc.Name, names)
 		if err != nil {
 			return err
