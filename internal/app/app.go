@@ -192,6 +192,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		remediate.Register(workers, remediate.NewWorker(pool,
 			remediate.WorkerDeps{Actions: a.Actions, Notifier: a.Notify, Clock: clock}, wcfg, log.Named("remediate")))
 		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute))
+		river.AddWorker(workers, &fmcSyncWorker{app: a})
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, fmcSyncJobs(cfg)...)
 	}
 	if a.Queue, err = jobs.NewClient(pool, workers, jcfg, log); err != nil {
 		return nil, err

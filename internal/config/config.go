@@ -141,6 +141,12 @@ type FMCAPI struct {
 	RateLimit int `mapstructure:"rate_limit" json:"rate_limit"`
 	// Timeout bounds each REST request (default 30s).
 	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	// SyncInterval, when set, syncs the inventory from every FMC of the
+	// site this often (a River periodic job on the leader), as `fleetctl
+	// device sync --from FMC` does; SyncPrune also removes the devices an
+	// FMC no longer lists. Default 0: only by hand.
+	SyncInterval time.Duration `mapstructure:"sync_interval" json:"sync_interval"`
+	SyncPrune    bool          `mapstructure:"sync_prune" json:"sync_prune"`
 }
 
 // FMC REST defaults (pkg/fmc has the same).

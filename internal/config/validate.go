@@ -304,6 +304,9 @@ func (c Config) validateFMCAPI(p *problems, key, site string, a FMCAPI) {
 	if a.RateLimit < 0 {
 		p.add(key+".rate_limit", "want requests a minute, at least 1, got %d", a.RateLimit)
 	}
+	if a.SyncInterval < 0 || (a.SyncInterval > 0 && a.SyncInterval < time.Minute) {
+		p.add(key+".sync_interval", "want 0 (off) or at least 1m, got %s", a.SyncInterval)
+	}
 	if a.Timeout < 0 {
 		p.add(key+".timeout", "must be a positive duration such as \"30s\", got %s", a.Timeout)
 	}
