@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -392,4 +393,43 @@ func TestStalledHandshakeIsBounded(t *testing.T) {
 	require.Error(t, err)
 	require.Empty(t, sl.waits, "a timed-out request is not retried")
 	require.Len(t, accepted, 1)
+}
+
+// The trace a transcript is made of names every exchange and never a
+// token nor the password, through login, refreshes and a re-login.
+func TestTraceCarriesNoSecret(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, 12, 1, nil)
+	var mu sync.Mutex
+	var lines []string
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, _, _ := l.client(t, func(cfg *fmc.Config) {
+		cfg.Password = "S3cret-API-pw"
+		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		cfg.Trace = func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }
+	})
+	// The simulator's password is Admin123: this login fails, and says so without the password.
+	_, err := c.Domain(context.Background())
+	require.ErrorIs(t, err, fmc.ErrLoginFailed)
+	require.NotContains(t, err.Error(), "S3cret-API-pw")
+
+	c, _, _ = l.client(t, func(cfg *fmc.Config) {
+		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		cfg.Trace = func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }
+	})
+	for i := 0; i < 5; i++ {
+		res := fmc.RunChecks(context.Background(), c, fmc.Site{Region: "eu", APIHost: "api.eu.sse.itd.cisco.com"}, nil)
+		require.Equal(t, diagnose.VerdictPass, res[0].Verdict)
+		mu.Lock()
+		now = now.Add(31 * time.Minute)
+		mu.Unlock()
+	}
+	all := strings.Join(lines, "\n")
+	require.Contains(t, all, "POST /api/fmc_platform/v1/auth/generatetoken -> 204")
+	require.Contains(t, all, "POST /api/fmc_platform/v1/auth/refreshtoken -> 204")
+	tokens := l.fmc.APITokensIssued()
+	require.NotEmpty(t, tokens)
+	for _, s := range append(tokens, "Admin123", "S3cret-API-pw") {
+		require.NotContains(t, all, s)
+	}
 }
