@@ -68,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.NamePrefix, "name-prefix", "", "prefix for generated device names")
 	fs.DurationVar(&c.SlowLatency, "slow-latency", 3*time.Second, "per-command delay of the slow fault (before --time-scale)")
 	fs.IntVar(&c.DropAfter, "drop-after", 2, "commands per connection after which a drop-fault device closes it")
-	fs.IntVar(&c.APIPort, "api-port", 443, "port of every FMC's REST API over HTTPS, on the FMC's own address (0 = ephemeral; ephemeral with --port-base)")
+	fs.IntVar(&c.APIPort, "api-port", 443, "port of every FMC's REST API over HTTPS, on the FMC's own address (0 = ephemeral; ephemeral with --port-base; the default falls back to ephemeral when 443 cannot be bound)")
 	fs.BoolVar(&c.NoAPI, "no-api", false, "serve no FMC REST API")
 	fs.DurationVar(&c.APIShortTokenLife, "api-short-token-life", 2*time.Second, "token life of an FMC with the token-expiry fault")
 	fs.IntVar(&c.APIRateLimit, "api-rate-limit", 10, "requests a minute an FMC with the api-rate-limit fault answers before 429")
@@ -85,6 +85,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// The default 443 falls back to ephemeral ports where it cannot be bound
+	// (not root); a port given explicitly must be bound.
+	c.APIPortFallback = true
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "api-port" {
+			c.APIPortFallback = false
+		}
+	})
 	for _, s := range strings.Split(o.sites, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			c.Sites = append(c.Sites, s)

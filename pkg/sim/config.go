@@ -104,6 +104,9 @@ type FleetConfig struct {
 	// with PortBase the ports are ephemeral); NoAPI serves none.
 	APIPort int
 	NoAPI   bool
+	// APIPortFallback: when APIPort cannot be bound for lack of privilege
+	// (443 as non-root), use an ephemeral port instead of failing.
+	APIPortFallback bool
 	// APITokenLife is a token's life (default 30m), APIShortTokenLife its
 	// life under the token-expiry fault (default 2s); neither is scaled.
 	APITokenLife, APIShortTokenLife time.Duration

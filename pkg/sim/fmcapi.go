@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -172,6 +173,9 @@ func (f *Fleet) listenAPI(d *Device) error {
 		port = 0 // one address for the fleet: the SSH ports are taken
 	}
 	ln, err := net.Listen("tcp4", net.JoinHostPort(d.ip.String(), strconv.Itoa(port)))
+	if err != nil && port != 0 && f.cfg.APIPortFallback && errors.Is(err, syscall.EACCES) {
+		ln, err = net.Listen("tcp4", net.JoinHostPort(d.ip.String(), "0"))
+	}
 	if err != nil {
 		return fmt.Errorf("device %s: REST API: %w", d.name, err)
 	}
