@@ -4,7 +4,9 @@
 // 003 remediation, 004 schedules and notifications, 005 replicas,
 // 006 device identities frozen into remediation requests, 007 who set
 // each device address (host-key two-person rule), 008 token names unique
-// case-insensitively with fleetd/system reserved.
+// case-insensitively with fleetd/system reserved, 009 the FMC REST API
+// (api_address, model, sw_version, synced_from; TLS certificates pinned
+// with the host keys).
 package migrations
 
 import "embed"

@@ -15,12 +15,14 @@
 #   8. remediation: ops-emea asks for a connector restart on an
 #      eventhandler-disconnected device, lead-emea approves, fleetd restarts
 #      the connector and verifies the cure
-#   then the web console's URL (http://$DEMO_LISTEN/ui/) and a token to sign in
-#
+#   FMC: one emea FMC gets Cisco Cloud events turned off (ftdsim fault); its
+#      REST API checks say so, and `device sync --from FMC --dry-run` lists
+#      what the FMC's devicerecords would change in the inventory
 #   then: fleet-level incidents planted with ftdsim's fault selectors (apjc's
 #      egress blocked, one amer FMC's FTDs unenrolled, 6.4.0.9 detached from
 #      EventHandler): diagnose --all names them, fleetctl incidents, /metrics,
 #      a rerun of the unreachable ones and a restart request --from-run
+#   then the web console's URL (http://$DEMO_LISTEN/ui/) and a token to sign in
 #
 #   scripts/demo.sh         run it (restarts a previous demo)
 #   scripts/demo.sh stop    stop the demo's fleetd and ftdsim
@@ -43,6 +45,9 @@ DEMO_FAULTS=${DEMO_FAULTS:-eventhandler-disconnected=8%,egress-blocked=4%,connec
 DEMO_INCIDENTS=${DEMO_INCIDENTS:-egress-blocked@site=apjc,eventhandler-disconnected@version=6.4.0.9,not-enrolled@fmc=fmc-amer-00005}
 # Port 22 on every simulated address, as on real devices, when we may bind it.
 DEMO_SIM_PORT=${DEMO_SIM_PORT:-$(sim_port)}
+# The FMCs' REST API: 443 as on real FMCs when we may bind it, else ephemeral
+# ports (written to the inventory as api_address).
+DEMO_SIM_API_PORT=${DEMO_SIM_API_PORT:-$([ "$(id -u)" = 0 ] && echo 443 || echo 0)}
 CONFIG=${DEMO_CONFIG:-config/fleetd.example.yaml}
 BIN=./bin
 
@@ -105,6 +110,7 @@ step_sim() {
 	log "3/8 ftdsim: $DEMO_DEVICES devices from $DEMO_SIM_LISTEN port $DEMO_SIM_PORT, faults $DEMO_FAULTS"
 	nohup "$BIN/ftdsim" --count "$DEMO_DEVICES" --sites emea,amer,apjc --faults "$DEMO_FAULTS${DEMO_INCIDENTS:+,$DEMO_INCIDENTS}" \
 		--kinds "ftd=85%,fmc7=8%,fmc6=4%,fxos=3%" --listen "$DEMO_SIM_LISTEN" --port "$DEMO_SIM_PORT" \
+		--api-port "$DEMO_SIM_API_PORT" \
 		--time-scale 0.05 --seed 7 --control $DEMO_SIM_CONTROL \
 		--inventory-out "$DEMO_DIR/fleet.csv" --fingerprints-out "$DEMO_DIR/fingerprints.txt" \
 		>"$DEMO_DIR/ftdsim.log" 2>&1 &
@@ -140,22 +146,47 @@ step_import() {
 step_hostkeys() {
 	log "6/8 host keys: first contact records them as pending (strict policy)"
 	local id
-	id=$(ctl diagnose --all --check connector.properties --detach -o json | sed -n 's/^ *"id": "\(.*\)",$/\1/p' | head -n1)
+	# One SSH check, and one REST check so that the FMCs of sites with
+	# fmc_api enabled present their certificates too.
+	id=$(ctl diagnose --all --check connector.properties --check fmc.cloud-events --detach -o json |
+		sed -n 's/^ *"id": "\(.*\)",$/\1/p' | head -n1)
 	ctl runs watch "$id" >/dev/null 2>&1 || true
 	show "hostkey list --state pending   (first lines)"
 	ctl hostkey list --state pending | sed -n 1,4p
 	# Compare every pending fingerprint with the simulator's own list (the
-	# out-of-band check an operator does with the device's console).
+	# out-of-band check an operator does with the device's console): SSH host
+	# keys ("name SHA256:...") and FMC REST certificates ("name SHA256:... tls").
 	local bad
 	bad=$(ctl hostkey list --state pending -o json |
 		python3 -c 'import json,sys
-want=dict(l.split() for l in open(sys.argv[1]) if l.strip())
-bad=[k["device"] for k in json.load(sys.stdin) if want.get(k["device"])!=k["fingerprint"]]
+want={}
+for l in open(sys.argv[1]):
+    p=l.split()
+    if p: want[(p[0], p[2] if len(p) > 2 else "ssh")]=p[1]
+bad=[k["device"] for k in json.load(sys.stdin) if want.get((k["device"], k.get("kind") or "ssh"))!=k["fingerprint"]]
 print(" ".join(bad))' "$DEMO_DIR/fingerprints.txt")
 	if [ -n "$bad" ]; then echo "fingerprint mismatch for: $bad; not accepting" >&2; return 1; fi
 	echo "   every pending fingerprint matches ftdsim's $DEMO_DIR/fingerprints.txt" >&2
 	show "hostkey accept --all-pending"
 	ctl hostkey accept --all-pending | tail -n 2
+}
+
+step_fmc() {
+	log "FMC REST API: one emea FMC with Cisco Cloud events off, and the inventory from the FMC"
+	local fmc id
+	fmc=$(curl -fsS "http://$DEMO_SIM_CONTROL/devices" | python3 -c 'import json,sys
+d=sorted(x["name"] for x in json.load(sys.stdin) if x["site"] == "emea" and x.get("api_address"))
+print(d[0] if d else "")')
+	if [ -z "$fmc" ]; then echo "   no FMC in emea this time" >&2; return 0; fi
+	curl -fsS -X POST -H 'Content-Type: application/json' -d '{"fault":"cloud-events-off"}' \
+		"http://$DEMO_SIM_CONTROL/devices/$fmc/faults" >/dev/null
+	echo "   ftdsim: $fmc now has Cisco Cloud events off (fault cloud-events-off)" >&2
+	show "diagnose --device $fmc"
+	id=$({ ctl diagnose --device "$fmc" -o json || true; } | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	show "runs show $id --device $fmc   (its checks: SSH and REST)"
+	ctl runs show "$id" --device "$fmc" | sed -n '/^CHECK/,/^$/p' || true
+	show "device sync --from $fmc --dry-run"
+	ctl device sync --from "$fmc" --dry-run | tail -n 8
 }
 
 step_diagnose() {
@@ -255,6 +286,7 @@ main() {
 	step_fleetd
 	step_import
 	step_hostkeys
+	step_fmc
 	step_diagnose
 	step_remediate
 	step_incidents

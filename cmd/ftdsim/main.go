@@ -68,9 +68,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.NamePrefix, "name-prefix", "", "prefix for generated device names")
 	fs.DurationVar(&c.SlowLatency, "slow-latency", 3*time.Second, "per-command delay of the slow fault (before --time-scale)")
 	fs.IntVar(&c.DropAfter, "drop-after", 2, "commands per connection after which a drop-fault device closes it")
+	fs.IntVar(&c.APIPort, "api-port", 443, "port of every FMC's REST API over HTTPS, on the FMC's own address (0 = ephemeral; ephemeral with --port-base; the default falls back to ephemeral when 443 cannot be bound)")
+	fs.BoolVar(&c.NoAPI, "no-api", false, "serve no FMC REST API")
+	fs.DurationVar(&c.APIShortTokenLife, "api-short-token-life", 2*time.Second, "token life of an FMC with the token-expiry fault")
+	fs.IntVar(&c.APIRateLimit, "api-rate-limit", 10, "requests a minute an FMC with the api-rate-limit fault answers before 429")
+	fs.DurationVar(&c.APISlowLatency, "api-slow-latency", 5*time.Second, "delay of every REST answer of an api-slow FMC (before --time-scale)")
 	fs.StringVar(&o.inventoryOut, "inventory-out", "", "write the fleet as an import CSV to this file")
 	fs.StringVar(&o.credential, "credential", "lab", "credential name written to the inventory")
-	fs.StringVar(&o.fingerprintsOut, "fingerprints-out", "", `write "name SHA256:..." host-key lines to this file`)
+	fs.StringVar(&o.fingerprintsOut, "fingerprints-out", "", `write "name SHA256:..." host-key lines (and "name SHA256:... tls" per FMC REST certificate) to this file`)
 	fs.StringVar(&o.knownHostsOut, "known-hosts-out", "", "write an OpenSSH known_hosts file for the fleet")
 	fs.StringVar(&o.control, "control", "", "serve the HTTP/JSON control API on this loopback address, e.g. 127.0.0.1:8022")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -80,6 +85,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// The default 443 falls back to ephemeral ports where it cannot be bound
+	// (not root); a port given explicitly must be bound.
+	c.APIPortFallback = true
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "api-port" {
+			c.APIPortFallback = false
+		}
+	})
 	for _, s := range strings.Split(o.sites, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			c.Sites = append(c.Sites, s)
@@ -216,6 +229,21 @@ func serve(ctx context.Context, o *options, log *zap.Logger, stdout io.Writer) e
 	}
 	fmt.Fprintf(stdout, "ftdsim: %d devices %s .. %s ready in %s (%s)\n", len(devs), devs[0].Addr(),
 		devs[len(devs)-1].Addr(), startup.Round(time.Millisecond), strings.Join(parts, " "))
+	if !o.cfg.NoAPI {
+		var apis []string
+		for _, d := range devs {
+			if a := d.APIAddr(); a != "" {
+				apis = append(apis, d.Name()+"="+a)
+			}
+		}
+		if len(apis) > 0 {
+			first := apis[0]
+			if len(apis) > 1 {
+				first += fmt.Sprintf(" ... (%d FMCs)", len(apis))
+			}
+			fmt.Fprintf(stdout, "ftdsim: FMC REST API over HTTPS: %s\n", first)
+		}
+	}
 	if o.control != "" {
 		fmt.Fprintf(stdout, "ftdsim: control API on http://%s/devices\n", o.control)
 	}

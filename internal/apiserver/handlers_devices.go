@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -16,7 +17,8 @@ func deviceFromStore(d inventory.Device) api.Device {
 		tags = map[string]string{}
 	}
 	return api.Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind), Site: d.Site, Address: d.Address,
-		Credential: d.Credential, Tags: tags, ManagedBy: d.ManagedBy,
+		Credential: d.Credential, Tags: tags, ManagedBy: d.ManagedBy, APIAddress: d.APIAddress,
+		Model: d.Model, SWVersion: d.SWVersion, SyncedFrom: d.SyncedFrom,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
@@ -62,7 +64,7 @@ func (s *Server) addDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.deps.Inventory.Add(r.Context(), actor(r), inventory.Device{
 		Name: in.Name, Kind: inventory.Kind(in.Kind), Site: in.Site, Address: in.Address,
-		Credential: in.Credential, Tags: in.Tags, ManagedBy: in.ManagedBy,
+		Credential: in.Credential, Tags: in.Tags, ManagedBy: in.ManagedBy, APIAddress: in.APIAddress,
 	})
 	if err != nil {
 		return err
@@ -118,12 +120,58 @@ func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range plan.Added {
 		out.Added = append(out.Added, deviceFromStore(d))
 	}
-	for _, c := range plan.Changed {
+	out.Changed = changesFromStore(plan.Changed)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func changesFromStore(changes []inventory.Change) []api.DeviceChange {
+	out := make([]api.DeviceChange, 0, len(changes))
+	for _, c := range changes {
 		dc := api.DeviceChange{Device: c.Device, Fields: make([]api.FieldChange, 0, len(c.Fields))}
 		for _, fc := range c.Fields {
 			dc.Fields = append(dc.Fields, api.FieldChange{Field: fc.Field, Old: fc.Old, New: fc.New})
 		}
-		out.Changed = append(out.Changed, dc)
+		out = append(out, dc)
+	}
+	return out
+}
+
+// syncDevices reads the FMC's devicerecords over its REST API, then upserts
+// them in one transaction (inventory.Store.Sync).
+func (s *Server) syncDevices(w http.ResponseWriter, r *http.Request) error {
+	var in api.DeviceSyncRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.From) == "" {
+		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeValidation, Message: "from is empty: name the FMC",
+			Details: []api.ErrorDetail{{Field: "from", Message: "required"}}}
+	}
+	if s.deps.FMCs == nil {
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "the FMC REST API is not configured on this server")
+	}
+	fmcDev, recs, err := s.deps.FMCs.DeviceRecords(r.Context(), in.From)
+	if err != nil {
+		if errors.Is(err, inventory.ErrNotFound) {
+			return err
+		}
+		// The FMC's answer (or its absence) is not a server fault: say why.
+		return api.Errorf(http.StatusBadGateway, api.CodeUpstream, "%s", err.Error())
+	}
+	plan, err := s.deps.Inventory.Sync(r.Context(), actor(r), fmcDev, recs,
+		inventory.SyncOptions{DryRun: in.DryRun, Prune: in.Prune, Credential: in.Credential})
+	if err != nil {
+		return err
+	}
+	out := api.DeviceSyncResult{FMC: plan.FMC, DryRun: plan.DryRun, Prune: plan.Prune, Records: plan.Records,
+		Added: make([]api.Device, 0, len(plan.Added)), Changed: changesFromStore(plan.Changed), Unchanged: plan.Unchanged,
+		Gone: make([]api.GoneDevice, 0, len(plan.Gone)), Removed: plan.Removed, Disconnected: plan.Disconnected}
+	for _, d := range plan.Added {
+		out.Added = append(out.Added, deviceFromStore(d))
+	}
+	for _, g := range plan.Gone {
+		out.Gone = append(out.Gone, api.GoneDevice{Device: g.Device, Address: g.Address, Hint: g.Hint})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -9,13 +9,13 @@ import (
 )
 
 func hostKeyFromStore(k inventory.HostKey) api.HostKey {
-	return api.HostKey{Device: k.Device, Site: k.Site, Address: k.Address, KeyType: k.KeyType,
+	return api.HostKey{Device: k.Device, Site: k.Site, Address: k.Address, Kind: k.Kind, KeyType: k.KeyType,
 		Fingerprint: k.Fingerprint, PublicKey: k.PublicKey, State: string(k.State), SeenCount: k.SeenCount,
 		FirstSeen: k.FirstSeen, LastSeen: k.LastSeen, PinnedBy: k.PinnedBy, PinnedAt: k.PinnedAt}
 }
 
 func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r, "state", "site", "device")
+	q, err := parseQuery(r, "state", "site", "device", "kind")
 	if err != nil {
 		return err
 	}
@@ -24,6 +24,7 @@ func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 			string(inventory.StatePending), string(inventory.StatePinned), string(inventory.StateMismatch))),
 		Site:   q.str("site"),
 		Device: q.str("device"),
+		Kind:   q.oneOf("kind", inventory.KeyKindSSH, inventory.KeyKindTLS),
 	}
 	if err := q.done(); err != nil {
 		return err

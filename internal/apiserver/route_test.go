@@ -63,6 +63,8 @@ func routeSamples() map[string]routeSample {
 				return fmt.Sprintf(`{"name":"add-%s","kind":"ftd","site":"emea","address":"10.0.0.1","credential":"lab"}`, role)
 			},
 			want: 201, unchanged: deviceAbsent("add-")},
+		"POST /v1/devices/sync": {minRole: operator, path: fixed("/v1/devices/sync"),
+			body: func(string) string { return `{"from":"no-such-fmc","dry_run":true}` }, want: 404},
 		"POST /v1/devices/import": {minRole: operator, path: fixed("/v1/devices/import"),
 			body: func(role string) string {
 				csv := fmt.Sprintf("name,kind,site,address,credential\nimp-%s,ftd,amer,10.0.0.2,lab\n", role)

@@ -73,6 +73,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/v1/devices", MinRole: viewer, Summary: "list devices (?site=&kind=&tag=k=v)", Handler: s.listDevices},
 		{Method: "POST", Path: "/v1/devices", MinRole: operator, Summary: "add one device", Handler: s.addDevice},
 		{Method: "POST", Path: "/v1/devices/import", MinRole: operator, Summary: "import a CSV/YAML inventory (all-or-nothing; dry_run)", Handler: s.importDevices},
+		{Method: "POST", Path: "/v1/devices/sync", MinRole: operator, Summary: "upsert the FTDs an FMC's REST API lists (all-or-nothing; dry_run, prune)", Handler: s.syncDevices},
 		{Method: "GET", Path: "/v1/devices/{name}", MinRole: viewer, Summary: "one device", Handler: s.getDevice},
 		{Method: "DELETE", Path: "/v1/devices/{name}", MinRole: operator, Summary: "remove a device", Handler: s.deleteDevice},
 

@@ -32,6 +32,13 @@ type Inventory interface {
 	ImportFile(ctx context.Context, actor, filename string, data []byte, dryRun bool) (inventory.Plan, error)
 	ListHostKeys(ctx context.Context, f inventory.HostKeyFilter) ([]inventory.HostKey, error)
 	AcceptHostKeys(ctx context.Context, by inventory.Accepter, sel inventory.AcceptSelector) (inventory.AcceptResult, error)
+	Sync(ctx context.Context, actor string, fmc inventory.Device, recs []inventory.SyncRecord, opt inventory.SyncOptions) (inventory.SyncPlan, error)
+}
+
+// FMCReader reads the FTDs an FMC manages over its REST API
+// (internal/targets.FMCs).
+type FMCReader interface {
+	DeviceRecords(ctx context.Context, fmc string) (inventory.Device, []inventory.SyncRecord, error)
 }
 
 // AuditLog reads the audit trail (AuditFromDB adapts pkg/audit).
@@ -65,6 +72,9 @@ type Deps struct {
 	// Sweeps serves schedules and run diffs (handlers_sweeps.go).
 	// Optional: without it those routes answer 503.
 	Sweeps Sweeps
+	// FMCs reads FMCs' devicerecords for POST /v1/devices/sync.
+	// Optional: without it that route answers 503.
+	FMCs FMCReader
 	// Metrics serves Prometheus metrics at GET /metrics (pkg/metrics).
 	// Optional: without it the route answers 503.
 	Metrics http.Handler

@@ -79,6 +79,7 @@ type App struct {
 	Metrics     *metrics.Metrics
 	Runner      *runner.Runner
 	Targets     *targets.Resolver
+	FMCs        *targets.FMCs
 	// Actions are remediation's device actions over Runner.
 	Actions *remediate.RunnerActions
 	// Sessions are the web console's sign-ins; Console is the console
@@ -138,6 +139,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.FMCs = targets.NewFMCs(cfg, a.Inventory, a.Inventory)
 	if a.Targets, err = targets.New(cfg, a.Inventory); err != nil {
 		return nil, err
 	}
@@ -185,7 +187,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Workers {
 		workers = river.NewWorkers()
 		a.locks = runs.NewSessionLocks(pool, log.Named("session-locks"))
-		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, log.Named("diagnose"))
+		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, a.FMCs, log.Named("diagnose"))
 		river.AddWorker(workers, runs.NewDiagnoseWorker(pool, diag, a.recorder, jcfg.JobTimeout, log.Named("worker")).
 			WithSessionLocks(a.locks, sessionLockSnooze))
 		a.Sweeps.AddWorkers(workers)
@@ -198,6 +200,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		remediate.Register(workers, remediate.NewWorker(pool,
 			remediate.WorkerDeps{Actions: a.Actions, Notifier: a.Notify, Clock: clock}, wcfg, log.Named("remediate")))
 		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute))
+		river.AddWorker(workers, &fmcSyncWorker{app: a})
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, fmcSyncJobs(cfg)...)
 	}
 	if a.Queue, err = jobs.NewClient(pool, workers, jcfg, log); err != nil {
 		return nil, err
@@ -229,6 +233,7 @@ func (a *App) APIDeps() apiserver.Deps {
 		Incidents:   a.Incidents,
 		Remediation: a.Remediation,
 		Sweeps:      a.Sweeps,
+		FMCs:        a.FMCs,
 		Metrics:     a.Metrics.Handler(),
 		Console:     a.consoleHandler(),
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/fleetd/fleetd/internal/config"
 	"github.com/fleetd/fleetd/pkg/auth"
+	"github.com/fleetd/fleetd/pkg/fmc"
 	"github.com/fleetd/fleetd/pkg/incident"
 	"github.com/fleetd/fleetd/pkg/inventory"
 	"github.com/fleetd/fleetd/pkg/metrics"
@@ -65,6 +67,14 @@ func TestPackageDefaultsMatchFile(t *testing.T) {
 		require.Equal(t, remediate.DefaultConfig().BatchSize, zero.BatchSize)
 		require.Zero(t, zero.FailureThreshold)
 		require.Equal(t, config.DefaultRebootTimeout, remediate.DefaultRebootTimeout, "sites.*.reboot_timeout")
+	})
+
+	t.Run("fmc_api", func(t *testing.T) {
+		// sites.*.fmc_api defaults are applied per site by Load; pkg/fmc
+		// takes the same for zero values (a config built in code).
+		require.Equal(t, fmc.DefaultRateLimit, config.DefaultFMCAPIRateLimit, "sites.*.fmc_api.rate_limit")
+		require.Equal(t, fmc.DefaultTimeout, config.DefaultFMCAPITimeout, "sites.*.fmc_api.timeout")
+		require.Equal(t, fmc.DefaultPort, strconv.Itoa(config.DefaultFMCAPIPort), "sites.*.fmc_api.port")
 	})
 
 	t.Run("jobs", func(t *testing.T) {

@@ -116,7 +116,47 @@ type Site struct {
 	// credential is never sent to an address the site does not own. Empty
 	// means anywhere (fleetd serve warns).
 	AllowedNetworks []netip.Prefix `mapstructure:"allowed_networks" json:"allowed_networks"`
+	// FMCAPI is the site's use of its FMCs' REST API: the fmc.* checks of
+	// diagnose and `fleetctl device sync --from FMC`.
+	FMCAPI FMCAPI `mapstructure:"fmc_api" json:"fmc_api"`
 }
+
+// FMCAPI says how fleetd reaches a site's FMCs over their REST API
+// (docs/firepower.md §5). The FMC's certificate is verified against CAFile
+// when set, else pinned like a host key (recorded as pending on first
+// contact, accepted with `fleetctl hostkey accept`; sites with
+// hostkey_policy tofu pin it on first use). Never unverified.
+type FMCAPI struct {
+	Enabled bool `mapstructure:"enabled" json:"enabled"`
+	// Credential is the API user (a credentials.<name>; its own user: an
+	// API login logs the same user out of the UI). Default: the FMC's own
+	// credential.
+	Credential string `mapstructure:"credential" json:"credential,omitempty"`
+	// Port of the REST API when a device has no api_address (default 443).
+	Port int `mapstructure:"port" json:"port"`
+	// CAFile is a PEM bundle the FMCs' certificates must chain to.
+	CAFile string `mapstructure:"ca_file" json:"ca_file,omitempty"`
+	// Domain is the FMC domain's name (default: the login's DOMAIN_UUID, Global).
+	Domain string `mapstructure:"domain" json:"domain,omitempty"`
+	// RateLimit is fleetd's requests a minute per FMC (default 110; FMCs
+	// allow about 120).
+	RateLimit int `mapstructure:"rate_limit" json:"rate_limit"`
+	// Timeout bounds each REST request (default 30s).
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	// SyncInterval, when set, syncs the inventory from every FMC of the
+	// site this often (a River periodic job on the leader), as `fleetctl
+	// device sync --from FMC` does; SyncPrune also removes the devices an
+	// FMC no longer lists. Default 0: only by hand.
+	SyncInterval time.Duration `mapstructure:"sync_interval" json:"sync_interval"`
+	SyncPrune    bool          `mapstructure:"sync_prune" json:"sync_prune"`
+}
+
+// FMC REST defaults (pkg/fmc has the same).
+const (
+	DefaultFMCAPIPort      = 443
+	DefaultFMCAPIRateLimit = 110
+	DefaultFMCAPITimeout   = 30 * time.Second
+)
 
 // AllowsAddr reports whether ip lies in one of the site's allowed networks
 // (always true when the site has none). IPv4-mapped IPv6 addresses are
@@ -418,6 +458,15 @@ func applySiteDefaults(s Site) Site {
 	}
 	if s.RebootTimeout == 0 {
 		s.RebootTimeout = DefaultRebootTimeout
+	}
+	if s.FMCAPI.Port == 0 {
+		s.FMCAPI.Port = DefaultFMCAPIPort
+	}
+	if s.FMCAPI.RateLimit == 0 {
+		s.FMCAPI.RateLimit = DefaultFMCAPIRateLimit
+	}
+	if s.FMCAPI.Timeout == 0 {
+		s.FMCAPI.Timeout = DefaultFMCAPITimeout
 	}
 	return s
 }

@@ -129,7 +129,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{
 			name: "unknown key in a site",
 			body: strings.Replace(minimal, "region: eu", "region: eu\n    regoin: eu", 1),
-			want: []string{"sites.emea.regoin: unknown key (known at sites.emea: allowed_networks, hostkey_policy, jump_hosts, legacy_ssh, maintenance_window"},
+			want: []string{"sites.emea.regoin: unknown key (known at sites.emea: allowed_networks, fmc_api, hostkey_policy, jump_hosts, legacy_ssh, maintenance_window"},
 		},
 		{
 			name: "unknown top-level key",

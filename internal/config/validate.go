@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -301,6 +302,36 @@ func (c Config) validateSite(p *problems, name string, s Site) {
 	positive(p, key+".reboot_timeout", s.RebootTimeout)
 	c.validateJumpHosts(p, key+".jump_hosts", s.JumpHosts)
 	validateNetworks(p, key+".allowed_networks", s.AllowedNetworks)
+	c.validateFMCAPI(p, key+".fmc_api", name, s.FMCAPI)
+}
+
+func (c Config) validateFMCAPI(p *problems, key, site string, a FMCAPI) {
+	if a.Credential != "" {
+		if cr, ok := c.Credentials[a.Credential]; !ok {
+			p.add(key+".credential", "unknown credential %q (known: %s)", a.Credential, strings.Join(c.CredentialNames(), ", "))
+		} else if !cr.AllowsSite(site) {
+			p.add(key+".credential", "credential %q may not be used by site %q (credentials.%s.sites: %s)", a.Credential, site,
+				a.Credential, strings.Join(cr.Sites, ", "))
+		}
+	}
+	// Zero is the default (a config built in code has no defaults applied).
+	if a.Port < 0 || a.Port > 65535 {
+		p.add(key+".port", "want 1-65535, got %d", a.Port)
+	}
+	if a.RateLimit < 0 {
+		p.add(key+".rate_limit", "want requests a minute, at least 1, got %d", a.RateLimit)
+	}
+	if a.SyncInterval < 0 || (a.SyncInterval > 0 && a.SyncInterval < time.Minute) {
+		p.add(key+".sync_interval", "want 0 (off) or at least 1m, got %s", a.SyncInterval)
+	}
+	if a.Timeout < 0 {
+		p.add(key+".timeout", "must be a positive duration such as \"30s\", got %s", a.Timeout)
+	}
+	if a.CAFile != "" {
+		if _, err := os.Stat(a.CAFile); err != nil {
+			p.add(key+".ca_file", "%v", err)
+		}
+	}
 }
 
 // validateNetworks wants canonical networks: "10.20.0.7/16" is most likely a

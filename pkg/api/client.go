@@ -251,9 +251,16 @@ func (c *Client) ImportDevices(ctx context.Context, req ImportRequest) (ImportRe
 	return out, err
 }
 
+// SyncDevices reads the FTDs an FMC manages and upserts them (see DeviceSyncRequest).
+func (c *Client) SyncDevices(ctx context.Context, req DeviceSyncRequest) (DeviceSyncResult, error) {
+	var out DeviceSyncResult
+	err := c.do(ctx, http.MethodPost, "/v1/devices/sync", nil, req, &out)
+	return out, err
+}
+
 // ListHostKeys lists host keys matching f.
 func (c *Client) ListHostKeys(ctx context.Context, f HostKeyFilter) ([]HostKey, error) {
-	q := query("state", f.State, "site", f.Site)
+	q := query("state", f.State, "site", f.Site, "kind", f.Kind)
 	var out []HostKey
 	err := c.do(ctx, http.MethodGet, "/v1/hostkeys", q, nil, &out)
 	return out, err

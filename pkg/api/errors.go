@@ -19,7 +19,9 @@ const (
 	CodeTooLarge         = "payload_too_large"
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeUnavailable      = "unavailable"
-	CodeInternal         = "internal"
+	// CodeUpstream: a device fleetd asked (an FMC's REST API) failed or refused.
+	CodeUpstream = "upstream_failed"
+	CodeInternal = "internal"
 )
 
 // Error is the body of every failed API call, and the error the Client

@@ -44,8 +44,15 @@ type Device struct {
 	Credential string            `json:"credential"`
 	Tags       map[string]string `json:"tags"`
 	ManagedBy  string            `json:"managed_by"`
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	// APIAddress is an FMC's REST API when not its address on port 443.
+	APIAddress string `json:"api_address,omitempty"`
+	// Model and SWVersion are what the managing FMC said at the last sync
+	// from it (SyncedFrom; empty for devices added or imported by hand).
+	Model      string    `json:"model,omitempty"`
+	SWVersion  string    `json:"sw_version,omitempty"`
+	SyncedFrom string    `json:"synced_from,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // NewDevice is the body of POST /v1/devices. Adding a name that exists is a
@@ -58,6 +65,7 @@ type NewDevice struct {
 	Credential string            `json:"credential"`
 	Tags       map[string]string `json:"tags,omitempty"`
 	ManagedBy  string            `json:"managed_by,omitempty"`
+	APIAddress string            `json:"api_address,omitempty"`
 }
 
 // DeviceFilter narrows GET /v1/devices (query: site, kind, tag=k=v repeated).
@@ -102,9 +110,11 @@ type FieldChange struct {
 
 // HostKey is a device's SSH host key, pinned or waiting for a decision.
 type HostKey struct {
-	Device      string     `json:"device"`
-	Site        string     `json:"site"`
-	Address     string     `json:"address"`
+	Device  string `json:"device"`
+	Site    string `json:"site"`
+	Address string `json:"address"`
+	// Kind is ssh (the SSH host key) or tls (an FMC's REST API certificate).
+	Kind        string     `json:"kind"`
 	KeyType     string     `json:"key_type"`
 	Fingerprint string     `json:"fingerprint"` // SHA256:...
 	PublicKey   string     `json:"public_key"`  // authorized_keys form
@@ -120,6 +130,42 @@ type HostKey struct {
 type HostKeyFilter struct {
 	State string
 	Site  string
+	Kind  string // ssh | tls; empty = both
+}
+
+// DeviceSyncRequest is the body of POST /v1/devices/sync: read the FTDs FMC
+// From manages (its REST API's devicerecords) and upsert them.
+type DeviceSyncRequest struct {
+	From   string `json:"from"`
+	DryRun bool   `json:"dry_run"`
+	// Prune removes the devices synced from this FMC that it no longer lists.
+	Prune bool `json:"prune"`
+	// Credential is the SSH credential of the FTDs (default: an existing
+	// device keeps its own, a new one gets the FMC's).
+	Credential string `json:"credential,omitempty"`
+}
+
+// DeviceSyncResult is what a sync did (or, with dry_run, would do).
+type DeviceSyncResult struct {
+	FMC       string         `json:"fmc"`
+	DryRun    bool           `json:"dry_run"`
+	Prune     bool           `json:"prune"`
+	Records   int            `json:"records"`
+	Added     []Device       `json:"added"`
+	Changed   []DeviceChange `json:"changed"`
+	Unchanged []string       `json:"unchanged"`
+	// Gone: synced from this FMC, no longer listed by it; removed (and
+	// listed in Removed) only with prune.
+	Gone         []GoneDevice `json:"gone"`
+	Removed      []string     `json:"removed"`
+	Disconnected []string     `json:"disconnected"`
+}
+
+// GoneDevice is a device its FMC no longer lists.
+type GoneDevice struct {
+	Device  string `json:"device"`
+	Address string `json:"address"`
+	Hint    string `json:"hint,omitempty"`
 }
 
 // AcceptHostKeysRequest is the body of POST /v1/hostkeys/accept: either

@@ -3,6 +3,7 @@ package devicecheck
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,13 +20,65 @@ import (
 type Diagnoser struct {
 	resolver Resolver
 	runner   *runner.Runner
+	api      APIChecker
 	log      *zap.Logger
 	now      func() time.Time
 }
 
-// NewDiagnoser returns a Diagnoser.
-func NewDiagnoser(resolver Resolver, r *runner.Runner, log *zap.Logger) *Diagnoser {
-	return &Diagnoser{resolver: resolver, runner: r, log: log, now: time.Now}
+// APIChecker makes the REST checks (fmc.*) of an FMC next to its SSH
+// checks (internal/targets.FMCs). It reports false when the device's REST
+// API is not used (not an FMC, or its site has it off).
+type APIChecker interface {
+	Check(ctx context.Context, d inventory.Device, env diagnose.Env, ids []string, trace func(string)) ([]diagnose.CheckResult, bool)
+}
+
+// NewDiagnoser returns a Diagnoser; api nil makes no REST checks.
+func NewDiagnoser(resolver Resolver, r *runner.Runner, api APIChecker, log *zap.Logger) *Diagnoser {
+	return &Diagnoser{resolver: resolver, runner: r, api: api, log: log, now: time.Now}
+}
+
+// NotAnFMC is the summary of an fmc.* check asked of a device that is not
+// an FMC whose REST API is used.
+const NotAnFMC = "skipped: the fmc.* checks run on FMCs whose site has fmc_api.enabled"
+
+// run makes the SSH checks and, on an FMC, the REST checks of one device.
+// A check list naming only fmc.* checks opens no SSH session.
+func (d *Diagnoser) run(ctx context.Context, res Resolved, checks []string) Result {
+	sshIDs, restIDs := diagnose.SplitCheckIDs(checks)
+	var r Result
+	if sshIDs == nil || len(sshIDs) > 0 {
+		r = Run(ctx, d.runner, res, sshIDs, d.now)
+	} else {
+		r = Result{StartedAt: d.now()}
+	}
+	var rest []diagnose.CheckResult
+	ok := false
+	if d.api != nil && res.Device.Kind == inventory.KindFMC && (restIDs == nil || len(restIDs) > 0) {
+		dev := res.Device
+		// The job's device row has no api_address: the FMC's own row does.
+		if full, err := d.resolver.Resolve(ctx, dev.Name); err == nil {
+			dev = full.Device
+		}
+		var lines []string
+		rest, ok = d.api.Check(ctx, dev, res.Env, restIDs, func(l string) { lines = append(lines, l) })
+		if len(lines) > 0 {
+			r.Transcript += "\n--- FMC REST API ---\n" + strings.Join(lines, "\n") + "\n"
+		}
+	}
+	if !ok {
+		for _, id := range restIDs {
+			rest = append(rest, diagnose.CheckResult{ID: id, Verdict: diagnose.VerdictSkip, Summary: NotAnFMC, Evidence: map[string]any{}})
+		}
+	}
+	if len(rest) == 0 {
+		return r
+	}
+	r.Checks = append(r.Checks, rest...)
+	r.FinishedAt = d.now()
+	if r.Err == nil {
+		r.Assessment = diagnose.Assess(r.Checks)
+	}
+	return r
 }
 
 // Diagnose implements runs.Diagnoser.
@@ -47,7 +100,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, dev runs.Device, checks []stri
 		return runs.Outcome{Health: runs.HealthError, Diagnoses: []string{"error"}, Error: err.Error(),
 			StartedAt: start, FinishedAt: d.now()}
 	}
-	r := Run(ctx, d.runner, res, checks, d.now)
+	r := d.run(ctx, res, checks)
 	out := runs.Outcome{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Transcript: r.Transcript,
 		SWVersion: diagnose.ParseSoftwareVersion(r.Transcript)}
 	if r.Err != nil {

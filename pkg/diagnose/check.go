@@ -155,8 +155,8 @@ func CheckIDs() []string {
 // ValidateCheckIDs rejects unknown ids, for API handlers to answer 400 before any work starts.
 func ValidateCheckIDs(ids []string) error {
 	for _, id := range ids {
-		if _, ok := Lookup(id); !ok {
-			return fmt.Errorf("unknown check %q (known: %s)", id, strings.Join(CheckIDs(), ", "))
+		if _, ok := Lookup(id); !ok && !IsFMCCheck(id) {
+			return fmt.Errorf("unknown check %q (known: %s)", id, strings.Join(append(CheckIDs(), FMCCheckIDs()...), ", "))
 		}
 	}
 	return nil

@@ -39,8 +39,16 @@ type Device struct {
 	Credential string            `json:"credential" yaml:"credential"`
 	Tags       map[string]string `json:"tags" yaml:"tags"`
 	ManagedBy  string            `json:"managed_by" yaml:"managed_by"` // e.g. the FMC managing an FTD
-	CreatedAt  time.Time         `json:"created_at,omitzero" yaml:"created_at,omitempty"`
-	UpdatedAt  time.Time         `json:"updated_at,omitzero" yaml:"updated_at,omitempty"`
+	// APIAddress is an FMC's REST API (host or host:port) when it is not
+	// the device's address on port 443.
+	APIAddress string `json:"api_address,omitempty" yaml:"api_address,omitempty"`
+	// Model and SWVersion are what the managing FMC's devicerecords said at
+	// the last sync; SyncedFrom is that FMC ("" = added or imported by hand).
+	Model      string    `json:"model,omitempty" yaml:"model,omitempty"`
+	SWVersion  string    `json:"sw_version,omitempty" yaml:"sw_version,omitempty"`
+	SyncedFrom string    `json:"synced_from,omitempty" yaml:"synced_from,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero" yaml:"created_at,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero" yaml:"updated_at,omitempty"`
 }
 
 // DefaultSSHPort is used when an address has no port.
@@ -181,7 +189,29 @@ func validateDevice(d Device, cat catIndex, line int) []Problem {
 			add("managed_by", err)
 		}
 	}
+	if d.APIAddress != "" {
+		if d.Kind != KindFMC {
+			add("api_address", errors.New("only an FMC has a REST API address"))
+		} else if err := CheckAddress(d.APIAddress); err != nil {
+			add("api_address", err)
+		} else if cat.sites[d.Site] {
+			add("api_address", cat.checkNetworks(d.Site, d.APIAddress))
+		}
+	}
+	add("model", checkLabel(d.Model))
+	add("sw_version", checkLabel(d.SWVersion))
 	return p
+}
+
+// labelRE is what a model or software version may hold: the words FMCs
+// print ("Cisco Firepower Threat Defense for VMWare", "6.5.0.4 (build 57)").
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._()/+-]{0,127}$`)
+
+func checkLabel(s string) error {
+	if s != "" && !labelRE.MatchString(s) {
+		return fmt.Errorf("bad value %q (1-128 letters, digits, spaces and . _ ( ) / + -)", s)
+	}
+	return nil
 }
 
 func sortedTagKeys(tags map[string]string) []string {

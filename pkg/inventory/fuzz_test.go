@@ -40,7 +40,7 @@ func FuzzParse(f *testing.F) {
 			require.NoError(t, ValidateDevice(d, cat), "accepted an invalid device %+v", d)
 			require.False(t, seen[d.Name], "accepted duplicate %q", d.Name)
 			seen[d.Name] = true
-			require.NoError(t, w.Write([]string{d.Name, string(d.Kind), d.Site, d.Address, d.Credential, FormatTags(d.Tags), d.ManagedBy}))
+			require.NoError(t, w.Write([]string{d.Name, string(d.Kind), d.Site, d.Address, d.Credential, FormatTags(d.Tags), d.ManagedBy, d.APIAddress}))
 		}
 		w.Flush()
 		again, err := Parse("roundtrip.csv", buf.Bytes(), cat)

@@ -2,6 +2,9 @@ package inventory
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -40,13 +43,21 @@ var _ runner.PinnedHostKeyLookup = (*Store)(nil)
 // SystemActor is the audit actor of changes fleetd makes by itself.
 const SystemActor = "fleetd"
 
+// Key kinds: a device's SSH host key, or an FMC's REST API certificate,
+// pinned and accepted the same way.
+const (
+	KeyKindSSH = "ssh"
+	KeyKindTLS = "tls"
+)
+
 // HostKey is one key a device presented.
 type HostKey struct {
 	Device      string       `json:"device"`
 	Site        string       `json:"site"`
+	Kind        string       `json:"kind"` // ssh | tls
 	KeyType     string       `json:"key_type"`
 	Fingerprint string       `json:"fingerprint"`
-	PublicKey   string       `json:"public_key"` // authorized_keys form
+	PublicKey   string       `json:"public_key"` // authorized_keys form; for a certificate its subject and validity
 	State       HostKeyState `json:"state"`
 	Address     string       `json:"address"` // where it was last presented
 	SeenCount   int64        `json:"seen_count"`
@@ -58,24 +69,27 @@ type HostKey struct {
 
 // HostKeyFilter narrows ListHostKeys.
 type HostKeyFilter struct {
+	Kind   string // "" = both
 	State  HostKeyState
 	Site   string
 	Device string
 }
 
-const hostKeyColumns = `d.name, d.site, h.key_type, h.fingerprint, h.public_key, h.state, h.address, h.seen_count,
+const hostKeyColumns = `d.name, d.site, h.kind, h.key_type, h.fingerprint, h.public_key, h.state, h.address, h.seen_count,
 	h.first_seen, h.last_seen, coalesce(h.pinned_by, ''), h.pinned_at`
 
 func scanHostKey(r pgx.CollectableRow) (HostKey, error) {
 	var k HostKey
 	var wire []byte
 	var state string
-	if err := r.Scan(&k.Device, &k.Site, &k.KeyType, &k.Fingerprint, &wire, &state, &k.Address, &k.SeenCount,
+	if err := r.Scan(&k.Device, &k.Site, &k.Kind, &k.KeyType, &k.Fingerprint, &wire, &state, &k.Address, &k.SeenCount,
 		&k.FirstSeen, &k.LastSeen, &k.PinnedBy, &k.PinnedAt); err != nil {
 		return k, err
 	}
 	k.State = HostKeyState(state)
-	if pk, err := ssh.ParsePublicKey(wire); err == nil {
+	if k.Kind == KeyKindTLS {
+		k.PublicKey = describeCertificate(wire)
+	} else if pk, err := ssh.ParsePublicKey(wire); err == nil {
 		k.PublicKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
 	}
 	return k, nil
@@ -92,6 +106,9 @@ func (s *Store) ListHostKeys(ctx context.Context, f HostKeyFilter) ([]HostKey, e
 	if f.State != "" {
 		where = append(where, "h.state = "+arg(string(f.State)))
 	}
+	if f.Kind != "" {
+		where = append(where, "h.kind = "+arg(f.Kind))
+	}
 	if f.Site != "" {
 		where = append(where, "d.site = "+arg(f.Site))
 	}
@@ -102,7 +119,7 @@ func (s *Store) ListHostKeys(ctx context.Context, f HostKeyFilter) ([]HostKey, e
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY d.name, h.state, h.first_seen"
+	q += " ORDER BY d.name, h.kind, h.state, h.first_seen"
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: list host keys: %w", err)
@@ -138,6 +155,7 @@ type candidate struct {
 	id       int64
 	deviceID string
 	device   string
+	kind     string
 	state    string
 	fp       string
 	pinnedFP string // "" when nothing is pinned
@@ -234,41 +252,50 @@ func (s *Store) AcceptHostKeys(ctx context.Context, by Accepter, sel AcceptSelec
 		// Candidates and the pinned key per device, locked against a racing
 		// CheckHostKey or a second accept.
 		const q = `
-			SELECT h.id, d.id::text, d.name, h.state, h.fingerprint, coalesce(p.fingerprint, ''),
+			SELECT h.id, d.id::text, d.name, h.kind, h.state, h.fingerprint, coalesce(p.fingerprint, ''),
 				coalesce(d.address_set_by, ''), d.address_set_at, d.address_set_at > d.created_at
 			FROM devices d
 			JOIN host_keys h ON h.device_id = d.id AND h.state <> 'pinned'
-			LEFT JOIN host_keys p ON p.device_id = d.id AND p.state = 'pinned'
+			LEFT JOIN host_keys p ON p.device_id = d.id AND p.state = 'pinned' AND p.kind = h.kind
 			WHERE `
 		if sel.AllPending {
-			rows, err = tx.Query(ctx, q+`h.state = 'pending' AND ($1 = '' OR d.site = $1) ORDER BY d.name, h.id FOR UPDATE OF h`, sel.Site)
+			rows, err = tx.Query(ctx, q+`h.state = 'pending' AND ($1 = '' OR d.site = $1) ORDER BY d.name, h.kind, h.id FOR UPDATE OF h`, sel.Site)
 		} else {
-			rows, err = tx.Query(ctx, q+`d.name = ANY($1::text[]) ORDER BY d.name, h.id FOR UPDATE OF h`, sel.Devices)
+			rows, err = tx.Query(ctx, q+`d.name = ANY($1::text[]) ORDER BY d.name, h.kind, h.id FOR UPDATE OF h`, sel.Devices)
 		}
 		if err != nil {
 			return err
 		}
 		cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (candidate, error) {
 			var c candidate
-			err := r.Scan(&c.id, &c.deviceID, &c.device, &c.state, &c.fp, &c.pinnedFP, &c.addrSetBy, &c.addrSetAt, &c.addrChangedYet)
+			err := r.Scan(&c.id, &c.deviceID, &c.device, &c.kind, &c.state, &c.fp, &c.pinnedFP, &c.addrSetBy, &c.addrSetAt, &c.addrChangedYet)
 			return c, err
 		})
 		if err != nil {
 			return err
 		}
+		// A device's SSH host key and its REST certificate are decided
+		// apart: candidates are grouped by device and kind.
 		byDevice := map[string][]candidate{}
+		kinds := map[string][]string{}
 		var order []string
 		for _, c := range cands {
-			if _, seen := byDevice[c.device]; !seen {
-				order = append(order, c.device)
+			key := c.device + "/" + c.kind
+			if _, seen := byDevice[key]; !seen {
+				order = append(order, key)
+				kinds[c.device] = append(kinds[c.device], key)
 			}
-			byDevice[c.device] = append(byDevice[c.device], c)
+			byDevice[key] = append(byDevice[key], c)
 		}
 
 		var chosen []candidate
 		if sel.AllPending {
-			for _, name := range order {
-				cs := byDevice[name]
+			for _, key := range order {
+				cs := byDevice[key]
+				name := cs[0].device
+				if cs[0].kind != KeyKindSSH {
+					name += " (" + cs[0].kind + ")"
+				}
 				switch {
 				case len(cs) > 1:
 					res.Skipped = append(res.Skipped, Skipped{Device: name, Reason: fmt.Sprintf("%d different keys pending; accept by name after checking", len(cs))})
@@ -290,19 +317,23 @@ func (s *Store) AcceptHostKeys(ctx context.Context, by Accepter, sel AcceptSelec
 				return err
 			}
 			for _, name := range sel.Devices {
-				cs := byDevice[name]
 				switch {
 				case !known[name]:
 					probs = append(probs, Problem{Field: name, Message: "no such device"})
-				case len(cs) == 0:
+				case len(kinds[name]) == 0:
 					probs = append(probs, Problem{Field: name, Message: "no pending or mismatched key to accept"})
-				case len(cs) > 1:
-					fps := make([]string, len(cs))
-					for i, c := range cs {
-						fps[i] = c.fp
+				}
+				for _, key := range kinds[name] {
+					cs := byDevice[key]
+					if len(cs) > 1 {
+						fps := make([]string, len(cs))
+						for i, c := range cs {
+							fps[i] = c.fp
+						}
+						probs = append(probs, Problem{Field: name, Message: "several different " + kindWord(cs[0].kind) +
+							" seen (" + strings.Join(fps, ", ") + "); refusing to guess"})
+						continue
 					}
-					probs = append(probs, Problem{Field: name, Message: "several different keys seen (" + strings.Join(fps, ", ") + "); refusing to guess"})
-				default:
 					chosen = append(chosen, cs[0])
 				}
 			}
@@ -325,7 +356,7 @@ func (s *Store) AcceptHostKeys(ctx context.Context, by Accepter, sel AcceptSelec
 		for _, c := range chosen {
 			if c.pinnedFP != "" {
 				// The device was re-keyed: the old pin goes (its record stays in the audit trail).
-				if _, err := tx.Exec(ctx, `DELETE FROM host_keys WHERE device_id = $1 AND state = 'pinned'`, c.deviceID); err != nil {
+				if _, err := tx.Exec(ctx, `DELETE FROM host_keys WHERE device_id = $1 AND state = 'pinned' AND kind = $2`, c.deviceID, c.kind); err != nil {
 					return err
 				}
 			}
@@ -333,7 +364,7 @@ func (s *Store) AcceptHostKeys(ctx context.Context, by Accepter, sel AcceptSelec
 				return err
 			}
 			acceptedIDs = append(acceptedIDs, c.id)
-			d := map[string]any{"fingerprint": c.fp, "was": c.state}
+			d := map[string]any{"fingerprint": c.fp, "was": c.state, "kind": c.kind}
 			if c.pinnedFP != "" {
 				d["replaced"] = c.pinnedFP
 			}
@@ -373,7 +404,7 @@ func (s *Store) auditRefusals(ctx context.Context, actor string, cands []candida
 	events := make([]audit.Event, len(cands))
 	for i, c := range cands {
 		events[i] = audit.Event{Actor: actor, Action: audit.ActionHostKeyAcceptRefused, TargetKind: audit.TargetDevice, Target: c.device,
-			Details: map[string]any{"fingerprint": c.fp, "was": c.state, "pinned": c.pinnedFP, "address_set_by": c.addrSetBy,
+			Details: map[string]any{"fingerprint": c.fp, "was": c.state, "kind": c.kind, "pinned": c.pinnedFP, "address_set_by": c.addrSetBy,
 				"reason": refusal.Refused[i].Reason}}
 	}
 	if err := audit.RecordMany(ctx, s.pool, events); err != nil {
@@ -408,15 +439,9 @@ func (s *Store) existingNames(ctx context.Context, tx pgx.Tx, names []string) (m
 // PinnedHostKey returns the device's pinned key, or nil when none is pinned
 // (or the device is unknown), so the runner can prefer the pinned key type.
 func (s *Store) PinnedHostKey(ctx context.Context, device string) (ssh.PublicKey, error) {
-	var wire []byte
-	err := s.pool.QueryRow(ctx, `
-		SELECT h.public_key FROM host_keys h JOIN devices d ON d.id = h.device_id
-		WHERE d.name = $1 AND h.state = 'pinned'`, device).Scan(&wire)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("inventory: pinned host key of %s: %w", device, err)
+	wire, err := s.pinned(ctx, device, KeyKindSSH)
+	if wire == nil || err != nil {
+		return nil, err
 	}
 	key, err := ssh.ParsePublicKey(wire)
 	if err != nil {
@@ -443,17 +468,55 @@ func (s *Store) CheckHostKey(ctx context.Context, device, addr string, key ssh.P
 	if key == nil {
 		return errors.New("inventory: check host key: nil key")
 	}
+	return s.checkKey(ctx, seenKey{device: device, addr: addr, kind: KeyKindSSH, keyType: key.Type(), wire: key.Marshal(),
+		fp: ssh.FingerprintSHA256(key)}, policy)
+}
+
+// CheckCertificate is CheckHostKey for an FMC's REST API certificate (DER):
+// the same states, policies, audit events and accept workflow, kind tls.
+func (s *Store) CheckCertificate(ctx context.Context, device, addr string, der []byte, policy string) error {
+	if len(der) == 0 {
+		return errors.New("inventory: check certificate: no certificate")
+	}
+	return s.checkKey(ctx, seenKey{device: device, addr: addr, kind: KeyKindTLS, keyType: certKeyType(der), wire: der,
+		fp: CertificateFingerprint(der)}, policy)
+}
+
+// PinnedCertificate returns the device's pinned REST certificate (DER), nil
+// when none is pinned.
+func (s *Store) PinnedCertificate(ctx context.Context, device string) ([]byte, error) {
+	return s.pinned(ctx, device, KeyKindTLS)
+}
+
+// pinned returns the stored form of the device's pinned key of kind, nil
+// when none is pinned (or the device is unknown).
+func (s *Store) pinned(ctx context.Context, device, kind string) ([]byte, error) {
+	var wire []byte
+	err := s.pool.QueryRow(ctx, `
+		SELECT h.public_key FROM host_keys h JOIN devices d ON d.id = h.device_id
+		WHERE d.name = $1 AND h.state = 'pinned' AND h.kind = $2`, device, kind).Scan(&wire)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inventory: pinned %s key of %s: %w", kind, device, err)
+	}
+	return wire, nil
+}
+
+func (s *Store) checkKey(ctx context.Context, seen seenKey, policy string) error {
+	device, addr, fp := seen.device, seen.addr, seen.fp
 	switch policy {
 	case "", PolicyStrict, PolicyTOFU:
 	default:
 		return fmt.Errorf("inventory: check host key: unknown policy %q", policy)
 	}
-	fp := ssh.FingerprintSHA256(key)
 	// Fast path, the common case of every sweep: the pinned key, one round trip.
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE host_keys h SET last_seen = now(), seen_count = h.seen_count + 1, address = $3
 		FROM devices d
-		WHERE d.name = $1 AND h.device_id = d.id AND h.state = 'pinned' AND h.fingerprint = $2`, device, fp, addr)
+		WHERE d.name = $1 AND h.device_id = d.id AND h.state = 'pinned' AND h.fingerprint = $2 AND h.kind = $4`,
+		device, fp, addr, seen.kind)
 	if err != nil {
 		return fmt.Errorf("inventory: check host key of %s: %w", device, err)
 	}
@@ -469,7 +532,7 @@ func (s *Store) CheckHostKey(ctx context.Context, device, addr string, key ssh.P
 	if err != nil {
 		return fmt.Errorf("inventory: check host key of %s: %w", device, err)
 	}
-	seen := seenKey{deviceID: deviceID, device: device, addr: addr, keyType: key.Type(), wire: key.Marshal(), fp: fp}
+	seen.deviceID = deviceID
 	for range 5 {
 		var verdict error
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -490,8 +553,8 @@ func (s *Store) CheckHostKey(ctx context.Context, device, addr string, key ssh.P
 }
 
 type seenKey struct {
-	deviceID, device, addr, keyType, fp string
-	wire                                []byte
+	deviceID, device, addr, kind, keyType, fp string
+	wire                                      []byte
 }
 
 // checkOnce runs one attempt inside tx. It returns the verdict for the
@@ -499,7 +562,7 @@ type seenKey struct {
 // so the transaction commits what it recorded even when the verdict is "no".
 func (s *Store) checkOnce(ctx context.Context, tx pgx.Tx, k seenKey, tofu bool) (verdict, err error) {
 	var pinnedFP string
-	err = tx.QueryRow(ctx, `SELECT fingerprint FROM host_keys WHERE device_id = $1 AND state = 'pinned'`, k.deviceID).Scan(&pinnedFP)
+	err = tx.QueryRow(ctx, `SELECT fingerprint FROM host_keys WHERE device_id = $1 AND state = 'pinned' AND kind = $2`, k.deviceID, k.kind).Scan(&pinnedFP)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
@@ -522,10 +585,10 @@ func (s *Store) checkOnce(ctx context.Context, tx pgx.Tx, k seenKey, tofu bool) 
 	insert := func(state string, pinnedBy any) (bool, error) {
 		var id int64
 		err := tx.QueryRow(ctx, `
-			INSERT INTO host_keys (device_id, key_type, public_key, fingerprint, state, address, pinned_by, pinned_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $5 = 'pinned' THEN now() END)
+			INSERT INTO host_keys (device_id, kind, key_type, public_key, fingerprint, state, address, pinned_by, pinned_at)
+			VALUES ($1, $8, $2, $3, $4, $5, $6, $7, CASE WHEN $5 = 'pinned' THEN now() END)
 			ON CONFLICT DO NOTHING RETURNING id`,
-			k.deviceID, k.keyType, k.wire, k.fp, state, k.addr, pinnedBy).Scan(&id)
+			k.deviceID, k.keyType, k.wire, k.fp, state, k.addr, pinnedBy, k.kind).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil // someone else inserted first
 		}
@@ -534,6 +597,7 @@ func (s *Store) checkOnce(ctx context.Context, tx pgx.Tx, k seenKey, tofu bool) 
 	record := func(action string, details map[string]any) error {
 		details["fingerprint"] = k.fp
 		details["key_type"] = k.keyType
+		details["kind"] = k.kind
 		details["address"] = k.addr
 		return audit.Record(ctx, tx, audit.Event{Actor: SystemActor, Action: action, TargetKind: audit.TargetDevice, Target: k.device, Details: details})
 	}
@@ -606,4 +670,45 @@ func orRace(err error) error {
 		return err
 	}
 	return errRace
+}
+
+// CertificateFingerprint is a certificate's fingerprint in the form of SSH
+// host keys ("SHA256:" + unpadded base64 of the DER's SHA-256), as pkg/fmc
+// and ftdsim print it.
+func CertificateFingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+}
+
+// certKeyType names a certificate's key like SSH key types: x509-ed25519,
+// x509-ecdsa, x509-rsa.
+func certKeyType(der []byte) string {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "x509"
+	}
+	return "x509-" + strings.ToLower(c.PublicKeyAlgorithm.String())
+}
+
+// describeCertificate is what `hostkey list` shows of a certificate: its
+// subject, issuer when not self-signed, and validity.
+func describeCertificate(der []byte) string {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "unparsable certificate"
+	}
+	s := "subject " + c.Subject.String()
+	if c.Issuer.String() == c.Subject.String() {
+		s += " (self-signed)"
+	} else {
+		s += ", issuer " + c.Issuer.String()
+	}
+	return s + ", valid " + c.NotBefore.UTC().Format("2006-01-02") + " to " + c.NotAfter.UTC().Format("2006-01-02")
+}
+
+func kindWord(kind string) string {
+	if kind == KeyKindTLS {
+		return "certificates"
+	}
+	return "keys"
 }

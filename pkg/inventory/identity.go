@@ -25,7 +25,7 @@ type Identity struct {
 // name; names not in the inventory are left out.
 func (s *Store) IdentitiesByName(ctx context.Context, names []string) ([]Identity, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '')
-		FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
+		FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned' AND h.kind = 'ssh'
 		WHERE d.name = ANY($1) ORDER BY d.name`, names)
 	if err != nil {
 		return nil, fmt.Errorf("look up devices: %w", err)
@@ -52,7 +52,7 @@ func (s *Store) CurrentIdentities(ctx context.Context, ids []uuid.UUID, names []
 		FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS f(id, name, ord)
 		CROSS JOIN LATERAL (
 			SELECT d.id, d.name, d.site, d.kind, d.address, d.credential, coalesce(h.fingerprint, '') AS host_key
-			FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned'
+			FROM devices d LEFT JOIN host_keys h ON h.device_id = d.id AND h.state = 'pinned' AND h.kind = 'ssh'
 			WHERE d.id = f.id OR d.name = f.name ORDER BY (d.id = f.id) DESC LIMIT 1) d`, ids, names)
 	if err != nil {
 		return nil, fmt.Errorf("look up devices by id: %w", err)

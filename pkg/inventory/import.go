@@ -82,17 +82,9 @@ func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, 
 	plan := Plan{DryRun: dryRun, Added: []Device{}, Changed: []Change{}, Unchanged: []string{}}
 	errDryRun := errors.New("dry run") // rolls the transaction back
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ANY($1::text[]) FOR UPDATE", names)
+		byName, err := lockByName(ctx, tx, names)
 		if err != nil {
 			return err
-		}
-		existing, err := pgx.CollectRows(q, scanDevice)
-		if err != nil {
-			return err
-		}
-		byName := make(map[string]Device, len(existing))
-		for _, d := range existing {
-			byName[d.Name] = d
 		}
 
 		var add, upd []Device
@@ -109,6 +101,11 @@ func (s *Store) importRows(ctx context.Context, actor, file string, rows []Row, 
 			if !r.HasManagedBy {
 				want.ManagedBy = old.ManagedBy
 			}
+			if !r.HasAPIAddress {
+				want.APIAddress = old.APIAddress
+			}
+			// What a sync learnt from the FMC is not in an inventory file.
+			want.Model, want.SWVersion, want.SyncedFrom = old.Model, old.SWVersion, old.SyncedFrom
 			if ch := diff(old, want); len(ch) > 0 {
 				plan.Changed = append(plan.Changed, Change{Device: want.Name, Fields: ch})
 				upd = append(upd, want)
@@ -155,9 +152,10 @@ func insertDevices(ctx context.Context, tx pgx.Tx, actor string, devs []Device) 
 	}
 	cols := append(columnsOf(devs), actor)
 	rows, err := tx.Query(ctx, `
-		INSERT INTO devices (name, kind, site, address, credential, tags, managed_by, address_set_by)
-		SELECT n, k, s, a, c, t::jsonb, m, $8
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(n, k, s, a, c, t, m, o)
+		INSERT INTO devices (name, kind, site, address, credential, tags, managed_by, api_address, model, sw_version, synced_from, address_set_by)
+		SELECT n, k, s, a, c, t::jsonb, m, api, mo, v, sf, $12
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS u(n, k, s, a, c, t, m, api, mo, v, sf, o)
 		ORDER BY o
 		RETURNING `+deviceColumns, cols...)
 	if err != nil {
@@ -177,9 +175,11 @@ func updateDevices(ctx context.Context, tx pgx.Tx, actor string, devs []Device) 
 		return nil
 	}
 	tag, err := tx.Exec(ctx, `
-		UPDATE devices d SET kind = u.k, site = u.s, address = u.a, credential = u.c, tags = u.t::jsonb, managed_by = u.m, updated_at = now(),
-			`+setAddressBy("u.a", "$8")+`
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(n, k, s, a, c, t, m)
+		UPDATE devices d SET kind = u.k, site = u.s, address = u.a, credential = u.c, tags = u.t::jsonb, managed_by = u.m,
+			api_address = u.api, model = u.mo, sw_version = u.v, synced_from = u.sf, updated_at = now(),
+			`+setAddressBy("u.a", "$12")+`
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::text[]) AS u(n, k, s, a, c, t, m, api, mo, v, sf)
 		WHERE d.name = u.n`, append(columnsOf(devs), actor)...)
 	if err != nil {
 		return fmt.Errorf("update devices: %w", err)
@@ -190,15 +190,18 @@ func updateDevices(ctx context.Context, tx pgx.Tx, actor string, devs []Device) 
 	return nil
 }
 
-// columnsOf turns devices into the seven column arrays the bulk statements unnest.
+// columnsOf turns devices into the eleven column arrays the bulk statements unnest.
 func columnsOf(devs []Device) []any {
 	n := len(devs)
-	names, kinds, sites, addrs, creds, tags, mgr := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	col := func() []string { return make([]string, n) }
+	names, kinds, sites, addrs, creds, tags, mgr := col(), col(), col(), col(), col(), col(), col()
+	api, model, version, from := col(), col(), col(), col()
 	for i, d := range devs {
 		names[i], kinds[i], sites[i], addrs[i], creds[i], mgr[i] = d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.ManagedBy
 		tags[i] = tagsJSON(d.Tags)
+		api[i], model[i], version[i], from[i] = d.APIAddress, d.Model, d.SWVersion, d.SyncedFrom
 	}
-	return []any{names, kinds, sites, addrs, creds, tags, mgr}
+	return []any{names, kinds, sites, addrs, creds, tags, mgr, api, model, version, from}
 }
 
 // diff lists the fields of want that differ from old, in column order.
@@ -215,6 +218,10 @@ func diff(old, want Device) []FieldChange {
 	cmp("credential", old.Credential, want.Credential)
 	cmp("tags", FormatTags(old.Tags), FormatTags(want.Tags))
 	cmp("managed_by", old.ManagedBy, want.ManagedBy)
+	cmp("api_address", old.APIAddress, want.APIAddress)
+	cmp("model", old.Model, want.Model)
+	cmp("sw_version", old.SWVersion, want.SWVersion)
+	cmp("synced_from", old.SyncedFrom, want.SyncedFrom)
 	return ch
 }
 
@@ -232,4 +239,21 @@ func changeDetails(ch []FieldChange) map[string]any {
 func setAddressBy(newAddr, actorParam string) string {
 	return `address_set_by = CASE WHEN address IS DISTINCT FROM ` + newAddr + ` THEN ` + actorParam + ` ELSE address_set_by END,
 			address_set_at = CASE WHEN address IS DISTINCT FROM ` + newAddr + ` THEN now() ELSE address_set_at END`
+}
+
+// lockByName loads and locks (FOR UPDATE) the devices of those names.
+func lockByName(ctx context.Context, tx pgx.Tx, names []string) (map[string]Device, error) {
+	q, err := tx.Query(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ANY($1::text[]) FOR UPDATE", names)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := pgx.CollectRows(q, scanDevice)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]Device, len(existing))
+	for _, d := range existing {
+		byName[d.Name] = d
+	}
+	return byName, nil
 }

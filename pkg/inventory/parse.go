@@ -24,7 +24,7 @@ const (
 )
 
 // Columns of an inventory file, in the order the CSV example uses.
-var Columns = []string{"name", "kind", "site", "address", "credential", "tags", "managed_by"}
+var Columns = []string{"name", "kind", "site", "address", "credential", "tags", "managed_by", "api_address"}
 
 var requiredColumns = []string{"name", "kind", "site", "address", "credential"}
 
@@ -35,6 +35,8 @@ type Row struct {
 	Device       Device
 	HasTags      bool
 	HasManagedBy bool
+	// HasAPIAddress: the file has the api_address column.
+	HasAPIAddress bool
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -128,6 +130,7 @@ func (r rawRow) toRow(ix catIndex) (Row, []Problem) {
 		Address:    r.fields["address"],
 		Credential: r.fields["credential"],
 		ManagedBy:  r.fields["managed_by"],
+		APIAddress: r.fields["api_address"],
 	}
 	kindOK := true
 	if k := r.fields["kind"]; k == "" {
@@ -158,7 +161,8 @@ func (r rawRow) toRow(ix catIndex) (Row, []Problem) {
 		p.Line = r.lineOf(p.Field)
 		probs = append(probs, p)
 	}
-	return Row{Line: r.line, Device: d, HasTags: r.has["tags"], HasManagedBy: r.has["managed_by"]}, probs
+	return Row{Line: r.line, Device: d, HasTags: r.has["tags"], HasManagedBy: r.has["managed_by"],
+		HasAPIAddress: r.has["api_address"]}, probs
 }
 
 func knownColumn(c string) bool {

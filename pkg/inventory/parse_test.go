@@ -121,7 +121,7 @@ func TestParseYAMLProblemsUseNodeLines(t *testing.T) {
 	require.Equal(t, []string{
 		`line 7: address: required`,
 		`line 9: site: unknown site "mars" (known: amer, apjc, emea)`,
-		`line 10: adress: unknown key "adress" (keys: name, kind, site, address, credential, tags, managed_by)`,
+		`line 10: adress: unknown key "adress" (keys: name, kind, site, address, credential, tags, managed_by, api_address)`,
 		`line 13: tags: tag "env" must be a single value`,
 		`line 14: a device must be a mapping (name: ..., kind: ...)`,
 		`line 15: name: duplicate name "ftd-1" (first on line 2)`,
@@ -135,7 +135,7 @@ func TestParseFileLevelProblems(t *testing.T) {
 		name, file, data string
 		want             []string
 	}{
-		{"empty", "x.csv", "", []string{`line 1: empty file (want a header: name,kind,site,address,credential,tags,managed_by)`}},
+		{"empty", "x.csv", "", []string{`line 1: empty file (want a header: name,kind,site,address,credential,tags,managed_by,api_address)`}},
 		{"header only", "x.csv", "name,kind,site,address,credential\n", []string{"line 1: no devices in file"}},
 		{"no header", "x.csv", "ftd-1,ftd,emea,127.1.0.1,lab\n", []string{
 			`line 1: name: missing required column "name"`,
@@ -143,15 +143,15 @@ func TestParseFileLevelProblems(t *testing.T) {
 			`line 1: site: missing required column "site"`,
 			`line 1: address: missing required column "address"`,
 			`line 1: credential: missing required column "credential"`,
-			`line 1: ftd-1: unknown column "ftd-1" (columns: name, kind, site, address, credential, tags, managed_by; the first line must be the header)`,
-			`line 1: ftd: unknown column "ftd" (columns: name, kind, site, address, credential, tags, managed_by; the first line must be the header)`,
-			`line 1: emea: unknown column "emea" (columns: name, kind, site, address, credential, tags, managed_by; the first line must be the header)`,
-			`line 1: 127.1.0.1: unknown column "127.1.0.1" (columns: name, kind, site, address, credential, tags, managed_by; the first line must be the header)`,
-			`line 1: lab: unknown column "lab" (columns: name, kind, site, address, credential, tags, managed_by; the first line must be the header)`,
+			`line 1: ftd-1: unknown column "ftd-1" (columns: name, kind, site, address, credential, tags, managed_by, api_address; the first line must be the header)`,
+			`line 1: ftd: unknown column "ftd" (columns: name, kind, site, address, credential, tags, managed_by, api_address; the first line must be the header)`,
+			`line 1: emea: unknown column "emea" (columns: name, kind, site, address, credential, tags, managed_by, api_address; the first line must be the header)`,
+			`line 1: 127.1.0.1: unknown column "127.1.0.1" (columns: name, kind, site, address, credential, tags, managed_by, api_address; the first line must be the header)`,
+			`line 1: lab: unknown column "lab" (columns: name, kind, site, address, credential, tags, managed_by, api_address; the first line must be the header)`,
 		}},
 		{"unknown and duplicate columns", "x.csv", "name,kind,site,address,credential,owner,kind\n", []string{
 			`line 1: kind: column "kind" given twice`,
-			`line 1: owner: unknown column "owner" (columns: name, kind, site, address, credential, tags, managed_by; the first line must be the header)`,
+			`line 1: owner: unknown column "owner" (columns: name, kind, site, address, credential, tags, managed_by, api_address; the first line must be the header)`,
 		}},
 		{"bad quoting stops reading", "x.csv", "name,kind,site,address,credential\nftd-1,ftd,emea,127.1.0.1,lab\nftd-\"2,ftd,emea,127.1.0.2,lab\n", []string{
 			`line 3: CSV syntax: bare " in non-quoted-field`,

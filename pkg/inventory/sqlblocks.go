@@ -22,7 +22,7 @@ func JobDeviceSQL(alias, deviceID string) (columns, joins string) {
 	hk := alias + "_hk"
 	columns = alias + `.address, ` + alias + `.credential, coalesce(` + alias + `.tags, '{}'), ` + hk + `.public_key`
 	joins = `LEFT JOIN devices ` + alias + ` ON ` + alias + `.id = ` + deviceID + `
-		LEFT JOIN host_keys ` + hk + ` ON ` + hk + `.device_id = ` + deviceID + ` AND ` + hk + `.state = 'pinned'`
+		LEFT JOIN host_keys ` + hk + ` ON ` + hk + `.device_id = ` + deviceID + ` AND ` + hk + `.state = 'pinned' AND ` + hk + `.kind = 'ssh'`
 	return columns, joins
 }
 

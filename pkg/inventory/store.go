@@ -146,12 +146,14 @@ type Filter struct {
 	Limit int    // 0 = no limit
 }
 
-const deviceColumns = `id::text, name, kind, site, address, credential, tags, managed_by, created_at, updated_at`
+const deviceColumns = `id::text, name, kind, site, address, credential, tags, managed_by, api_address, model, sw_version,
+	synced_from, created_at, updated_at`
 
 func scanDevice(r pgx.CollectableRow) (Device, error) {
 	var d Device
 	var kind string
-	err := r.Scan(&d.ID, &d.Name, &kind, &d.Site, &d.Address, &d.Credential, &d.Tags, &d.ManagedBy, &d.CreatedAt, &d.UpdatedAt)
+	err := r.Scan(&d.ID, &d.Name, &kind, &d.Site, &d.Address, &d.Credential, &d.Tags, &d.ManagedBy, &d.APIAddress,
+		&d.Model, &d.SWVersion, &d.SyncedFrom, &d.CreatedAt, &d.UpdatedAt)
 	d.Kind = Kind(kind)
 	if d.Tags == nil {
 		d.Tags = map[string]string{}
@@ -236,9 +238,9 @@ func (s *Store) Add(ctx context.Context, actor string, d Device) (Device, error)
 	var out Device
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			INSERT INTO devices (name, kind, site, address, credential, tags, managed_by, address_set_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+deviceColumns,
-			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy, actor)
+			INSERT INTO devices (name, kind, site, address, credential, tags, managed_by, address_set_by, api_address)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+deviceColumns,
+			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy, actor, d.APIAddress)
 		if err != nil {
 			return err
 		}
@@ -291,9 +293,9 @@ func (s *Store) Update(ctx context.Context, actor string, d Device) (Device, []F
 		}
 		rows, err = tx.Query(ctx, `
 			UPDATE devices SET kind = $2, site = $3, address = $4, credential = $5, tags = $6, managed_by = $7, updated_at = now(),
-				`+setAddressBy("$4", "$8")+`
+				api_address = $9, `+setAddressBy("$4", "$8")+`
 			WHERE name = $1 RETURNING `+deviceColumns,
-			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy, actor)
+			d.Name, string(d.Kind), d.Site, d.Address, d.Credential, d.Tags, d.ManagedBy, actor, d.APIAddress)
 		if err != nil {
 			return err
 		}
@@ -353,6 +355,7 @@ func normalise(d Device) Device {
 		d.Kind = k
 	}
 	d.Site, d.Address, d.Credential, d.ManagedBy = strings.TrimSpace(d.Site), strings.TrimSpace(d.Address), strings.TrimSpace(d.Credential), strings.TrimSpace(d.ManagedBy)
+	d.APIAddress, d.Model, d.SWVersion = strings.TrimSpace(d.APIAddress), strings.TrimSpace(d.Model), strings.TrimSpace(d.SWVersion)
 	if d.Tags == nil {
 		d.Tags = map[string]string{}
 	} else {
@@ -364,6 +367,7 @@ func normalise(d Device) Device {
 func deviceDetails(d Device) map[string]any {
 	return map[string]any{
 		"kind": string(d.Kind), "site": d.Site, "address": d.Address, "credential": d.Credential,
-		"tags": FormatTags(d.Tags), "managed_by": d.ManagedBy,
+		"tags": FormatTags(d.Tags), "managed_by": d.ManagedBy, "api_address": d.APIAddress,
+		"model": d.Model, "sw_version": d.SWVersion, "synced_from": d.SyncedFrom,
 	}
 }

@@ -36,8 +36,10 @@ type DeviceSpec struct {
 	Domain   string // for the FQDN lsof and connector.log print; default cisco.com
 	Model    string // model tag, e.g. "1120", "ftdv", "4110", "fmcv300"
 	Version  string // e.g. "6.4.0.9"
-	MgmtIP   string // the management address the device reports; default derived
-	Faults   []Fault
+	// ManagedBy names the FMC of an FTD (default: the FMCs of its site in turn).
+	ManagedBy string
+	MgmtIP    string // the management address the device reports; default derived
+	Faults    []Fault
 	// Banner is extra text of the login banner (a site's legal notice,
 	// or, in tests, hostile text that must be shown escaped).
 	Banner string
@@ -99,6 +101,24 @@ type FleetConfig struct {
 	CommandLogSize int
 	// HandshakeTimeout bounds an SSH handshake (default 30s, not scaled).
 	HandshakeTimeout time.Duration
+
+	// The FMC REST API every FMC serves over HTTPS on its own address.
+	// APIPort is its port (0: ephemeral; cmd/ftdsim defaults it to 443, and
+	// with PortBase the ports are ephemeral); NoAPI serves none.
+	APIPort int
+	NoAPI   bool
+	// APIPortFallback: when APIPort cannot be bound for lack of privilege
+	// (443 as non-root), use an ephemeral port instead of failing.
+	APIPortFallback bool
+	// APITokenLife is a token's life (default 30m), APIShortTokenLife its
+	// life under the token-expiry fault (default 2s); neither is scaled.
+	APITokenLife, APIShortTokenLife time.Duration
+	// APIRateLimit is the requests a minute the api-rate-limit fault allows
+	// before answering 429 (default 10).
+	APIRateLimit int
+	// APISlowLatency delays every answer of an api-slow FMC, before
+	// TimeScale (default 5s).
+	APISlowLatency time.Duration
 }
 
 func (c *FleetConfig) setDefaults() {
@@ -141,6 +161,18 @@ func (c *FleetConfig) setDefaults() {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 30 * time.Second
 	}
+	if c.APITokenLife <= 0 {
+		c.APITokenLife = 30 * time.Minute
+	}
+	if c.APIShortTokenLife <= 0 {
+		c.APIShortTokenLife = 2 * time.Second
+	}
+	if c.APIRateLimit <= 0 {
+		c.APIRateLimit = 10
+	}
+	if c.APISlowLatency <= 0 {
+		c.APISlowLatency = 5 * time.Second
+	}
 }
 
 func (c *FleetConfig) validate() error {
@@ -165,6 +197,9 @@ func (c *FleetConfig) validate() error {
 		if !last.IsLoopback() {
 			return fmt.Errorf("%d devices from %s run past 127.255.255.255", c.Count+len(c.Devices), c.Listen)
 		}
+	}
+	if c.APIPort < 0 || c.APIPort > 65535 {
+		return errors.New("API port out of range")
 	}
 	if c.Port < 0 || c.Port > 65535 || c.PortBase < 0 || c.PortBase+c.Count+len(c.Devices) > 65536 {
 		return errors.New("port out of range")

@@ -11,17 +11,21 @@ var marshalAuthorizedKey = ssh.MarshalAuthorizedKey
 
 // DeviceInfo is a device as the control API lists it.
 type DeviceInfo struct {
-	Name        string      `json:"name"`
-	Kind        Kind        `json:"kind"`
-	Site        string      `json:"site"`
-	Region      string      `json:"region"`
-	Address     string      `json:"address"`
-	Model       string      `json:"model"`
-	Version     string      `json:"version"`
-	ManagedBy   string      `json:"managed_by,omitempty"`
-	Fingerprint string      `json:"fingerprint"`
-	Faults      []Fault     `json:"faults"`
-	State       DeviceState `json:"state"`
+	Name        string `json:"name"`
+	Kind        Kind   `json:"kind"`
+	Site        string `json:"site"`
+	Region      string `json:"region"`
+	Address     string `json:"address"`
+	Model       string `json:"model"`
+	Version     string `json:"version"`
+	Fingerprint string `json:"fingerprint"`
+	// ManagedBy is an FTD's FMC; APIAddress and APIFingerprint an FMC's
+	// REST API and its certificate.
+	ManagedBy      string      `json:"managed_by,omitempty"`
+	APIAddress     string      `json:"api_address,omitempty"`
+	APIFingerprint string      `json:"api_fingerprint,omitempty"`
+	Faults         []Fault     `json:"faults"`
+	State          DeviceState `json:"state"`
 }
 
 // DeviceDetail adds the counters and the command log.
@@ -29,6 +33,7 @@ type DeviceDetail struct {
 	DeviceInfo
 	PresentedFingerprint string         `json:"presented_fingerprint"`
 	Counters             Counters       `json:"counters"`
+	APICounters          *APICounters   `json:"api_counters,omitempty"`
 	CommandLog           []CommandEntry `json:"command_log"`
 }
 
@@ -39,7 +44,8 @@ func (d *Device) Info() DeviceInfo {
 		faults = []Fault{}
 	}
 	return DeviceInfo{Name: d.name, Kind: d.kind, Site: d.site, Region: d.region, Address: d.Addr(),
-		Model: d.model.tag, Version: d.rel.version, ManagedBy: d.managedBy, Fingerprint: d.Fingerprint(), Faults: faults, State: d.State()}
+		Model: d.model.tag, Version: d.rel.version, Fingerprint: d.Fingerprint(), Faults: faults, State: d.State(),
+		ManagedBy: d.ManagedBy(), APIAddress: d.APIAddr(), APIFingerprint: d.APIFingerprint()}
 }
 
 // faultsBody is the body of PUT/POST /devices/{name}/faults.
@@ -57,6 +63,8 @@ type faultsBody struct {
 //	DELETE /devices/{name}/faults        clears all
 //	DELETE /devices/{name}/faults/{f}    clears one
 //	POST   /devices/{name}/reboot        reboots it
+//	POST   /devices/{name}/release       an FTD's FMC no longer lists it (deleted on the FMC)
+//	POST   /devices/{name}/rename-on-fmc {"name":"x"}: its FMC lists it under that name
 //	GET    /fingerprints                 "name SHA256:..." lines
 //	GET    /inventory.csv                the import CSV (?credential=lab)
 //	GET    /counters                     fleet totals
@@ -84,8 +92,13 @@ func (f *Fleet) ControlHandler() http.Handler {
 	mux.HandleFunc("GET /devices/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if d := dev(w, r); d != nil {
 			log := d.CommandEntries()
-			writeJSON(w, http.StatusOK, DeviceDetail{DeviceInfo: d.Info(), Counters: d.Counters(), CommandLog: log,
-				PresentedFingerprint: ssh.FingerprintSHA256(d.PresentedHostKey())})
+			detail := DeviceDetail{DeviceInfo: d.Info(), Counters: d.Counters(), CommandLog: log,
+				PresentedFingerprint: ssh.FingerprintSHA256(d.PresentedHostKey())}
+			if d.api != nil {
+				c := d.APICounters()
+				detail.APICounters = &c
+			}
+			writeJSON(w, http.StatusOK, detail)
 		}
 	})
 	setFaults := func(replace bool) http.HandlerFunc {
@@ -147,6 +160,34 @@ func (f *Fleet) ControlHandler() http.Handler {
 			d.Reboot()
 			writeJSON(w, http.StatusAccepted, d.Info())
 		}
+	})
+	// The FMC's side of an FTD: deleted from, or renamed on, its FMC.
+	mux.HandleFunc("POST /devices/{name}/release", func(w http.ResponseWriter, r *http.Request) {
+		if d := dev(w, r); d != nil {
+			if err := d.Release(); err != nil {
+				writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, d.Info())
+		}
+	})
+	mux.HandleFunc("POST /devices/{name}/rename-on-fmc", func(w http.ResponseWriter, r *http.Request) {
+		d := dev(w, r)
+		if d == nil {
+			return
+		}
+		var body struct {
+			Name string `json:"name"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&body); err != nil || body.Name == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"name": "..."}`})
+			return
+		}
+		if err := d.RenameOnFMC(body.Name); err != nil {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, d.Info())
 	})
 	mux.HandleFunc("GET /fingerprints", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

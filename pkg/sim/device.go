@@ -84,21 +84,20 @@ const (
 
 // Device is one simulated FMC or FTD.
 type Device struct {
-	fleet     *Fleet
-	index     int
-	name      string
-	kind      Kind
-	site      string
-	managedBy string // the FMC of its site that manages it (FTDs; "" when none)
-	region    string
-	hostname  string
-	banner    string
-	domain    string
-	mgmtIP    string
-	model     *model
-	rel       *release
-	ip        netip.Addr
-	port      atomic.Int32
+	fleet    *Fleet
+	index    int
+	name     string
+	kind     Kind
+	site     string
+	region   string
+	hostname string
+	banner   string
+	domain   string
+	mgmtIP   string
+	model    *model
+	rel      *release
+	ip       netip.Addr
+	port     atomic.Int32
 
 	keyOnce sync.Once
 	signer  ssh.Signer
@@ -139,6 +138,11 @@ type Device struct {
 
 	cmdlog  []cmdEntry
 	cmdNext int
+
+	// The FMC REST API (fmcapi.go): api is nil for an FTD; managedBy is an
+	// FTD's FMC, set before Start, then read-only.
+	api       *fmcAPI
+	managedBy *Device
 }
 
 // Name is the device's inventory name.
@@ -399,6 +403,7 @@ func (d *Device) removeFaultLocked(f Fault, now time.Time) {
 
 // State returns a snapshot of the device's condition.
 func (d *Device) State() DeviceState {
+	fmcOff, _ := d.fmcBlocks() // the FMC's lock before, never inside, the device's
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.connectorStatusLocked(time.Now())
@@ -407,7 +412,7 @@ func (d *Device) State() DeviceState {
 		Connector:             st.state,
 		ConnectorPID:          st.pid,
 		EventHandlerConnected: st.running && !d.ehBroken,
-		Enrolled:              d.enrolled,
+		Enrolled:              d.enrolled && !fmcOff,
 		BootedAt:              d.bootedAt,
 		ActiveConnections:     len(d.conns),
 	}

@@ -50,6 +50,28 @@ const (
 	// FaultNoPrompt opens the shell and prints the banner, but never a
 	// prompt; what is typed is swallowed.
 	FaultNoPrompt Fault = "no-prompt"
+
+	// FMC REST API faults (issue 12; fmcapi.go). The first four are FMC
+	// settings: an FMC with cloud events off or a licence in evaluation or
+	// unregistered makes the FTDs it manages not-enrolled, one with another
+	// cloud region makes them region-mismatch, as on real fleets.
+
+	// FaultCloudEventsOff: cloudeventsconfigs says sendIntrusionEvents false.
+	FaultCloudEventsOff Fault = "cloud-events-off"
+	// FaultLicenseEvaluation: smartlicenses says regStatus EVALUATION.
+	FaultLicenseEvaluation Fault = "license-evaluation"
+	// FaultLicenseUnregistered: smartlicenses says regStatus UNREGISTERED.
+	FaultLicenseUnregistered Fault = "license-unregistered"
+	// FaultCloudRegionOther: the current cloud region is not the site's.
+	FaultCloudRegionOther Fault = "cloud-region-other"
+	// FaultAPIRateLimit answers 429 past FleetConfig.APIRateLimit requests a minute.
+	FaultAPIRateLimit Fault = "api-rate-limit"
+	// FaultTokenExpiry gives tokens FleetConfig.APIShortTokenLife instead of 30 minutes.
+	FaultTokenExpiry Fault = "token-expiry"
+	// FaultAPISlow delays every REST answer by FleetConfig.APISlowLatency.
+	FaultAPISlow Fault = "api-slow"
+	// FaultAPIDown answers every REST request 503.
+	FaultAPIDown Fault = "api-down"
 )
 
 // allFaults is in bit order: a device keeps its faults as a bit set so that
@@ -59,6 +81,8 @@ var allFaults = []Fault{
 	FaultRegionMismatch, FaultAuthFailure, FaultHostKeyChanged, FaultHang, FaultSlow, FaultDrop, FaultFlapping,
 	FaultEventHandlerStuck,
 	FaultStallChannel, FaultStallPTY, FaultStallShell, FaultFlood, FaultNoPrompt,
+	FaultCloudEventsOff, FaultLicenseEvaluation, FaultLicenseUnregistered, FaultCloudRegionOther,
+	FaultAPIRateLimit, FaultTokenExpiry, FaultAPISlow, FaultAPIDown,
 }
 
 // AllFaults lists every fault (not "healthy"), in a stable order.

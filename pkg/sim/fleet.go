@@ -94,7 +94,7 @@ func NewFleet(cfg FleetConfig, log *zap.Logger) (*Fleet, error) {
 			specs = append(specs, spec)
 		}
 	}
-	managers := assignManagers(specs)
+	managers := managerNames(specs)
 	if _, sels, _ := splitFaults(cfg.Faults); len(sels) > 0 {
 		for i := explicit; i < len(specs); i++ {
 			spec := &specs[i]
@@ -106,14 +106,20 @@ func NewFleet(cfg FleetConfig, log *zap.Logger) (*Fleet, error) {
 			}
 		}
 	}
+	named := map[string]string{}
 	for i, spec := range specs {
 		d, err := f.newDevice(idx, spec, nextIP(), now)
 		if err != nil {
 			return nil, err
 		}
-		d.managedBy = managers[i]
 		f.add(d)
 		idx++
+		if managers[i] != "" {
+			named[spec.Name] = managers[i]
+		}
+	}
+	if err := f.assignManagers(named); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -261,6 +267,12 @@ func (f *Fleet) Start(ctx context.Context) error {
 			_ = f.Close()
 			return err
 		}
+		if d.api != nil && !f.cfg.NoAPI {
+			if err := f.listenAPI(d); err != nil {
+				_ = f.Close()
+				return err
+			}
+		}
 	}
 	for _, d := range f.devices {
 		if d.flags.has(FaultFlapping) {
@@ -356,6 +368,7 @@ func (f *Fleet) Close() error {
 		d.flapGen++
 		d.mu.Unlock()
 		d.takeDown()
+		d.closeAPI()
 	}
 	f.wg.Wait()
 	return nil

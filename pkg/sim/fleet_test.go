@@ -87,7 +87,7 @@ func TestInventoryAndFingerprints(t *testing.T) {
 	require.NoError(t, f.WriteInventoryCSV(&b, "lab"))
 	rows, err := csv.NewReader(&b).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"name", "kind", "site", "address", "credential", "tags", "managed_by"}, rows[0])
+	require.Equal(t, []string{"name", "kind", "site", "address", "credential", "tags", "managed_by", "api_address"}, rows[0])
 	require.Len(t, rows, 5)
 	var fmc string
 	for _, r := range rows[1:] {
@@ -100,6 +100,9 @@ func TestInventoryAndFingerprints(t *testing.T) {
 		require.Regexp(t, `^model=[^;]+;version=[0-9.]+;simkind=\w+;sim=1$`, r[5])
 		if r[1] == "fmc" {
 			fmc = r[0]
+			require.Equal(t, d.APIAddr(), r[7], "an FMC's REST API off port 443 is written as api_address")
+		} else {
+			require.Empty(t, r[7])
 		}
 	}
 	require.NotEmpty(t, fmc)
@@ -111,10 +114,17 @@ func TestInventoryAndFingerprints(t *testing.T) {
 	b.Reset()
 	require.NoError(t, f.WriteFingerprints(&b))
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	require.Len(t, lines, 4)
-	for i, l := range lines {
-		require.Regexp(t, regexp.MustCompile(`^\S+ SHA256:[A-Za-z0-9+/]{43}$`), l)
-		require.Equal(t, f.Devices()[i].Name()+" "+f.Devices()[i].Fingerprint(), l)
+	var want []string
+	for _, d := range f.Devices() {
+		want = append(want, d.Name()+" "+d.Fingerprint())
+		if d.Name() == fmc {
+			// The FMC's REST certificate follows its host key.
+			want = append(want, d.Name()+" "+d.APIFingerprint()+" tls")
+		}
+	}
+	require.Equal(t, want, lines)
+	for _, l := range lines {
+		require.Regexp(t, regexp.MustCompile(`^\S+ SHA256:[A-Za-z0-9+/]{43}( tls)?$`), l)
 	}
 }
 
@@ -188,7 +198,7 @@ func TestFaultSelectors(t *testing.T) {
 		// The selectors do not change who the devices are.
 		require.Equal(t, probe.devices[i].name, d.name)
 		require.Equal(t, probe.devices[i].rel.version, d.rel.version)
-		require.Equal(t, probe.devices[i].managedBy, d.managedBy)
+		require.Equal(t, probe.devices[i].ManagedBy(), d.ManagedBy())
 
 		switch {
 		case d.site == "emea":
@@ -197,7 +207,7 @@ func TestFaultSelectors(t *testing.T) {
 		case d.rel.version == "6.4.0.9":
 			require.Equal(t, []Fault{FaultEventHandlerDisconnected}, d.Faults(), d.name)
 			eh++
-		case d.managedBy == fmc:
+		case d.ManagedBy() == fmc:
 			require.Equal(t, []Fault{FaultNotEnrolled}, d.Faults(), d.name)
 			enrol++
 		default:

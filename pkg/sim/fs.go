@@ -180,7 +180,7 @@ func (d *Device) apiHost() string {
 }
 
 func (d *Device) connectorRegion() string {
-	if d.hasFlag(FaultRegionMismatch) {
+	if _, fmcRegion := d.fmcBlocks(); fmcRegion || d.hasFlag(FaultRegionMismatch) {
 		return otherRegion(d.region)
 	}
 	return d.region

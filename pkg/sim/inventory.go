@@ -10,19 +10,23 @@ import (
 )
 
 // InventoryHeader is the header of the import format (docs/design.md).
-var InventoryHeader = []string{"name", "kind", "site", "address", "credential", "tags", "managed_by"}
+var InventoryHeader = []string{"name", "kind", "site", "address", "credential", "tags", "managed_by", "api_address"}
 
 // WriteInventoryCSV writes the fleet in fleetctl's import format. FTDs are
-// managed by an FMC of their site when the fleet has one (assignManagers).
+// managed by their FMC (ManagedBy); an FMC whose REST API is not on port
+// 443 has an api_address.
 func (f *Fleet) WriteInventoryCSV(w io.Writer, credential string) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(InventoryHeader); err != nil {
 		return fmt.Errorf("write inventory header: %w", err)
 	}
 	for _, d := range f.devices {
-		managedBy := d.managedBy
+		apiAddr := ""
+		if a := d.APIAddr(); a != "" && !f.cfg.NoAPI && d.api.port.Load() != 443 {
+			apiAddr = a
+		}
 		if err := cw.Write([]string{d.name, d.kind.InventoryKind(), d.site, d.inventoryAddress(), credential,
-			d.Tags(), managedBy}); err != nil {
+			d.Tags(), d.ManagedBy(), apiAddr}); err != nil {
 			return fmt.Errorf("write inventory row %s: %w", d.name, err)
 		}
 	}
@@ -52,11 +56,18 @@ func (d *Device) Tags() string {
 }
 
 // WriteFingerprints writes "name SHA256:..." per device: the keys an
-// operator would pin (HostKey, not a hostkey-changed device's new key).
+// operator would pin (HostKey, not a hostkey-changed device's new key),
+// and for each FMC serving the REST API "name SHA256:... tls": its
+// certificate's fingerprint.
 func (f *Fleet) WriteFingerprints(w io.Writer) error {
 	for _, d := range f.devices {
 		if _, err := fmt.Fprintf(w, "%s %s\n", d.name, d.Fingerprint()); err != nil {
 			return fmt.Errorf("write fingerprints: %w", err)
+		}
+		if d.api != nil && !f.cfg.NoAPI {
+			if _, err := fmt.Fprintf(w, "%s %s tls\n", d.name, d.APIFingerprint()); err != nil {
+				return fmt.Errorf("write fingerprints: %w", err)
+			}
 		}
 	}
 	return nil

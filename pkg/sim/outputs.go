@@ -20,12 +20,14 @@ type devSnap struct {
 func (s devSnap) ehPMPID() int { return s.ehPID + 9712 } // pmtool's EventHandler wrapper
 
 func (d *Device) snap() devSnap {
+	// The FMC's lock is taken before, never inside, the device's.
+	fmcOff, fmcRegion := d.fmcBlocks()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return devSnap{
 		conn:     d.connectorStatusLocked(time.Now()),
-		ehBroken: d.ehBroken, enrolled: d.enrolled,
-		egress: d.flags.has(FaultEgressBlocked), mismatch: d.flags.has(FaultRegionMismatch),
+		ehBroken: d.ehBroken, enrolled: d.enrolled && !fmcOff,
+		egress: d.flags.has(FaultEgressBlocked), mismatch: d.flags.has(FaultRegionMismatch) || fmcRegion,
 		pmPID: int(d.pmPID), childPID: int(d.childPID), ehPID: int(d.ehPID),
 		ehListenIno: d.ehListenIno, ehConnIno: d.ehConnIno, lsListen: d.lsListenIno,
 		bootedAt: d.bootedAt, enrolledAt: d.enrolledAt,

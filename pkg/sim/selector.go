@@ -103,9 +103,12 @@ func (s faultSelector) matches(seed int64, spec DeviceSpec, managedBy string) bo
 	return float64(r%10000) < s.percent*100
 }
 
-// assignManagers gives every FTD an FMC of its site, round-robin in fleet
-// order (the inventory's managed_by), "" when its site has none.
-func assignManagers(specs []DeviceSpec) []string {
+// managerNames gives every FTD its FMC's name: its spec's ManagedBy, else an
+// FMC of its site, round-robin in fleet order (the inventory's managed_by),
+// "" when its site has none. It is decided from the specs, before any device
+// exists, so that the fault selectors (@fmc=NAME) can see it; the devices
+// are then linked by Fleet.assignManagers.
+func managerNames(specs []DeviceSpec) []string {
 	fmcs := map[string][]string{}
 	for _, s := range specs {
 		if s.Kind.InventoryKind() == "fmc" {
@@ -116,7 +119,9 @@ func assignManagers(specs []DeviceSpec) []string {
 	perSite := map[string]int{}
 	for i, s := range specs {
 		if s.Kind.InventoryKind() == "ftd" {
-			if m := fmcs[s.Site]; len(m) > 0 {
+			if s.ManagedBy != "" {
+				out[i] = s.ManagedBy
+			} else if m := fmcs[s.Site]; len(m) > 0 {
 				out[i] = m[perSite[s.Site]%len(m)]
 				perSite[s.Site]++
 			}

@@ -102,8 +102,8 @@ func TestEndToEndImportAndList(t *testing.T) {
 	require.Equal(t, 0, code)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, len(want)+1)
-	require.Regexp(t, `^NAME +KIND +SITE +ADDRESS +CREDENTIAL +TAGS$`, lines[0])
-	require.Regexp(t, `^fmc-amer-01 +fmc +amer +127\.1\.0\.4 +lab +env=lab;role=manager$`, lines[1])
+	require.Regexp(t, `^NAME +KIND +SITE +ADDRESS +CREDENTIAL +MODEL +VERSION +TAGS$`, lines[0])
+	require.Regexp(t, `^fmc-amer-01 +fmc +amer +127\.1\.0\.4 +lab +- +- +env=lab;role=manager$`, lines[1])
 
 	// And for pipes: no header, tab-separated.
 	code, stdout, _ = runCLI(t, env(auth.RoleViewer), "device", "list")
@@ -112,7 +112,7 @@ func TestEndToEndImportAndList(t *testing.T) {
 	require.Len(t, lines, len(want))
 	for _, l := range lines {
 		f := strings.Split(l, "\t")
-		require.Len(t, f, 6)
+		require.Len(t, f, 8)
 		require.Equal(t, want[f[0]], f[2], "site of %s", f[0])
 	}
 

@@ -57,6 +57,7 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 	fl.StringVar(&opts.Device.Credential, "credential", "", "credential name from fleetd's config (required)")
 	fl.StringArrayVar(&tags, "tag", nil, "tag key=value (repeat)")
 	fl.StringVar(&opts.Device.ManagedBy, "managed-by", "", "name of the FMC managing this FTD")
+	fl.StringVar(&opts.Device.APIAddress, "api-address", "", "an FMC's REST API (host or host:port) when not its address on port 443")
 	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions(Kinds, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -19,6 +19,7 @@ func NewCmdDevice(f *cmdutil.Factory) *cobra.Command {
 		RunE:  cmdutil.GroupRun,
 	}
 	cmd.AddCommand(NewCmdImport(f, nil))
+	cmd.AddCommand(NewCmdSync(f, nil))
 	cmd.AddCommand(NewCmdList(f, nil))
 	cmd.AddCommand(NewCmdShow(f, nil))
 	cmd.AddCommand(NewCmdAdd(f, nil))

@@ -171,15 +171,15 @@ func TestListRunOutputs(t *testing.T) {
 	}
 
 	require.Equal(t,
-		"NAME        KIND  SITE  ADDRESS        CREDENTIAL  TAGS\n"+
-			"ftd-ams-01  ftd   emea  10.1.0.11      lab         env=prod;role=edge\n"+
-			"fmc-ams     fmc   emea  10.1.0.2:2222  lab         -\n",
+		"NAME        KIND  SITE  ADDRESS        CREDENTIAL  MODEL  VERSION  TAGS\n"+
+			"ftd-ams-01  ftd   emea  10.1.0.11      lab         -      -        env=prod;role=edge\n"+
+			"fmc-ams     fmc   emea  10.1.0.2:2222  lab         -      -        -\n",
 		run(cmdutil.FormatTable, true, ListOptions{Site: "emea", Tags: map[string]string{"role": "edge", "a": "b"}}))
 	require.Equal(t, "site=emea&tag=a%3Db&tag=role%3Dedge", gotQuery, "filters travel as query parameters, tags sorted")
 
 	require.Equal(t,
-		"ftd-ams-01\tftd\temea\t10.1.0.11\tlab\tenv=prod;role=edge\n"+
-			"fmc-ams\tfmc\temea\t10.1.0.2:2222\tlab\t\n",
+		"ftd-ams-01\tftd\temea\t10.1.0.11\tlab\t\t\tenv=prod;role=edge\n"+
+			"fmc-ams\tfmc\temea\t10.1.0.2:2222\tlab\t\t\t\n",
 		run(cmdutil.FormatTable, false, ListOptions{}))
 
 	// JSON: exactly the field names of docs/design.md's inventory columns, plus id and timestamps.

@@ -72,24 +72,7 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 		return err
 	}
 	res, err := c.ImportDevices(ctx, api.ImportRequest{Filename: name, Content: string(data), DryRun: opts.DryRun})
-	var apiErr *api.Error
-	if errors.As(err, &apiErr) && apiErr.Code == api.CodeValidation && len(apiErr.Details) > 0 {
-		// Compiler style (file:line: problem) so editors can jump to each row.
-		fmt.Fprintf(opts.IO.ErrOut, "error: %s\n", apiErr.Message)
-		for _, d := range apiErr.Details {
-			loc := opts.File
-			if d.Line > 0 {
-				loc = fmt.Sprintf("%s:%d", opts.File, d.Line)
-			}
-			msg := d.Message
-			if d.Field != "" {
-				msg = d.Field + ": " + msg
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "%s: %s\n", loc, msg)
-		}
-		if more := apiErr.Total - len(apiErr.Details); more > 0 {
-			fmt.Fprintf(opts.IO.ErrOut, "%s: ... and %d more problems (%d in all; fix these and run again)\n", opts.File, more, apiErr.Total)
-		}
+	if printProblems(opts.IO, opts.File, err) {
 		return cmdutil.ErrSilent
 	}
 	if err != nil {
@@ -100,16 +83,7 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	}
 	t := cmdutil.NewTable(opts.IO)
 	t.Header("action", "device", "changes")
-	for _, d := range res.Added {
-		t.Row("add", d.Name, fmt.Sprintf("%s %s %s", d.Kind, d.Site, d.Address))
-	}
-	for _, c := range res.Changed {
-		parts := make([]string, len(c.Fields))
-		for i, fc := range c.Fields {
-			parts[i] = fmt.Sprintf("%s: %q → %q", fc.Field, fc.Old, fc.New)
-		}
-		t.Row("change", c.Device, strings.Join(parts, "; "))
-	}
+	changeRows(t, res.Added, res.Changed)
 	if err := t.Render(); err != nil {
 		return err
 	}
@@ -117,13 +91,55 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	if res.DryRun {
 		verb = "Dry run, nothing written; would import"
 	}
-	// The summary is for people: stdout on a terminal, stderr when piped so
-	// the rows stay machine-readable.
-	w := opts.IO.ErrOut
-	if opts.IO.IsStdoutTTY() {
-		w = opts.IO.Out
-	}
-	_, err = fmt.Fprintf(w, "%s %s: %d added, %d changed, %d unchanged\n",
+	_, err = fmt.Fprintf(summaryOut(opts.IO), "%s %s: %d added, %d changed, %d unchanged\n",
 		verb, opts.File, len(res.Added), len(res.Changed), len(res.Unchanged))
 	return err
+}
+
+// printProblems prints a validation error compiler style (where:line:
+// problem) so editors can jump to each row; false for any other error.
+func printProblems(ios *iostreams.IOStreams, where string, err error) bool {
+	var apiErr *api.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != api.CodeValidation || len(apiErr.Details) == 0 {
+		return false
+	}
+	fmt.Fprintf(ios.ErrOut, "error: %s\n", apiErr.Message)
+	for _, d := range apiErr.Details {
+		loc := where
+		if d.Line > 0 {
+			loc = fmt.Sprintf("%s:%d", where, d.Line)
+		}
+		msg := d.Message
+		if d.Field != "" {
+			msg = d.Field + ": " + msg
+		}
+		fmt.Fprintf(ios.ErrOut, "%s: %s\n", loc, msg)
+	}
+	if more := apiErr.Total - len(apiErr.Details); more > 0 {
+		fmt.Fprintf(ios.ErrOut, "%s: ... and %d more problems (%d in all; fix these and run again)\n", where, more, apiErr.Total)
+	}
+	return true
+}
+
+// changeRows adds the add and change rows of an import or a sync.
+func changeRows(t *cmdutil.Table, added []api.Device, changed []api.DeviceChange) {
+	for _, d := range added {
+		t.Row("add", d.Name, fmt.Sprintf("%s %s %s", d.Kind, d.Site, d.Address))
+	}
+	for _, c := range changed {
+		parts := make([]string, len(c.Fields))
+		for i, fc := range c.Fields {
+			parts[i] = fmt.Sprintf("%s: %q → %q", fc.Field, fc.Old, fc.New)
+		}
+		t.Row("change", c.Device, strings.Join(parts, "; "))
+	}
+}
+
+// summaryOut is where a summary for people goes: stdout on a terminal,
+// stderr when piped so that the rows stay machine-readable.
+func summaryOut(ios *iostreams.IOStreams) io.Writer {
+	if ios.IsStdoutTTY() {
+		return ios.Out
+	}
+	return ios.ErrOut
 }

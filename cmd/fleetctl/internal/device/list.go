@@ -70,9 +70,9 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		devs = []api.Device{} // `[]`, not `null`, for scripts
 	}
 	return cmdutil.Render(opts.IO, opts.Format(), devs, func(t *cmdutil.Table) {
-		t.Header("name", "kind", "site", "address", "credential", "tags")
+		t.Header("name", "kind", "site", "address", "credential", "model", "version", "tags")
 		for _, d := range devs {
-			t.Row(d.Name, d.Kind, d.Site, d.Address, d.Credential, cmdutil.FormatTags(d.Tags))
+			t.Row(d.Name, d.Kind, d.Site, d.Address, d.Credential, d.Model, d.SWVersion, cmdutil.FormatTags(d.Tags))
 		}
 	})
 }

@@ -55,6 +55,14 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 		t.Row("credential:", d.Credential)
 		t.Row("tags:", cmdutil.FormatTags(d.Tags))
 		t.Row("managed_by:", d.ManagedBy)
+		if d.APIAddress != "" {
+			t.Row("api_address:", d.APIAddress)
+		}
+		t.Row("model:", d.Model)
+		t.Row("sw_version:", d.SWVersion)
+		if d.SyncedFrom != "" {
+			t.Row("synced_from:", d.SyncedFrom)
+		}
 		t.Row("created_at:", cmdutil.FormatTime(opts.IO, d.CreatedAt))
 		t.Row("updated_at:", cmdutil.FormatTime(opts.IO, d.UpdatedAt))
 	})

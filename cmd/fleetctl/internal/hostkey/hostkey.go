@@ -1,5 +1,6 @@
 // Package hostkey holds `fleetctl hostkey ...`: reviewing and pinning the
-// SSH host keys fleetd has seen.
+// SSH host keys fleetd has seen, and the FMCs' REST API certificates,
+// which are pinned the same way (kind tls).
 package hostkey
 
 import (
@@ -21,7 +22,7 @@ func NewCmdHostKey(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "hostkey <command>",
 		Aliases: []string{"hostkeys"},
-		Short:   "Review and accept device SSH host keys",
+		Short:   "Review and accept device SSH host keys and FMC REST certificates",
 		Args:    cmdutil.GroupArgs,
 		RunE:    cmdutil.GroupRun,
 	}
@@ -38,19 +39,23 @@ type ListOptions struct {
 
 	State string
 	Site  string
+	Kind  string
 }
 
-// NewCmdList builds `hostkey list [--state S] [--site S]`.
+// NewCmdList builds `hostkey list [--state S] [--site S] [--kind ssh|tls]`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: f.IOStreams, Client: f.APIClient, Format: f.OutputFormat}
 	cmd := &cobra.Command{
-		Use:     "list [--state pending|pinned|mismatch] [--site S]",
+		Use:     "list [--state pending|pinned|mismatch] [--site S] [--kind ssh|tls]",
 		Aliases: []string{"ls"},
 		Short:   "List host keys",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.State != "" && !contains(States, opts.State) {
 				return cmdutil.FlagErrorf("--state %q: want pending, pinned or mismatch", opts.State)
+			}
+			if opts.Kind != "" && opts.Kind != "ssh" && opts.Kind != "tls" {
+				return cmdutil.FlagErrorf("--kind %q: want ssh (host keys) or tls (FMC REST certificates)", opts.Kind)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -60,6 +65,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 	}
 	cmd.Flags().StringVar(&opts.State, "state", "", "only keys in this state: pending, pinned or mismatch")
 	cmd.Flags().StringVar(&opts.Site, "site", "", "only devices of this site")
+	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only ssh (host keys) or tls (FMC REST certificates)")
 	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(States, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -69,7 +75,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	keys, err := c.ListHostKeys(ctx, api.HostKeyFilter{State: opts.State, Site: opts.Site})
+	keys, err := c.ListHostKeys(ctx, api.HostKeyFilter{State: opts.State, Site: opts.Site, Kind: opts.Kind})
 	if err != nil {
 		return err
 	}
@@ -103,8 +109,10 @@ func NewCmdAccept(f *cmdutil.Factory, runF func(context.Context, *AcceptOptions)
 		Short: "Pin the host key fleetd saw for devices",
 		Long: `Pin the candidate host key of the named devices (a pending key, or the new key
 of a device in mismatch after it was re-imaged), or every pending key with
---all-pending (of one site with --site). Check fingerprints before accepting:
-accepting a key is trusting that nobody is in the middle.`,
+--all-pending (of one site with --site). An FMC's REST API certificate (kind
+tls, recorded on first contact over HTTPS) is accepted the same way, with its
+SSH host key. Check fingerprints before accepting: accepting a key is trusting
+that nobody is in the middle.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				opts.Devices = args
