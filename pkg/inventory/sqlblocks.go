@@ -65,12 +65,13 @@ func DevicesSQL(alias string) string {
 // IncidentFactsSQL returns the select-list columns and the join that load,
 // for the device whose id is the SQL expression deviceID, what incidents
 // group devices by: the managing FMC, the credential and the tags (the
-// jump chain and, for simulated or tagged fleets, the software version).
+// jump chain and, for simulated or tagged fleets, the software version) and
+// the software version an FMC sync recorded.
 // A LEFT JOIN under alias: a device deleted since gives empty values. Scan
 // the columns with IncidentFactsDest.
 func IncidentFactsSQL(alias, deviceID string) (columns, join string) {
 	a := alias + "."
-	columns = `coalesce(` + a + `managed_by, ''), coalesce(` + a + `credential, ''), coalesce(` + a + `tags, '{}')`
+	columns = `coalesce(` + a + `managed_by, ''), coalesce(` + a + `credential, ''), coalesce(` + a + `tags, '{}'), coalesce(` + a + `sw_version, '')`
 	join = `LEFT JOIN devices ` + alias + ` ON ` + alias + `.id = ` + deviceID
 	return columns, join
 }
@@ -80,16 +81,23 @@ type IncidentFacts struct {
 	ManagedBy  string
 	Credential string
 	Tags       map[string]string
+	SWVersion  string // devices.sw_version: what the managing FMC reported (device sync)
 }
 
-// Version is the device's software version as the inventory knows it: the
-// version tag (ftdsim's inventories carry it; an FMC sync may set it).
-func (f IncidentFacts) Version() string { return f.Tags["version"] }
+// Version is the device's software version as the inventory knows it: what
+// its FMC reported at the last sync, else the version tag (ftdsim's
+// inventories carry it).
+func (f IncidentFacts) Version() string {
+	if f.SWVersion != "" {
+		return f.SWVersion
+	}
+	return f.Tags["version"]
+}
 
 // JumpChain is the device's jump=NAME tag ("" when it has none).
 func (f IncidentFacts) JumpChain() string { return f.Tags["jump"] }
 
 // IncidentFactsDest returns the scan destinations of IncidentFactsSQL's columns.
 func (f *IncidentFacts) IncidentFactsDest() []any {
-	return []any{&f.ManagedBy, &f.Credential, &f.Tags}
+	return []any{&f.ManagedBy, &f.Credential, &f.Tags, &f.SWVersion}
 }
