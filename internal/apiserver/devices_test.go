@@ -169,7 +169,7 @@ func TestSitesWhoAmIAndHostKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sites, 3)
 	require.Equal(t, api.Site{Name: "amer", Region: "us", Timezone: "America/New_York", HostKeyPolicy: "strict",
-		MaintenanceWindow: api.MaintenanceWindow{Weekdays: []string{}}, Devices: 1}, sites[0])
+		MaintenanceWindow: api.MaintenanceWindow{Weekdays: []string{}}, AllowedNetworks: []string{}, Devices: 1}, sites[0])
 	require.Equal(t, "emea", sites[2].Name)
 	require.Equal(t, 2, sites[2].Devices)
 	require.Equal(t, api.MaintenanceWindow{Weekdays: []string{"sun"}, Start: "02:00", Duration: "2h0m0s"}, sites[2].MaintenanceWindow)
