@@ -168,9 +168,28 @@ func TestFMCRESTEndToEnd(t *testing.T) {
 		switch tc.fault {
 		case sim.FaultCloudEventsOff:
 			require.Equal(t, "fmc-cloud-settings", d.Recommended)
-			// Its FTDs cannot enrol (helper 13's fmc-rooted incident groups them).
+			// Its FTDs cannot enrol, and the site's diagnose explains all
+			// three by the FMC: one fmc-rooted incident on the REST evidence.
 			r = s.ctlJSON("ops-emea", &run, "diagnose", "--device", "ftd-a")
 			require.Equal(t, []string{"not-enrolled"}, run.Devices[0].Diagnoses, "%+v", run.Devices[0])
+			r = s.ctlJSON("ops-emea", &run, "diagnose", "--site", "emea")
+			require.Equal(t, 3, r.code, r.stderr)
+			require.Len(t, run.Incidents, 1, "%+v", run.Incidents)
+			in := run.Incidents[0]
+			require.Equal(t, "fmc-rooted/fmc="+fmcName, in.ID)
+			require.Equal(t, "high", in.Confidence)
+			require.Equal(t, []string{"ftd-a", "ftd-b", "ftd-c"}, in.Devices)
+			require.Equal(t, "3 FTDs not enrolled because "+fmcName+" has cloud events off", in.Summary)
+			for _, d := range run.Devices {
+				if d.Device != fmcName {
+					require.Equal(t, in.ID, d.Incident, d.Device)
+					require.Equal(t, fmcName, d.RecommendedOn, "%s is fixed on its FMC", d.Device)
+				}
+			}
+			r = s.ctl("ops-emea", "runs", "show", run.ID.String())
+			require.Contains(t, r.stdout, "1 incident explains 3 of 4 unhealthy devices")
+			require.Contains(t, r.stdout, "3 FTDs not enrolled because "+fmcName+" has cloud events off")
+			require.Contains(t, r.stdout, "fmc-cloud-settings on "+fmcName)
 		case sim.FaultCloudRegionOther:
 			require.Equal(t, "fmc-region-config", d.Recommended)
 			r = s.ctlJSON("ops-emea", &run, "diagnose", "--device", "ftd-a")

@@ -210,3 +210,40 @@ func TestConfigValidate(t *testing.T) {
 	require.ErrorContains(t, incident.Config{MinDevices: 1, MinShare: 0.5}.Validate(), "min_devices")
 	require.ErrorContains(t, incident.Config{MinDevices: 3, MinShare: 1.5}.Validate(), "min_share")
 }
+
+// The FMC-rooted summary and fix name the one setting the FMC's REST checks
+// found off: cloud events, or the smart licence, or both.
+func TestFMCRootedNamesTheSettingThatIsOff(t *testing.T) {
+	t.Parallel()
+	fmc := fmcEMEA
+	fmc.Health, fmc.Diagnoses = "unhealthy", []string{"cloud-services-off"}
+	for _, tc := range []struct {
+		name          string
+		failing       []string
+		cause         string
+		fix, notInFix string
+	}{
+		{"cloud events", []string{"fmc.cloud-events"}, "3 FTDs not enrolled because fmc-emea has cloud events off",
+			"turn Cisco Cloud events on", "smart licence"},
+		{"licence", []string{"fmc.smart-license"}, "3 FTDs not enrolled because fmc-emea has its smart licence not registered",
+			"register the smart licence", "Cloud events"},
+		{"both", []string{"fmc.cloud-events", "fmc.smart-license"},
+			"3 FTDs not enrolled because fmc-emea has cloud events off and its smart licence not registered",
+			"turn Cisco Cloud events on (System > Integration > Cloud Services) and register the smart licence", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fmc
+			f.Checks = nil
+			for _, id := range tc.failing {
+				f.Checks = append(f.Checks, incident.Check{ID: id, Verdict: "fail"})
+			}
+			res := incident.Find(cat([]incident.Device{f}, sick("e", 3, emea, "not-enrolled")), incident.DefaultConfig())
+			require.Len(t, res.Incidents, 1)
+			require.Equal(t, tc.cause, res.Incidents[0].Summary)
+			require.Contains(t, res.Incidents[0].Fix, tc.fix)
+			if tc.notInFix != "" {
+				require.NotContains(t, res.Incidents[0].Fix, tc.notInFix)
+			}
+		})
+	}
+}

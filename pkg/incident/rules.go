@@ -53,8 +53,9 @@ func (f *finder) fmcRooted() {
 			in.Evidence["fmc_checks"] = failing
 			switch {
 			case has(fmc, dCloudOff):
-				in.Summary = fmt.Sprintf("%d FTDs not enrolled because %s has cloud services off", len(explained), g.key)
-				in.Fix = fmt.Sprintf("on %s: turn Cisco Cloud events on (System > Integration > Cloud Services) and register the smart licence; its FTDs enrol by themselves", g.key)
+				cause, fix := cloudOffCause(fmc)
+				in.Summary = fmt.Sprintf("%d FTDs not enrolled because %s has %s", len(explained), g.key, cause)
+				in.Fix = fmt.Sprintf("on %s: %s; its FTDs enrol by themselves", g.key, fix)
 			default:
 				in.Summary = fmt.Sprintf("%d FTDs in the wrong SSE region because %s's cloud region is not its site's", len(explained), g.key)
 				in.Fix = fmt.Sprintf("on %s: set the cloud region to the site's region (System > Integration > Cloud Services)", g.key)
@@ -76,6 +77,30 @@ func (f *finder) fmcRooted() {
 		in.Fix = fmt.Sprintf("check Cisco Cloud settings, the smart licence and the cloud region on %s (not on the FTDs)", g.key)
 		f.add(in, g.matched)
 	}
+}
+
+// cloudOffCause names what the FMC's failing REST checks say is off ("cloud
+// events off", "its smart licence unregistered", or both) and the fix of
+// exactly that, so the operator is sent to the one setting that is wrong.
+func cloudOffCause(fmc *Device) (cause, fix string) {
+	var causes, fixes []string
+	for _, c := range fmc.Checks {
+		if c.Verdict != string(diagnose.VerdictFail) {
+			continue
+		}
+		switch c.ID {
+		case diagnose.CheckFMCCloudEvents:
+			causes = append(causes, "cloud events off")
+			fixes = append(fixes, "turn Cisco Cloud events on (System > Integration > Cloud Services)")
+		case diagnose.CheckFMCSmartLicense:
+			causes = append(causes, "its smart licence not registered")
+			fixes = append(fixes, "register the smart licence (System > Licenses > Smart Licenses)")
+		}
+	}
+	if len(causes) == 0 { // a code without the check that set it: say what the code says
+		return "cloud services off", "turn Cisco Cloud events on (System > Integration > Cloud Services) and register the smart licence"
+	}
+	return strings.Join(causes, " and "), strings.Join(fixes, " and ")
 }
 
 var dialIPRE = regexp.MustCompile(`dial tcp (\d{1,3}(?:\.\d{1,3}){3}):\d+`)
