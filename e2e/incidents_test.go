@@ -101,6 +101,25 @@ func (p *planted) checkIncidents(t *testing.T, incidents []api.Incident) {
 	}
 }
 
+// requireEgressEvidence: the site-egress incident carries the evidence read
+// from the devices' stored checks (only those checks are loaded): which
+// endpoints fail, none passing, and the addresses connector.log dials.
+func requireEgressEvidence(t *testing.T, ins []api.Incident) {
+	t.Helper()
+	for _, in := range ins {
+		if in.ID != "site-egress/site=emea" {
+			continue
+		}
+		require.Equal(t, "all-endpoints", in.Evidence["variant"], "%v", in.Evidence)
+		failing, _ := in.Evidence["failing_endpoints"].([]any)
+		require.NotEmpty(t, failing, "%v", in.Evidence)
+		require.Contains(t, failing, "api.eu.sse.itd.cisco.com")
+		require.Empty(t, in.Evidence["passing_endpoints"], "%v", in.Evidence)
+		return
+	}
+	t.Fatalf("no site-egress/site=emea incident in %+v", ins)
+}
+
 // setDiff lists the names of a not in b.
 func setDiff(a, b []string) []string {
 	in := map[string]bool{}
@@ -135,6 +154,7 @@ func TestIncidentsPlanted(t *testing.T) {
 	r = s.ctlJSON("ops-emea", &run, "diagnose", "--all")
 	require.Equal(t, 3, r.code, r.stderr)
 	p.checkIncidents(t, run.Incidents)
+	requireEgressEvidence(t, run.Incidents)
 	for _, d := range run.Devices {
 		require.Equal(t, p.Device(d.Device).Info().Version, d.SWVersion, d.Device)
 		for id, names := range p.want {
@@ -168,6 +188,7 @@ func TestIncidentsPlanted(t *testing.T) {
 	r = s.ctlJSON("auditor", &list, "incidents")
 	require.Equal(t, 3, r.code, r.stderr)
 	p.checkIncidents(t, list.Incidents)
+	requireEgressEvidence(t, list.Incidents)
 	r = s.ctl("auditor", "incidents", "--site", "nowhere")
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "nowhere")

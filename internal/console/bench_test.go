@@ -48,6 +48,20 @@ func seedFleet(tb testing.TB, e *testEnv, n int) {
 			now() - interval '7 minutes'
 		FROM (SELECT id, row_number() OVER (ORDER BY name) AS n FROM devices) d WHERE d.n % 50 <> 0`)
 	require.NoError(tb, err)
+	// Each latest result's row in its run, with seven checks of a few
+	// hundred bytes of evidence each, as a real diagnose stores them: the
+	// Fleet page's incidents read them.
+	_, err = e.pool.Exec(ctx, `
+		INSERT INTO run_devices (run_id, device_id, device, site, kind, state, health, diagnoses, recommended, error,
+			checks, attempts, started_at, finished_at)
+		SELECT s.run_id, s.device_id, d.name, d.site, d.kind, 'done', s.health, s.diagnoses, s.recommended, s.error,
+			(SELECT jsonb_agg(jsonb_build_object('id', c, 'verdict', CASE WHEN s.health = 'healthy' THEN 'pass' ELSE 'fail' END,
+				'summary', 'seeded', 'evidence', jsonb_build_object('output', repeat('x', 300))))
+			 FROM unnest(ARRAY['sse.connectivity', 'connector.properties', 'connector.process',
+				'connector.eventhandler-socket', 'connector.cloud-session', 'connector.log', 'connector.enrollment']) c),
+			1, s.checked_at - interval '2 seconds', s.checked_at
+		FROM device_status s JOIN devices d ON d.id = s.device_id`)
+	require.NoError(tb, err)
 }
 
 // sessionCookie signs role in and returns its cookie, to call the
