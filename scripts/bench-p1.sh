@@ -21,9 +21,11 @@ N=${1:-10000}
 SCALE=${BENCH_TIME_SCALE:-0.1}
 CONC=${BENCH_CONCURRENCY:-1000}
 DIR=${BENCH_DIR:-.bench}
-DB=fleetd_bench
-LISTEN=127.0.0.1:8090
+DB=${BENCH_DB:-fleetd_bench}
+LISTEN=${BENCH_LISTEN:-127.0.0.1:8090}
 SIM_LISTEN=${BENCH_SIM_LISTEN:-127.2.0.1}
+SIM_CONTROL=${BENCH_SIM_CONTROL:-127.0.0.1:7023}
+PPROF=${BENCH_PPROF:-127.0.0.1:6061}
 PORT=$(sim_port)
 FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
 mkdir -p "$DIR"
@@ -42,20 +44,13 @@ make --no-print-directory build >/dev/null
 
 log "ftdsim: $N devices, time scale $SCALE, faults $FAULTS"
 t0=$(date +%s.%N)
-./bin/ftdsim --count "$N" --sites emea,amer,apjc --faults "$FAULTS" --listen "$SIM_LISTEN" --port "$PORT" \
-	--time-scale "$SCALE" --seed 1 --inventory-out "$DIR/fleet.csv" --control 127.0.0.1:7023 \
-	--log-level warn >"$DIR/ftdsim.log" 2>&1 &
-echo $! >"$DIR/ftdsim.pid"
-until curl -fsS http://127.0.0.1:7023/devices?limit=1 >/dev/null 2>&1; do sleep 0.2; done
+bench_ftdsim "$DIR" "$N" "$SCALE" "$FAULTS" "$SIM_LISTEN" "$PORT" "$SIM_CONTROL" 1
 printf '   ftdsim up in %.1fs, RSS %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" \
 	"$(grep VmRSS /proc/"$(cat "$DIR/ftdsim.pid")"/status | awk '{print $2/1024 " MiB"}')" >&2
 
 bench_config "$DIR/fleetd.yaml" "$DB" "$LISTEN" "$CONC" 40
 export FLEETD_LAB_PASSWORD=Admin123
-FLEETD_PPROF_LISTEN=127.0.0.1:6061 ./bin/fleetd serve --config "$DIR/fleetd.yaml" >"$DIR/fleetd.log" 2>&1 &
-echo $! >"$DIR/fleetd.pid"
-for _ in $(seq 150); do curl -fsS "http://$LISTEN/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fsS "http://$LISTEN/readyz" >/dev/null || { echo "fleetd did not start:" >&2; tail -5 "$DIR/fleetd.log" >&2; exit 1; }
+bench_fleetd "$DIR" fleetd "$LISTEN" "$PPROF"
 export FLEETCTL_SERVER=http://$LISTEN
 FLEETCTL_TOKEN=$(./bin/fleetd token create --config "$DIR/fleetd.yaml" --name bench --role admin 2>/dev/null)
 export FLEETCTL_TOKEN
@@ -77,7 +72,7 @@ cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
 pgcpu() { local s=0; for p in $(pgrep -x postgres); do s=$(echo "$s + $(cpu "$p" 2>/dev/null || echo 0)" | bc); done; echo "$s"; }
 fc0=$(cpu "$fpid"); sc0=$(cpu "$spid"); pc0=$(pgcpu)
 if [ -n "${BENCH_PROFILE:-}" ]; then
-	(sleep 3; curl -s "http://127.0.0.1:6061/debug/pprof/profile?seconds=${BENCH_PROFILE}" >"$DIR/fleetd.cpu.pprof") &
+	(sleep 3; curl -s "http://$PPROF/debug/pprof/profile?seconds=${BENCH_PROFILE}" >"$DIR/fleetd.cpu.pprof") &
 fi
 
 log "fleetctl diagnose --all ($N devices, max_concurrent $CONC)"

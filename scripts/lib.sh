@@ -75,3 +75,30 @@ sim_port() {
 		echo 2222
 	fi
 }
+
+# bench_ftdsim DIR N SCALE FAULTS LISTEN PORT CONTROL SEED starts ftdsim in the
+# background (pid in DIR/ftdsim.pid, inventory in DIR/fleet.csv) and waits for
+# its control API.
+bench_ftdsim() {
+	local dir=$1 n=$2 scale=$3 faults=$4 listen=$5 port=$6 control=$7 seed=$8
+	./bin/ftdsim --count "$n" --sites emea,amer,apjc --faults "$faults" --listen "$listen" --port "$port" \
+		--time-scale "$scale" --seed "$seed" --inventory-out "$dir/fleet.csv" --control "$control" \
+		--log-level warn >"$dir/ftdsim.log" 2>&1 &
+	echo $! >"$dir/ftdsim.pid"
+	until curl -fsS "http://$control/devices?limit=1" >/dev/null 2>&1; do
+		kill -0 "$(cat "$dir/ftdsim.pid")" 2>/dev/null || { tail -3 "$dir/ftdsim.log" >&2; return 1; }
+		sleep 0.2
+	done
+}
+
+# bench_fleetd DIR NAME LISTEN [PPROF] starts `fleetd serve --config DIR/NAME.yaml`
+# in the background (pid in DIR/NAME.pid) and waits until it is ready.
+bench_fleetd() {
+	local dir=$1 name=$2 listen=$3 pprof=${4:-}
+	FLEETD_PPROF_LISTEN=$pprof ./bin/fleetd serve --config "$dir/$name.yaml" >"$dir/$name.log" 2>&1 &
+	echo $! >"$dir/$name.pid"
+	for _ in $(seq 150); do curl -fsS "http://$listen/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	echo "fleetd did not start:" >&2
+	tail -5 "$dir/$name.log" >&2
+	return 1
+}

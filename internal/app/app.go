@@ -189,7 +189,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 		remediate.Register(workers, remediate.NewWorker(pool,
 			remediate.WorkerDeps{Actions: a.Actions, Notifier: a.Notify, Clock: clock}, wcfg, log.Named("remediate")))
-		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute))
+		// The history's retention: hourly, on the leader.
+		river.AddWorker(workers, runs.NewRetentionWorker(runs.NewPruner(pool, RetentionConfig(cfg), log.Named("retention")),
+			log.Named("retention")))
+		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute),
+			runs.RetentionPeriodicJob(runs.DefaultRetentionInterval))
 	}
 	if a.Queue, err = jobs.NewClient(pool, workers, jcfg, log); err != nil {
 		return nil, err

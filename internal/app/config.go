@@ -196,3 +196,17 @@ func MetricsRefresherConfig(cfg config.Config) metrics.RefresherConfig {
 	return metrics.RefresherConfig{Interval: cfg.Metrics.RefreshInterval,
 		Queues: queues.All()}
 }
+
+// RetentionConfig is the history's retention (retention.*): the file's 0
+// (keep forever) is the package's negative; the runs a sweep report or an
+// open remediation request needs are kept.
+func RetentionConfig(cfg config.Config) runs.RetentionConfig {
+	never := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1
+		}
+		return d
+	}
+	return runs.RetentionConfig{Runs: never(cfg.Retention.Runs), Transcripts: never(cfg.Retention.Transcripts),
+		Keep: []string{sweep.RetainedRunsSQL(remediate.OpenRequestsSQL())}}
+}

@@ -31,6 +31,7 @@ type Config struct {
 	Schedules     []Schedule            `mapstructure:"schedules" json:"schedules"`
 	Notifications Notifications         `mapstructure:"notifications" json:"notifications"`
 	Metrics       Metrics               `mapstructure:"metrics" json:"metrics"`
+	Retention     Retention             `mapstructure:"retention" json:"retention"`
 }
 
 // Database says where PostgreSQL is.
@@ -313,6 +314,17 @@ type Metrics struct {
 	RefreshInterval time.Duration `mapstructure:"refresh_interval" json:"refresh_interval"`
 }
 
+// Retention bounds the history in the database (pkg/runs' periodic prune,
+// hourly on the elected leader). 0 keeps forever.
+type Retention struct {
+	// Runs: finished runs older than this are deleted with their results,
+	// transcripts and sweep reports (default 90d; at least 7d).
+	Runs time.Duration `mapstructure:"runs" json:"runs"`
+	// Transcripts: the transcripts of runs finished longer ago than this are
+	// deleted, their results kept (default 14d).
+	Transcripts time.Duration `mapstructure:"transcripts" json:"transcripts"`
+}
+
 // Webhook is an HTTP POST target. Chat webhooks embed a secret in the URL, so
 // url_env lets the URL itself live in the environment.
 type Webhook struct {
@@ -372,7 +384,8 @@ func Default() Config {
 		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 2 * time.Second},
 		Notifications: Notifications{MaxAttempts: 8, Timeout: 10 * time.Second, Backoff: 10 * time.Second,
 			MaxBackoff: 30 * time.Minute},
-		Metrics: Metrics{RefreshInterval: 15 * time.Second},
+		Metrics:   Metrics{RefreshInterval: 15 * time.Second},
+		Retention: Retention{Runs: 90 * 24 * time.Hour, Transcripts: 14 * 24 * time.Hour},
 		Remediation: Remediation{
 			ApprovalTTL:      24 * time.Hour,
 			BatchSize:        10,

@@ -253,6 +253,12 @@ func (c Config) Validate() error {
 		p.add("notifications.max_backoff", "%v is shorter than notifications.backoff %v", c.Notifications.MaxBackoff, c.Notifications.Backoff)
 	}
 	positive(&p, "metrics.refresh_interval", c.Metrics.RefreshInterval)
+	if r := c.Retention.Runs; r < 0 || r > 0 && r < 7*24*time.Hour {
+		p.add("retention.runs", "must be 0 (keep forever) or at least 7d (a finished sweep's report is written within a week), got %v", r)
+	}
+	if r := c.Retention.Transcripts; r < 0 || r > 0 && r < time.Hour {
+		p.add("retention.transcripts", "must be 0 (keep while the run is kept) or at least 1h, got %v", r)
+	}
 
 	return p.err()
 }
