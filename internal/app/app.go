@@ -83,7 +83,6 @@ type App struct {
 	clientID  string
 	liveness  jobs.LivenessConfig
 	recorder  *runs.Recorder
-	locks     *runs.SessionLocks
 	refresher *metrics.Refresher
 	bg        *background // set by Start
 }
@@ -176,10 +175,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var workers *river.Workers
 	if o.Workers {
 		workers = river.NewWorkers()
-		a.locks = runs.NewSessionLocks(pool, log.Named("session-locks"))
 		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, log.Named("diagnose"))
 		river.AddWorker(workers, runs.NewDiagnoseWorker(pool, diag, a.recorder, jcfg.JobTimeout, log.Named("worker")).
-			WithSessionLocks(a.locks, sessionLockSnooze))
+			WithLeaseSnooze(sessionLockSnooze))
 		a.Sweeps.AddWorkers(workers)
 		river.AddWorker(workers, a.Notify.Worker(nil))
 		// The request executor and the periodic expiry of unapproved requests.

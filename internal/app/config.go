@@ -106,8 +106,8 @@ func RunnerConfig(cfg config.Config) runner.Config {
 // jobMargin later (queueing for runner slots, recording the result; the
 // session is cut then too); River hands a job on only after a running time
 // of rescue_after, at least rescueMargin beyond the job timeout, by which
-// time the first attempt's session is closed. The session locks
-// (runs.SessionLocks) cover what the ordering cannot see.
+// time the first attempt's session is closed. The session lease
+// (pkg/runs sessionlease.go) covers what the ordering cannot see.
 const (
 	jobMargin    = 30 * time.Second
 	rescueMargin = 30 * time.Second

@@ -107,7 +107,6 @@ func (a *App) stop(ctx context.Context, bg *background) {
 		log.Error("the result recorder did not stop in time; results not yet written are retried by their jobs")
 	}
 	Within(hardAt, func() {
-		a.locks.Close()
 		bg.stopRefresh()
 		bg.refreshDone.Wait()
 	})

@@ -178,7 +178,7 @@ WITH input AS (
 ), upd AS (
     UPDATE run_devices rd SET state = 'done', health = i.health, diagnoses = coalesce(i.diagnoses, '{}'),
         recommended = i.recommended, error = i.error, checks = coalesce(i.checks, '[]'), attempts = i.attempts,
-        started_at = i.started_at, finished_at = i.finished_at
+        started_at = i.started_at, finished_at = i.finished_at, lease_token = NULL, lease_until = NULL
     FROM input i
     WHERE rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
     RETURNING rd.run_id, rd.device_id, rd.health, rd.diagnoses, rd.recommended, rd.error, rd.finished_at

@@ -19,60 +19,6 @@ import (
 	"github.com/fleetd/fleetd/pkg/runs"
 )
 
-func TestSessionLocks(t *testing.T) {
-	t.Parallel()
-	pool := testdb.New(t)
-	log := zaptest.NewLogger(t)
-	ctx := context.Background()
-	// Two processes: each has its own lock connection.
-	a, b := runs.NewSessionLocks(pool, log), runs.NewSessionLocks(pool, log)
-	defer a.Close()
-	defer b.Close()
-	run, dev, other := uuid.New(), uuid.New(), uuid.New()
-
-	unlock, ok, err := a.TryLock(ctx, run, dev)
-	require.NoError(t, err)
-	require.True(t, ok)
-	_, ok, err = a.TryLock(ctx, run, dev)
-	require.NoError(t, err)
-	require.False(t, ok, "a second job of this process waits (PostgreSQL's locks are re-entrant per connection)")
-	_, ok, err = b.TryLock(ctx, run, dev)
-	require.NoError(t, err)
-	require.False(t, ok, "another process waits")
-	unlockOther, ok, err := b.TryLock(ctx, run, other)
-	require.NoError(t, err)
-	require.True(t, ok, "another device of the run is not held up")
-	unlockOther()
-	unlockRun2, ok, err := b.TryLock(ctx, uuid.New(), dev)
-	require.NoError(t, err)
-	require.True(t, ok, "another run on the same device is not held up")
-	unlockRun2()
-
-	unlock()
-	unlock() // idempotent
-	unlockB, ok, err := b.TryLock(ctx, run, dev)
-	require.NoError(t, err)
-	require.True(t, ok, "free once the first session ended")
-
-	// A process that dies (its connection closes) releases its locks. The
-	// server ends the closed connection's backend asynchronously, so the
-	// lock frees shortly after Close returns, not at once.
-	b.Close()
-	var unlockA func()
-	require.Eventually(t, func() bool {
-		var err error
-		unlockA, ok, err = a.TryLock(ctx, run, dev)
-		require.NoError(t, err)
-		return ok
-	}, 10*time.Second, 20*time.Millisecond, "the dead process's lock is released with its connection")
-	unlockA()
-	unlockB() // on a connection since closed: a no-op
-	unlockA, ok, err = a.TryLock(ctx, run, dev)
-	require.NoError(t, err)
-	require.True(t, ok)
-	unlockA()
-}
-
 // blockingDiagnoser holds every session open until released, and records
 // how many sessions of a device were open at once.
 type blockingDiagnoser struct {
@@ -124,10 +70,8 @@ func TestRescuedJobWaitsForTheOldSession(t *testing.T) {
 	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
 	go rec.Run(ctx)
 	d := &blockingDiagnoser{release: make(chan struct{}), started: make(chan struct{}, 4), open: map[string]int{}}
-	worker := func() *runs.DiagnoseWorker { // one per process, each with its own locks
-		l := runs.NewSessionLocks(pool, log)
-		t.Cleanup(l.Close)
-		return runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithSessionLocks(l, 50*time.Millisecond)
+	worker := func() *runs.DiagnoseWorker { // one per process
+		return runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
 	}
 	first, rescuer := worker(), worker()
 	job := func(attempt int) *river.Job[runs.DiagnoseArgs] {
@@ -154,4 +98,65 @@ func TestRescuedJobWaitsForTheOldSession(t *testing.T) {
 	require.NoError(t, rescuer.Work(ctx, job(2)))
 	require.EqualValues(t, 1, d.calls.Load())
 	require.Equal(t, 1, d.peak)
+	var leases int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_devices WHERE lease_token IS NOT NULL OR lease_until IS NOT NULL`).
+		Scan(&leases))
+	require.Zero(t, leases, "the recorded result cleared the lease")
+}
+
+// TestSessionLeaseIsGivenBackOrExpires: an attempt that ends without a
+// result (a transient failure River retries) gives its lease back, so the
+// retry opens its session at once; a lease left by a process that died
+// blocks the device's copy until it expires, not longer.
+func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	insertDevices(t, pool, "emea", "ftd-flaky", "ftd-orphan")
+	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	ids := map[string]uuid.UUID{}
+	rows, err := pool.Query(ctx, `SELECT device, device_id FROM run_devices WHERE run_id = $1`, run.ID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		var id uuid.UUID
+		require.NoError(t, rows.Scan(&name, &id))
+		ids[name] = id
+	}
+	require.NoError(t, rows.Err())
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	d := &scriptedDiagnoser{calls: map[string]int{}, transient: map[string]int{"ftd-flaky": 1}}
+	w := runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
+	job := func(dev string, attempt int) *river.Job[runs.DiagnoseArgs] {
+		return &river.Job[runs.DiagnoseArgs]{JobRow: &rivertype.JobRow{ID: 7, Attempt: attempt, MaxAttempts: 3},
+			Args: runs.DiagnoseArgs{RunID: run.ID, DeviceID: ids[dev]}}
+	}
+
+	require.ErrorContains(t, w.Work(ctx, job("ftd-flaky", 1)), "connection refused", "transient: River retries")
+	require.NoError(t, w.Work(ctx, job("ftd-flaky", 2)), "the retry is not held up by the first attempt's lease")
+	require.Equal(t, 2, d.calls["ftd-flaky"])
+
+	// A process died holding ftd-orphan's lease: its copy waits while the
+	// lease runs, and works the device once it has expired.
+	_, err = pool.Exec(ctx, `UPDATE run_devices SET lease_token = gen_random_uuid(), lease_until = now() + interval '1 hour'
+		WHERE run_id = $1 AND device_id = $2`, run.ID, ids["ftd-orphan"])
+	require.NoError(t, err)
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, w.Work(ctx, job("ftd-orphan", 2)), &snooze)
+	require.Zero(t, d.calls["ftd-orphan"])
+	_, err = pool.Exec(ctx, `UPDATE run_devices SET lease_until = now() - interval '1 second' WHERE run_id = $1 AND device_id = $2`,
+		run.ID, ids["ftd-orphan"])
+	require.NoError(t, err)
+	require.NoError(t, w.Work(ctx, job("ftd-orphan", 3)))
+	require.Equal(t, 1, d.calls["ftd-orphan"])
+	var done int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_devices WHERE run_id = $1 AND state = 'done'`, run.ID).Scan(&done))
+	require.Equal(t, 2, done)
 }
