@@ -8,9 +8,19 @@
 -- the database keeps it until its session has certainly ended; recording
 -- the result, or the job giving up, clears it. Nullable columns without a
 -- default: adding them rewrites nothing.
+--
+-- Taking the lease updates the pending row, which touches no indexed
+-- column: with room left in its page the update is HOT (no new index
+-- entries). A pending row is ~120 bytes and the result that replaces it
+-- ~2 kB (checks), so the result moves the row to another page anyway:
+-- filling pages only half at insert costs no space in the end and made
+-- most lease updates HOT (of a 10,000-device run's, 27 % were at the
+-- default fillfactor of 100).
 
 -- +goose Up
 ALTER TABLE run_devices ADD COLUMN lease_until timestamptz, ADD COLUMN lease_token uuid;
+ALTER TABLE run_devices SET (fillfactor = 50);
 
 -- +goose Down
+ALTER TABLE run_devices RESET (fillfactor);
 ALTER TABLE run_devices DROP COLUMN lease_until, DROP COLUMN lease_token;
