@@ -60,15 +60,15 @@ export FLEETCTL_TOKEN
 # each: reported on its own. The measured run is the second one, the steady
 # state of a nightly sweep or an operator's diagnose.
 # CPU seconds (utime+stime) of a process; PostgreSQL's is that of this
-# benchmark's database backends and the shared WAL writer, checkpointer and
-# background writer (not other databases' backends: the machine may be
-# shared), summed per process between two snapshots.
+# benchmark's database backends (its connections and autovacuum workers),
+# summed per process between two snapshots: not other databases' backends,
+# nor the WAL writer and checkpointer the whole cluster shares, since the
+# machine may be shared.
 fpid=$(cat "$DIR/fleetd.pid"); spid=$(cat "$DIR/ftdsim.pid")
 cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
 pg_snap() {
 	local p
-	for p in $(psql_admin -tAc "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'
-		OR backend_type IN ('walwriter', 'checkpointer', 'background writer')"); do
+	for p in $(psql_admin -tAc "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'"); do
 		echo "$p $(cpu "$p" 2>/dev/null || echo 0)"
 	done >"$1"
 }

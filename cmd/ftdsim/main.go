@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,12 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	// The simulator's heap is small (about 100 MiB at 10,000 devices) and
+	// its garbage short-lived: collecting at 4x the live heap instead of 2x
+	// cut its CPU per session by 14 % (issue 15). GOGC still overrides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
