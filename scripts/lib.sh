@@ -46,7 +46,7 @@ recreate_db() {
 	psql_admin -c "CREATE DATABASE \"$db\""
 }
 
-# bench_config FILE DB LISTEN CONCURRENCY MAX_CONNS writes the fleetd config the
+# bench_config FILE DB LISTEN CONCURRENCY|default MAX_CONNS writes the fleetd config the
 # benchmarks share: three lab sites under trust-on-first-use (the simulator's
 # keys are new each run), the lab credential, runner bounds for a big fleet.
 bench_config() {
@@ -63,6 +63,8 @@ credentials:
 runner: {max_concurrent: $4, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
 diagnose: {curl_max_time: 10s}
 YAML
+	# CONCURRENCY "default": fleetd's own runner and diagnose settings.
+	if [ "$4" = default ]; then sed -i '/^runner:/d; /^diagnose:/d' "$1"; fi
 }
 
 # sim_port prints the port simulated devices listen on: 22 as on real

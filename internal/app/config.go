@@ -141,7 +141,7 @@ func JobsConfig(cfg config.Config) jobs.Config {
 	job, rescue := DeviceJobTimeouts(cfg)
 	workers := cfg.Jobs.DiagnoseWorkers
 	if workers == 0 {
-		workers = cfg.Runner.MaxConcurrent
+		workers = RunnerConfig(cfg).MaxConcurrent // the effective one: 0 in the file is sized from memory
 	}
 	return jobs.Config{
 		ClientID:        ClientID(cfg),

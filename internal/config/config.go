@@ -373,7 +373,8 @@ func Default() Config {
 		Sites:       map[string]Site{},
 		Credentials: map[string]Credential{},
 		Runner: Runner{
-			MaxConcurrent:  500,
+			MaxConcurrent: 0, // automatic: runner.AutoMaxConcurrent
+
 			StartRate:      500,
 			ConnectTimeout: 10 * time.Second,
 			CommandTimeout: 30 * time.Second,

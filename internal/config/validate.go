@@ -151,8 +151,8 @@ func (c Config) Validate() error {
 			c.Jobs.RescueAfter, c.Runner.SessionTimeout)
 	}
 	r := c.Runner
-	if r.MaxConcurrent < 1 {
-		p.add("runner.max_concurrent", "must be at least 1, got %d", r.MaxConcurrent)
+	if r.MaxConcurrent < 0 {
+		p.add("runner.max_concurrent", "must be 0 (sized from memory) or at least 1, got %d", r.MaxConcurrent)
 	}
 	if r.StartRate < 0 {
 		p.add("runner.start_rate", "must not be negative, got %v", r.StartRate)
