@@ -124,6 +124,11 @@ func (p *Pruner) Prune(ctx context.Context, now time.Time) (PruneStats, error) {
 		), del AS (DELETE FROM run_transcripts WHERE run_id = (SELECT id FROM victim))
 		SELECT id FROM victim`},
 	}
+	// Leases long expired: their process died before its result (the
+	// recorder deletes the others). Never a live one.
+	if _, err := p.pool.Exec(ctx, `DELETE FROM run_leases WHERE until < $1`, now.Add(-time.Hour)); err != nil {
+		return st, fmt.Errorf("prune expired session leases: %w", err)
+	}
 	for _, s := range steps {
 		if s.age < 0 {
 			continue

@@ -99,9 +99,8 @@ func TestRescuedJobWaitsForTheOldSession(t *testing.T) {
 	require.EqualValues(t, 1, d.calls.Load())
 	require.Equal(t, 1, d.peak)
 	var leases int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_devices WHERE lease_token IS NOT NULL OR lease_until IS NOT NULL`).
-		Scan(&leases))
-	require.Zero(t, leases, "the recorded result cleared the lease")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_leases`).Scan(&leases))
+	require.Zero(t, leases, "the recorded result deleted the lease")
 }
 
 // TestSessionLeaseIsGivenBackOrExpires: an attempt that ends without a
@@ -145,13 +144,13 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 
 	// A process died holding ftd-orphan's lease: its copy waits while the
 	// lease runs, and works the device once it has expired.
-	_, err = pool.Exec(ctx, `UPDATE run_devices SET lease_token = gen_random_uuid(), lease_until = now() + interval '1 hour'
-		WHERE run_id = $1 AND device_id = $2`, run.ID, ids["ftd-orphan"])
+	_, err = pool.Exec(ctx, `INSERT INTO run_leases (run_id, device_id, token, until)
+		VALUES ($1, $2, gen_random_uuid(), now() + interval '1 hour')`, run.ID, ids["ftd-orphan"])
 	require.NoError(t, err)
 	var snooze *rivertype.JobSnoozeError
 	require.ErrorAs(t, w.Work(ctx, job("ftd-orphan", 2)), &snooze)
 	require.Zero(t, d.calls["ftd-orphan"])
-	_, err = pool.Exec(ctx, `UPDATE run_devices SET lease_until = now() - interval '1 second' WHERE run_id = $1 AND device_id = $2`,
+	_, err = pool.Exec(ctx, `UPDATE run_leases SET until = now() - interval '1 second' WHERE run_id = $1 AND device_id = $2`,
 		run.ID, ids["ftd-orphan"])
 	require.NoError(t, err)
 	require.NoError(t, w.Work(ctx, job("ftd-orphan", 3)))
