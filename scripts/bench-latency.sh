@@ -19,15 +19,8 @@ LISTEN=${BENCH_LISTEN:-127.0.0.1:8095}
 SIM_LISTEN=${BENCH_SIM_LISTEN:-127.5.0.1}
 SIM_CONTROL=${BENCH_SIM_CONTROL:-127.0.0.1:7095}
 PORT=$(sim_port)
-FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
-mkdir -p "$DIR"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-cleanup() {
-	for p in fleetd ftdsim; do
-		[ -f "$DIR/$p.pid" ] && kill "$(cat "$DIR/$p.pid")" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
+FAULTS=$BENCH_P1_FAULTS
+bench_setup "$DIR"
 
 ensure_postgres
 recreate_db "$DB"

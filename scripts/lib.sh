@@ -104,3 +104,15 @@ bench_fleetd() {
 	tail -5 "$dir/$name.log" >&2
 	return 1
 }
+
+# P1's mix of faults, shared by the benchmarks that compare with it.
+BENCH_P1_FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
+
+# bench_setup DIR: the directory, open files for 10,000 listeners and
+# sessions, and an EXIT trap stopping DIR's fleetd and ftdsim.
+bench_setup() {
+	BENCH_SETUP_DIR=$1
+	mkdir -p "$1"
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+	trap 'for p in fleetd ftdsim; do [ -f "$BENCH_SETUP_DIR/$p.pid" ] && kill "$(cat "$BENCH_SETUP_DIR/$p.pid")" 2>/dev/null || true; done' EXIT
+}
