@@ -21,6 +21,7 @@ CREATE UNLOGGED TABLE run_leases (
     run_id    uuid NOT NULL,
     device_id uuid NOT NULL,
     token     uuid NOT NULL,        -- the attempt holding it
+    holder    text NOT NULL,        -- its process's job-queue client id (jobs.client_id)
     until     timestamptz NOT NULL, -- by the database's clock
     PRIMARY KEY (run_id, device_id)
 );

@@ -35,22 +35,26 @@ import (
 // statement. A lease lasts the job's timeout plus leaseMargin by the
 // database's clock: a process that dies holding one blocks the device's
 // copy of the job only until then, which is before River's rescue_after.
-// Leases left behind (the process died) are deleted by the retention job.
+// A process restarting under the same client id deletes its previous
+// incarnation's leases (ReleaseLeasesOf) as it takes its jobs back: that
+// incarnation is dead, so are its sessions. Leases left behind otherwise
+// are deleted by the retention job once long expired.
 
 // leaseMargin is how much longer than the job's timeout a lease lasts.
 const leaseMargin = 5 * time.Second
 
 // jobDeviceSQL loads a device job's run row and device and takes the
 // session lease, in one statement: $3 is this attempt's token, $4 the
-// lease's length. leased is false when another attempt holds an unexpired
+// lease's length, $5 the process's client id. leased is false when another attempt holds an unexpired
 // lease (or the device is done: nothing to lease).
 var jobDeviceSQL = func() string {
 	cols, joins := inventory.JobDeviceSQL("d", "rd.device_id")
 	return `WITH lease AS (
-			INSERT INTO run_leases AS l (run_id, device_id, token, until)
-			SELECT $1, $2, $3, now() + $4::interval
+			INSERT INTO run_leases AS l (run_id, device_id, token, until, holder)
+			SELECT $1, $2, $3, now() + $4::interval, $5
 			WHERE EXISTS (SELECT 1 FROM run_devices WHERE run_id = $1 AND device_id = $2 AND state = 'pending')
-			ON CONFLICT (run_id, device_id) DO UPDATE SET token = EXCLUDED.token, until = EXCLUDED.until
+			ON CONFLICT (run_id, device_id) DO UPDATE SET token = EXCLUDED.token, until = EXCLUDED.until,
+				holder = EXCLUDED.holder
 			WHERE l.until < now()
 			RETURNING 1)
 		SELECT rd.device, rd.site, rd.kind, rd.state, r.status, EXISTS (SELECT 1 FROM lease), ` + cols + `
@@ -71,6 +75,26 @@ func (w *DiagnoseWorker) releaseLease(run, device, token uuid.UUID) {
 		w.log.Warn("giving back a device's session lease failed; it expires by itself",
 			zap.String("run_id", run.String()), zap.String("device_id", device.String()), zap.Error(err))
 	}
+}
+
+// ReleaseLeasesOf deletes the leases held by the process with job-queue
+// client id clientID. Call it only for a process known to be dead: this
+// one's previous incarnation, at start (internal/app, with
+// jobs.ReleaseOrphans).
+func ReleaseLeasesOf(ctx context.Context, q Querier, clientID string) (int64, error) {
+	if clientID == "" {
+		return 0, nil
+	}
+	rows, err := q.Query(ctx, `DELETE FROM run_leases WHERE holder = $1 RETURNING 1`, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("release the session leases of %s: %w", clientID, err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
 }
 
 // leaseInterval is d as a PostgreSQL interval literal.

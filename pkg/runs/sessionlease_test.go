@@ -113,7 +113,7 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	log := zaptest.NewLogger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	insertDevices(t, pool, "emea", "ftd-flaky", "ftd-orphan")
+	insertDevices(t, pool, "emea", "ftd-flaky", "ftd-orphan", "ftd-restarted")
 	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
 	require.NoError(t, err)
 	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
@@ -144,9 +144,11 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 
 	// A process died holding ftd-orphan's lease: its copy waits while the
 	// lease runs, and works the device once it has expired.
-	_, err = pool.Exec(ctx, `INSERT INTO run_leases (run_id, device_id, token, until)
-		VALUES ($1, $2, gen_random_uuid(), now() + interval '1 hour')`, run.ID, ids["ftd-orphan"])
-	require.NoError(t, err)
+	for dev, holder := range map[string]string{"ftd-orphan": "replica-a", "ftd-restarted": "replica-b"} {
+		_, err = pool.Exec(ctx, `INSERT INTO run_leases (run_id, device_id, token, until, holder)
+			VALUES ($1, $2, gen_random_uuid(), now() + interval '1 hour', $3)`, run.ID, ids[dev], holder)
+		require.NoError(t, err)
+	}
 	var snooze *rivertype.JobSnoozeError
 	require.ErrorAs(t, w.Work(ctx, job("ftd-orphan", 2)), &snooze)
 	require.Zero(t, d.calls["ftd-orphan"])
@@ -155,7 +157,16 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Work(ctx, job("ftd-orphan", 3)))
 	require.Equal(t, 1, d.calls["ftd-orphan"])
+
+	// replica-b restarts: its previous incarnation's leases go, and with
+	// them the wait of its jobs; nobody else's.
+	require.ErrorAs(t, w.Work(ctx, job("ftd-restarted", 2)), &snooze)
+	n, err := runs.ReleaseLeasesOf(ctx, pool, "replica-b")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	require.NoError(t, w.Work(ctx, job("ftd-restarted", 2)))
+	require.Equal(t, 1, d.calls["ftd-restarted"])
 	var done int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_devices WHERE run_id = $1 AND state = 'done'`, run.ID).Scan(&done))
-	require.Equal(t, 2, done)
+	require.Equal(t, 3, done)
 }

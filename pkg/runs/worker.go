@@ -74,9 +74,12 @@ func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs])
 	var leased bool
 	// One round trip: the run's row, from the inventory's building block
 	// where and how to reach the device, and this attempt's session lease.
-	token := uuid.New()
+	token, holder := uuid.New(), ""
+	if n := len(job.AttemptedBy); n > 0 {
+		holder = job.AttemptedBy[n-1] // this process's client id
+	}
 	jd, err := inventory.ScanJobDevice(w.pool.QueryRow(ctx, jobDeviceSQL, a.RunID, a.DeviceID, token,
-		leaseInterval(w.timeout+leaseMargin)), &dev.Name, &dev.Site, &dev.Kind, &state, &runStatus, &leased)
+		leaseInterval(w.timeout+leaseMargin), holder), &dev.Name, &dev.Site, &dev.Kind, &state, &runStatus, &leased)
 	dev.Address, dev.Credential, dev.Tags, dev.PinnedHostKey = jd.Address, jd.Credential, jd.Tags, jd.PinnedHostKey
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The run was deleted: nothing to do, and nothing to retry.
