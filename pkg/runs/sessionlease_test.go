@@ -170,3 +170,41 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_devices WHERE run_id = $1 AND state = 'done'`, run.ID).Scan(&done))
 	require.Equal(t, 3, done)
 }
+
+// TestJobsStartLongestFirst: a run's jobs are enqueued by the length of
+// each device's last session, longest first, devices never checked first
+// of all, so that the slow devices of a fleet overlap the rest of the run.
+func TestJobsStartLongestFirst(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	ctx := context.Background()
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-c", "ftd-new")
+	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	prev, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	// The previous run: ftd-b took 11 s (a blocked egress), ftd-c 3 s, ftd-a 1 s; ftd-new was added since.
+	_, err = pool.Exec(ctx, `UPDATE run_devices SET state = 'done', health = 'healthy', started_at = now() - interval '1 minute',
+		finished_at = now() - interval '1 minute' + CASE device WHEN 'ftd-b' THEN interval '11 s' WHEN 'ftd-c' THEN interval '3 s'
+		ELSE interval '1 s' END WHERE run_id = $1`, prev.ID)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `DELETE FROM run_devices WHERE run_id = $1 AND device = 'ftd-new'`, prev.ID)
+	require.NoError(t, err)
+
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	rows, err := pool.Query(ctx, `SELECT rd.device FROM river_job j
+		JOIN run_devices rd ON rd.run_id = (j.args->>'run_id')::uuid AND rd.device_id = (j.args->>'device_id')::uuid
+		WHERE rd.run_id = $1 ORDER BY j.id`, run.ID)
+	require.NoError(t, err)
+	var order []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		order = append(order, n)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"ftd-new", "ftd-b", "ftd-c", "ftd-a"}, order)
+}
