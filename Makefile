@@ -12,7 +12,7 @@ RACE_PKGS ?= ./pkg/api/... ./internal/apiserver/... ./cmd/fleetctl/... ./pkg/not
 
 # Benchmarks: each is a target named bench-<what>, listed here; `make bench`
 # runs them all. Add yours to this list and define the target below.
-BENCHES := bench-go bench-p1 bench-p2 bench-replicas
+BENCHES := bench-go bench-p1 bench-latency bench-p4 bench-p2 bench-replicas
 
 .PHONY: help build test test-race test-long test-console bench $(BENCHES) demo demo-stop lint fmt clean
 
@@ -48,6 +48,12 @@ bench-go: ## Go micro-benchmarks (go test -bench)
 
 bench-p1: ## P1: fleetctl diagnose --all over 10,000 simulated FTDs, end to end (scripts/bench-p1.sh)
 	./scripts/bench-p1.sh $(BENCH_DEVICES)
+
+bench-latency: ## real device latencies with fleetd's defaults: time scale 1 vs 0.1, peak RSS (scripts/bench-latency.sh)
+	./scripts/bench-latency.sh $(BENCH_DEVICES)
+
+bench-p4: ## P4 with history: status and runs show over 10,000 devices with 30 nightly runs in the database; storage, retention (scripts/bench-p4.sh)
+	./scripts/bench-p4.sh $(BENCH_DEVICES)
 
 bench-p2: ## P2: fleetd vs Ansible raw vs parallel-ssh on one exec-mode fleet (scripts/bench-p2.sh)
 	./scripts/bench-p2.sh $(BENCH_P2_DEVICES)

@@ -46,7 +46,7 @@ recreate_db() {
 	psql_admin -c "CREATE DATABASE \"$db\""
 }
 
-# bench_config FILE DB LISTEN CONCURRENCY MAX_CONNS writes the fleetd config the
+# bench_config FILE DB LISTEN CONCURRENCY|default MAX_CONNS writes the fleetd config the
 # benchmarks share: three lab sites under trust-on-first-use (the simulator's
 # keys are new each run), the lab credential, runner bounds for a big fleet.
 bench_config() {
@@ -63,6 +63,8 @@ credentials:
 runner: {max_concurrent: $4, start_rate: 0, connect_timeout: 10s, command_timeout: 30s, session_timeout: 2m}
 diagnose: {curl_max_time: 10s}
 YAML
+	# CONCURRENCY "default": fleetd's own runner and diagnose settings.
+	if [ "$4" = default ]; then sed -i '/^runner:/d; /^diagnose:/d' "$1"; fi
 }
 
 # sim_port prints the port simulated devices listen on: 22 as on real
@@ -74,4 +76,43 @@ sim_port() {
 	else
 		echo 2222
 	fi
+}
+
+# bench_ftdsim DIR N SCALE FAULTS LISTEN PORT CONTROL SEED starts ftdsim in the
+# background (pid in DIR/ftdsim.pid, inventory in DIR/fleet.csv) and waits for
+# its control API.
+bench_ftdsim() {
+	local dir=$1 n=$2 scale=$3 faults=$4 listen=$5 port=$6 control=$7 seed=$8
+	./bin/ftdsim --count "$n" --sites emea,amer,apjc --faults "$faults" --listen "$listen" --port "$port" \
+		--time-scale "$scale" --seed "$seed" --inventory-out "$dir/fleet.csv" --control "$control" \
+		--log-level warn >"$dir/ftdsim.log" 2>&1 &
+	echo $! >"$dir/ftdsim.pid"
+	until curl -fsS "http://$control/devices?limit=1" >/dev/null 2>&1; do
+		kill -0 "$(cat "$dir/ftdsim.pid")" 2>/dev/null || { tail -3 "$dir/ftdsim.log" >&2; return 1; }
+		sleep 0.2
+	done
+}
+
+# bench_fleetd DIR NAME LISTEN [PPROF] starts `fleetd serve --config DIR/NAME.yaml`
+# in the background (pid in DIR/NAME.pid) and waits until it is ready.
+bench_fleetd() {
+	local dir=$1 name=$2 listen=$3 pprof=${4:-}
+	FLEETD_PPROF_LISTEN=$pprof ./bin/fleetd serve --config "$dir/$name.yaml" >"$dir/$name.log" 2>&1 &
+	echo $! >"$dir/$name.pid"
+	for _ in $(seq 150); do curl -fsS "http://$listen/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	echo "fleetd did not start:" >&2
+	tail -5 "$dir/$name.log" >&2
+	return 1
+}
+
+# P1's mix of faults, shared by the benchmarks that compare with it.
+BENCH_P1_FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
+
+# bench_setup DIR: the directory, open files for 10,000 listeners and
+# sessions, and an EXIT trap stopping DIR's fleetd and ftdsim.
+bench_setup() {
+	BENCH_SETUP_DIR=$1
+	mkdir -p "$1"
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+	trap 'for p in fleetd ftdsim; do [ -f "$BENCH_SETUP_DIR/$p.pid" ] && kill "$(cat "$BENCH_SETUP_DIR/$p.pid")" 2>/dev/null || true; done' EXIT
 }

@@ -91,7 +91,6 @@ type App struct {
 	clientID  string
 	liveness  jobs.LivenessConfig
 	recorder  *runs.Recorder
-	locks     *runs.SessionLocks
 	refresher *metrics.Refresher
 	bg        *background // set by Start
 }
@@ -186,10 +185,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	var workers *river.Workers
 	if o.Workers {
 		workers = river.NewWorkers()
-		a.locks = runs.NewSessionLocks(pool, log.Named("session-locks"))
 		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, a.FMCs, log.Named("diagnose"))
 		river.AddWorker(workers, runs.NewDiagnoseWorker(pool, diag, a.recorder, jcfg.JobTimeout, log.Named("worker")).
-			WithSessionLocks(a.locks, sessionLockSnooze))
+			WithLeaseSnooze(sessionLockSnooze))
 		a.Sweeps.AddWorkers(workers)
 		river.AddWorker(workers, a.Notify.Worker(nil))
 		// The request executor and the periodic expiry of unapproved requests.
@@ -199,7 +197,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 		remediate.Register(workers, remediate.NewWorker(pool,
 			remediate.WorkerDeps{Actions: a.Actions, Notifier: a.Notify, Clock: clock}, wcfg, log.Named("remediate")))
-		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute))
+		// The history's retention: hourly, on the leader.
+		river.AddWorker(workers, runs.NewRetentionWorker(runs.NewPruner(pool, RetentionConfig(cfg), log.Named("retention")),
+			log.Named("retention")))
+		jcfg.PeriodicJobs = append(a.Sweeps.PeriodicJobs(), remediate.ExpirePeriodicJob(time.Minute),
+			runs.RetentionPeriodicJob(runs.DefaultRetentionInterval))
 		river.AddWorker(workers, &fmcSyncWorker{app: a})
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, fmcSyncJobs(cfg)...)
 	}

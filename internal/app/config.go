@@ -109,8 +109,8 @@ func RunnerConfig(cfg config.Config) runner.Config {
 // jobMargin later (queueing for runner slots, recording the result; the
 // session is cut then too); River hands a job on only after a running time
 // of rescue_after, at least rescueMargin beyond the job timeout, by which
-// time the first attempt's session is closed. The session locks
-// (runs.SessionLocks) cover what the ordering cannot see.
+// time the first attempt's session is closed. The session lease
+// (pkg/runs sessionlease.go) covers what the ordering cannot see.
 const (
 	jobMargin    = 30 * time.Second
 	rescueMargin = 30 * time.Second
@@ -144,7 +144,7 @@ func JobsConfig(cfg config.Config) jobs.Config {
 	job, rescue := DeviceJobTimeouts(cfg)
 	workers := cfg.Jobs.DiagnoseWorkers
 	if workers == 0 {
-		workers = cfg.Runner.MaxConcurrent
+		workers = RunnerConfig(cfg).MaxConcurrent // the effective one: 0 in the file is sized from memory
 	}
 	return jobs.Config{
 		ClientID:        ClientID(cfg),
@@ -216,4 +216,18 @@ func SessionConfig(cfg config.Config, now func() time.Time) auth.SessionConfig {
 // fleetd serves TLS or is reached over https (ui.public_url).
 func ConsoleConfig(cfg config.Config, now func() time.Time) console.Config {
 	return console.Config{SecureCookies: cfg.API.TLS.Enabled() || strings.HasPrefix(cfg.UI.PublicURL, "https://"), Now: now}
+}
+
+// RetentionConfig is the history's retention (retention.*): the file's 0
+// (keep forever) is the package's negative; the runs a sweep report or an
+// open remediation request needs are kept.
+func RetentionConfig(cfg config.Config) runs.RetentionConfig {
+	never := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1
+		}
+		return d
+	}
+	return runs.RetentionConfig{Runs: never(cfg.Retention.Runs), Transcripts: never(cfg.Retention.Transcripts),
+		Keep: []string{sweep.RetainedRunsSQL(remediate.OpenRequestsSQL())}}
 }

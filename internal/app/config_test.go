@@ -101,4 +101,17 @@ func TestPackageDefaultsMatchFile(t *testing.T) {
 	t.Run("metrics", func(t *testing.T) {
 		require.Equal(t, metrics.DefaultRefreshInterval, MetricsRefresherConfig(def).Interval)
 	})
+
+	t.Run("retention", func(t *testing.T) {
+		got := RetentionConfig(def)
+		require.Equal(t, runs.DefaultRetainRuns, got.Runs, "retention.runs")
+		require.Equal(t, runs.DefaultRetainTranscripts, got.Transcripts, "retention.transcripts")
+		require.Equal(t, runs.RetentionConfig{}.WithDefaults().Runs, got.Runs)
+		// The file's 0 keeps forever, which the package spells negative.
+		def := def
+		def.Retention = config.Retention{}
+		got = RetentionConfig(def)
+		require.Negative(t, got.Runs)
+		require.Negative(t, got.Transcripts)
+	})
 }

@@ -43,6 +43,12 @@ func (a *App) Start(ctx context.Context) error {
 	recCtx, stopRec := context.WithCancel(ctx)
 	bg.stopRec = stopRec
 	go func() { defer close(bg.recDone); a.recorder.Run(recCtx) }()
+	// The previous incarnation is dead, and its sessions with it: its
+	// session leases go first, so that its jobs, taken back, run at once.
+	if _, err := runs.ReleaseLeasesOf(ctx, a.Pool, a.clientID); err != nil {
+		stopRec()
+		return err
+	}
 	n, err := jobs.ReleaseOrphans(ctx, a.Pool, a.clientID)
 	if err != nil {
 		stopRec()
@@ -107,7 +113,6 @@ func (a *App) stop(ctx context.Context, bg *background) {
 		log.Error("the result recorder did not stop in time; results not yet written are retried by their jobs")
 	}
 	Within(hardAt, func() {
-		a.locks.Close()
 		bg.stopRefresh()
 		bg.refreshDone.Wait()
 	})

@@ -38,6 +38,7 @@ var tableOwners = map[string]string{
 	"run_devices":          "pkg/runs",
 	"run_transcripts":      "pkg/runs",
 	"device_status":        "pkg/runs",
+	"run_leases":           "pkg/runs",
 	"remediation_requests": "pkg/remediate",
 	"remediation_devices":  "pkg/remediate",
 	"remediation_steps":    "pkg/remediate",
@@ -57,7 +58,7 @@ var knownTableAccess = []string{}
 // keywords in upper case, which keeps prose ("read from devices") out.
 var sqlTable = regexp.MustCompile(`\b(?:FROM|JOIN|INTO|UPDATE|TABLE|ONLY)\s+([a-z_][a-z0-9_]*)\b`)
 
-var createTable = regexp.MustCompile(`(?i)\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)`)
+var createTable = regexp.MustCompile(`(?i)\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)`)
 
 func TestTableOwnersCoverTheMigrations(t *testing.T) {
 	root := moduleRoot(t)

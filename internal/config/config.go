@@ -33,6 +33,7 @@ type Config struct {
 	Metrics       Metrics               `mapstructure:"metrics" json:"metrics"`
 	UI            UI                    `mapstructure:"ui" json:"ui"`
 	Incidents     Incidents             `mapstructure:"incidents" json:"incidents"`
+	Retention     Retention             `mapstructure:"retention" json:"retention"`
 }
 
 // Database says where PostgreSQL is.
@@ -379,6 +380,17 @@ type Incidents struct {
 	MinShare   float64 `mapstructure:"min_share" json:"min_share"`
 }
 
+// Retention bounds the history in the database (pkg/runs' periodic prune,
+// hourly on the elected leader). 0 keeps forever.
+type Retention struct {
+	// Runs: finished runs older than this are deleted with their results,
+	// transcripts and sweep reports (default 90d; at least 7d).
+	Runs time.Duration `mapstructure:"runs" json:"runs"`
+	// Transcripts: the transcripts of runs finished longer ago than this are
+	// deleted, their results kept (default 14d).
+	Transcripts time.Duration `mapstructure:"transcripts" json:"transcripts"`
+}
+
 // Webhook is an HTTP POST target. Chat webhooks embed a secret in the URL, so
 // url_env lets the URL itself live in the environment.
 type Webhook struct {
@@ -427,7 +439,8 @@ func Default() Config {
 		Sites:       map[string]Site{},
 		Credentials: map[string]Credential{},
 		Runner: Runner{
-			MaxConcurrent:  500,
+			MaxConcurrent: 0, // automatic: runner.AutoMaxConcurrent
+
 			StartRate:      500,
 			ConnectTimeout: 10 * time.Second,
 			CommandTimeout: 30 * time.Second,
@@ -441,6 +454,7 @@ func Default() Config {
 		UI:        UI{Enabled: true, SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour},
 		Metrics:   Metrics{RefreshInterval: 15 * time.Second},
 		Incidents: Incidents{MinDevices: 3, MinShare: 0.5},
+		Retention: Retention{Runs: 90 * 24 * time.Hour, Transcripts: 14 * 24 * time.Hour},
 		Remediation: Remediation{
 			ApprovalTTL:      24 * time.Hour,
 			BatchSize:        10,

@@ -324,9 +324,9 @@ func TestLoadEnvironmentOverrides(t *testing.T) {
 	require.Equal(t, "Europe/Berlin", cfg.Sites["emea"].Timezone)
 	require.Equal(t, HostKeyStrict, cfg.Sites["emea"].HostKeyPolicy)
 
-	t.Setenv("FLEETD_RUNNER_MAX_CONCURRENT", "0")
+	t.Setenv("FLEETD_RUNNER_MAX_CONCURRENT", "-1")
 	_, err = Load(writeConfig(t, minimal))
-	require.ErrorContains(t, err, "runner.max_concurrent: must be at least 1, got 0")
+	require.ErrorContains(t, err, "runner.max_concurrent: must be 0 (sized from memory) or at least 1, got -1")
 }
 
 // Not parallel: mutates DefaultPaths, which only Load("") reads.

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,9 +146,15 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 		if s == "" || s == "0" {
 			return time.Duration(0), nil
 		}
+		// Whole days ("90d"), for retention; Go's durations stop at hours.
+		if days, ok := strings.CutSuffix(s, "d"); ok {
+			if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+				return time.Duration(n) * 24 * time.Hour, nil
+			}
+		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return nil, fmt.Errorf("not a duration: %q (use a unit, e.g. \"30s\", \"2h\")", s)
+			return nil, fmt.Errorf("not a duration: %q (use a unit, e.g. \"30s\", \"2h\", \"90d\")", s)
 		}
 		return d, nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

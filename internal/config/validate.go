@@ -152,8 +152,8 @@ func (c Config) Validate() error {
 			c.Jobs.RescueAfter, c.Runner.SessionTimeout)
 	}
 	r := c.Runner
-	if r.MaxConcurrent < 1 {
-		p.add("runner.max_concurrent", "must be at least 1, got %d", r.MaxConcurrent)
+	if r.MaxConcurrent < 0 {
+		p.add("runner.max_concurrent", "must be 0 (sized from memory) or at least 1, got %d", r.MaxConcurrent)
 	}
 	if r.StartRate < 0 {
 		p.add("runner.start_rate", "must not be negative, got %v", r.StartRate)
@@ -270,6 +270,12 @@ func (c Config) Validate() error {
 	}
 	if s := c.Incidents.MinShare; !(s > 0 && s <= 1) {
 		p.add("incidents.min_share", "must be a share in (0, 1], got %g", s)
+	}
+	if r := c.Retention.Runs; r < 0 || r > 0 && r < 7*24*time.Hour {
+		p.add("retention.runs", "must be 0 (keep forever) or at least 7d (a finished sweep's report is written within a week), got %v", r)
+	}
+	if r := c.Retention.Transcripts; r < 0 || r > 0 && r < time.Hour {
+		p.add("retention.transcripts", "must be 0 (keep while the run is kept) or at least 1h, got %v", r)
 	}
 
 	return p.err()

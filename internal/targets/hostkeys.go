@@ -56,8 +56,19 @@ func (h HostKeys) CheckHostKey(ctx context.Context, device, addr string, key ssh
 				device, addr, got, want)
 		}
 	}
-	if wire, ok := devicecheck.PinnedHostKey(ctx, device); ok && bytes.Equal(wire, key.Marshal()) {
+	wire, loaded := devicecheck.PinnedHostKey(ctx, device)
+	if loaded && wire != nil && bytes.Equal(wire, key.Marshal()) {
 		return nil
+	}
+	// First contact under tofu (the job found nothing pinned): pinned in a
+	// batch with the other first contacts. Anything else the batch did not
+	// pin (a candidate seen before, a racer's key) is decided below.
+	if loaded && wire == nil && policy == runner.HostKeyTOFU {
+		if pinned, err := h.Store.PinOnFirstUse(ctx, device, addr, key); err != nil {
+			return fmt.Errorf("host key store: %w", err)
+		} else if pinned {
+			return nil
+		}
 	}
 	err := h.Store.CheckHostKey(ctx, device, addr, key, string(policy))
 	switch {

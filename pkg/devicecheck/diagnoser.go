@@ -90,7 +90,9 @@ func (d *Diagnoser) Diagnose(ctx context.Context, dev runs.Device, checks []stri
 		// The worker loaded the device with its job: no second query.
 		res, err = d.resolver.ResolveDevice(inventory.Device{ID: dev.ID.String(), Name: dev.Name,
 			Kind: inventory.Kind(dev.Kind), Site: dev.Site, Address: dev.Address, Credential: dev.Credential, Tags: dev.Tags})
-		if err == nil && dev.PinnedHostKey != nil {
+		if err == nil {
+			// nil when nothing was pinned: a first contact, which the
+			// host-key store may then pin in a batch.
 			ctx = WithPinnedHostKey(ctx, dev.Name, dev.PinnedHostKey)
 		}
 	} else {

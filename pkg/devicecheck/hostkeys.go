@@ -40,7 +40,7 @@ type pinnedKeyCtx struct{}
 // device when its job started (read with the job, in one query): a device
 // that presents exactly that key is accepted without another round trip.
 // Any other key (unknown, changed) still goes to the store, which records
-// it and decides.
+// it and decides. A nil wire says the job found no key pinned.
 func WithPinnedHostKey(ctx context.Context, device string, wire []byte) context.Context {
 	return context.WithValue(ctx, pinnedKeyCtx{}, pinnedKey{device: device, wire: wire})
 }

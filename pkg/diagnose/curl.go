@@ -107,12 +107,16 @@ func ParseCurl(text string) CurlResult {
 }
 
 func classifyCurl(r CurlResult, info []string) (CurlOutcome, string) {
+	// Lowered once: has runs up to eight times over the same lines.
+	lows := make([]string, len(info))
+	for i, l := range info {
+		lows[i] = strings.ToLower(l)
+	}
 	has := func(subs ...string) string {
-		for _, l := range info {
-			low := strings.ToLower(l)
+		for i, low := range lows {
 			for _, s := range subs {
 				if strings.Contains(low, s) {
-					return strings.TrimSpace(strings.TrimLeft(l, "* "))
+					return strings.TrimSpace(strings.TrimLeft(info[i], "* "))
 				}
 			}
 		}

@@ -11,8 +11,6 @@ import (
 // mid-word where the terminal wrapped them. The helpers here undo that so that each parser can
 // match whole logical lines.
 
-var crlfRE = regexp.MustCompile(`\r+\n`)
-
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]`)
 
 // promptRE matches an expert or root prompt at the start of a line (optionally followed by the
@@ -36,10 +34,39 @@ func cleanLines(s string) []string {
 			return r
 		}
 	}, s)
-	// "\r\r\n" appears when output crosses two newline translations.
-	s = crlfRE.ReplaceAllString(s, "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	return strings.Split(s, "\n")
+	return strings.Split(lineEnds(s), "\n")
+}
+
+// lineEnds turns every run of carriage returns ending in a newline into
+// that newline ("\r\r\n" appears when output crosses two newline
+// translations) and every other carriage return into a newline. A loop,
+// not a regexp: it runs over every command's output (issue 15 profile).
+func lineEnds(s string) string {
+	i := strings.IndexByte(s, '\r')
+	if i < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		if s[i] != '\r' {
+			b = append(b, s[i])
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] == '\r' {
+			j++
+		}
+		if j < len(s) && s[j] == '\n' {
+			i = j - 1 // the newline is copied next
+			continue
+		}
+		for ; i < j; i++ {
+			b = append(b, '\n')
+		}
+		i--
+	}
+	return string(b)
 }
 
 // isPrompt reports whether a line is a shell prompt (with or without an echoed command).

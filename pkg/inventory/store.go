@@ -27,6 +27,7 @@ type Store struct {
 	cat    Catalog
 	log    *zap.Logger
 	synced atomic.Bool
+	pins   pinBatcher // PinOnFirstUse's queue
 }
 
 // NewStore returns a Store that validates rows against cat.

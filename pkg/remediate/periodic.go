@@ -60,3 +60,11 @@ func Register(workers *river.Workers, w *Worker) {
 	river.AddWorker(workers, w)
 	river.AddWorker(workers, NewExpireWorker(w.pool, w.clock, w.log))
 }
+
+// OpenRequestsSQL is a query of the ids of the requests not yet finished
+// (pending approval, approved, scheduled or running), for another package's
+// query that must keep what they depend on (pkg/runs' retention, through
+// pkg/sweep's reports).
+func OpenRequestsSQL() string {
+	return `SELECT id FROM remediation_requests WHERE state IN ('pending', 'approved', 'scheduled', 'running')`
+}

@@ -20,7 +20,8 @@ type RetryPolicy struct {
 // except StartRate, whose zero means unlimited (as runner.start_rate 0 does
 // in fleetd's config file).
 type Config struct {
-	// MaxConcurrent caps sessions open at once across all sites.
+	// MaxConcurrent caps sessions open at once across all sites; its
+	// default is sized from memory and file descriptors (AutoMaxConcurrent).
 	MaxConcurrent int
 	// PerSite caps sessions open at once per site; sites not listed are only
 	// bound by MaxConcurrent.
@@ -65,7 +66,7 @@ type Config struct {
 // same values there; a test in internal/app holds the two together.
 func DefaultConfig() Config {
 	return Config{
-		MaxConcurrent:       500,
+		MaxConcurrent:       AutoMaxConcurrent(),
 		StartRate:           500,
 		StartBurst:          100,
 		ConnectTimeout:      10 * time.Second,

@@ -183,6 +183,9 @@ WITH input AS (
     FROM input i
     WHERE rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
     RETURNING rd.run_id, rd.device_id, rd.health, rd.diagnoses, rd.recommended, rd.error, rd.finished_at
+), leases AS (
+    -- The session is over: its lease (sessionlease.go) goes.
+    DELETE FROM run_leases l USING upd u WHERE l.run_id = u.run_id AND l.device_id = u.device_id
 ), status AS (
     INSERT INTO device_status AS s (device_id, run_id, health, diagnoses, recommended, error, checked_at)
     SELECT DISTINCT ON (u.device_id) u.device_id, u.run_id, u.health, u.diagnoses, u.recommended, u.error, u.finished_at

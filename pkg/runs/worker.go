@@ -40,36 +40,28 @@ type DiagnoseWorker struct {
 	recorder  *Recorder
 	timeout   time.Duration
 	log       *zap.Logger
-	locks     *SessionLocks
 	snooze    time.Duration
 }
 
-// WithSessionLocks makes the worker take the (run, device) lock before a
-// session: a job whose device still has a session of the same run open
-// (the first attempt of a rescued or released job) is snoozed for snooze
-// (no attempt consumed) instead of opening a second one.
-func (w *DiagnoseWorker) WithSessionLocks(l *SessionLocks, snooze time.Duration) *DiagnoseWorker {
-	if snooze <= 0 {
-		snooze = 10 * time.Second
+// DefaultLeaseSnooze is how long a job whose device still has a session of
+// its run open (another attempt's lease, sessionlease.go) waits before
+// trying again; no attempt is consumed.
+const DefaultLeaseSnooze = 10 * time.Second
+
+// WithLeaseSnooze sets how long a job whose device's session lease another
+// attempt holds is snoozed (default DefaultLeaseSnooze).
+func (w *DiagnoseWorker) WithLeaseSnooze(snooze time.Duration) *DiagnoseWorker {
+	if snooze > 0 {
+		w.snooze = snooze
 	}
-	w.locks, w.snooze = l, snooze
 	return w
 }
 
 // NewDiagnoseWorker returns the worker; timeout bounds one job (it should
 // exceed the runner's per-device session deadline).
 func NewDiagnoseWorker(pool *pgxpool.Pool, d Diagnoser, rec *Recorder, timeout time.Duration, log *zap.Logger) *DiagnoseWorker {
-	return &DiagnoseWorker{pool: pool, diagnoser: d, recorder: rec, timeout: timeout, log: log}
+	return &DiagnoseWorker{pool: pool, diagnoser: d, recorder: rec, timeout: timeout, log: log, snooze: DefaultLeaseSnooze}
 }
-
-// jobDeviceSQL loads a device job's run row and device in one query.
-var jobDeviceSQL = func() string {
-	cols, joins := inventory.JobDeviceSQL("d", "rd.device_id")
-	return `SELECT rd.device, rd.site, rd.kind, rd.state, r.status, ` + cols + `
-		FROM run_devices rd JOIN runs r ON r.id = rd.run_id
-		` + joins + `
-		WHERE rd.run_id = $1 AND rd.device_id = $2`
-}()
 
 // Timeout implements river.Worker.
 func (w *DiagnoseWorker) Timeout(*river.Job[DiagnoseArgs]) time.Duration { return w.timeout }
@@ -77,28 +69,17 @@ func (w *DiagnoseWorker) Timeout(*river.Job[DiagnoseArgs]) time.Duration { retur
 // Work implements river.Worker.
 func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs]) error {
 	a := job.Args
-	if w.locks != nil {
-		// Taken before the device's state is read: a copy that waited on
-		// it then finds the first attempt's result committed.
-		unlock, ok, err := w.locks.TryLock(ctx, a.RunID, a.DeviceID)
-		if err != nil {
-			return fmt.Errorf("run %s device %s: %w", a.RunID, a.DeviceID, err)
-		}
-		if !ok {
-			w.log.Warn("a session of this run is still open on the device; waiting for it to end",
-				zap.String("run_id", a.RunID.String()), zap.String("device_id", a.DeviceID.String()),
-				zap.Int64("job_id", job.ID), zap.Duration("snooze", w.snooze))
-			return river.JobSnooze(w.snooze)
-		}
-		// Held until the result is committed (Record waits for it).
-		defer unlock()
-	}
 	var dev Device
 	var state, runStatus string
-	// One round trip: the run's row and, from the inventory's building
-	// block, where and how to reach the device.
-	jd, err := inventory.ScanJobDevice(w.pool.QueryRow(ctx, jobDeviceSQL, a.RunID, a.DeviceID),
-		&dev.Name, &dev.Site, &dev.Kind, &state, &runStatus)
+	var leased bool
+	// One round trip: the run's row, from the inventory's building block
+	// where and how to reach the device, and this attempt's session lease.
+	token, holder := uuid.New(), ""
+	if n := len(job.AttemptedBy); n > 0 {
+		holder = job.AttemptedBy[n-1] // this process's client id
+	}
+	jd, err := inventory.ScanJobDevice(w.pool.QueryRow(ctx, jobDeviceSQL, a.RunID, a.DeviceID, token,
+		leaseInterval(w.timeout+leaseMargin), holder), &dev.Name, &dev.Site, &dev.Kind, &state, &runStatus, &leased)
 	dev.Address, dev.Credential, dev.Tags, dev.PinnedHostKey = jd.Address, jd.Credential, jd.Tags, jd.PinnedHostKey
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The run was deleted: nothing to do, and nothing to retry.
@@ -118,6 +99,19 @@ func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs])
 	if runStatus == StatusCancelled {
 		return nil
 	}
+	if !leased {
+		log.Warn("a session of this run is still open on the device; waiting for it to end",
+			zap.Duration("snooze", w.snooze))
+		return river.JobSnooze(w.snooze)
+	}
+	// Held until the result is committed (the recorder clears it), or
+	// given back when this attempt ends without one.
+	recorded := false
+	defer func() {
+		if !recorded {
+			w.releaseLease(a.RunID, a.DeviceID, token)
+		}
+	}()
 
 	out := w.diagnoser.Diagnose(ctx, dev, a.Checks)
 	if out.Transient && job.Attempt < job.MaxAttempts {
@@ -127,6 +121,7 @@ func (w *DiagnoseWorker) Work(ctx context.Context, job *river.Job[DiagnoseArgs])
 	if err := w.recorder.Record(ctx, Result{RunID: a.RunID, DeviceID: a.DeviceID, Attempts: job.Attempt, Outcome: out}); err != nil {
 		return fmt.Errorf("record result of %s: %w", dev.Name, err)
 	}
+	recorded = true
 	return nil
 }
 

@@ -66,6 +66,11 @@ func (f *Fleet) serverConfig(d *Device) *ssh.ServerConfig {
 			return nil, errAuth
 		},
 	}
+	// What the OpenSSH 7.9 it announces offers (and x/crypto has):
+	// curve25519 first, no ML-KEM hybrid (OpenSSH 9.9+), as a real FTD.
+	// ML-KEM was a fifth of the simulator's CPU per session (issue 15).
+	sc.KeyExchanges = []string{ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org", ssh.KeyExchangeECDHP256,
+		ssh.KeyExchangeECDHP384, ssh.KeyExchangeECDHP521, ssh.KeyExchangeDH14SHA256}
 	sc.AddHostKey(d.presentedSigner())
 	return sc
 }
@@ -155,6 +160,7 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				}
 			}()
 			status := run()
+			s.flushOut()
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{uint32(status)}))
 			_ = ch.CloseWrite()
 			_ = ch.Close()

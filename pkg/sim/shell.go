@@ -58,6 +58,11 @@ type shell struct {
 	pending []byte
 	lastCR  bool
 	tw      *termWriter
+	// out is PTY output not yet sent. It goes out when the shell waits
+	// (for input, a latency, the session's end) or passes outMax: one SSH
+	// packet per burst instead of one per write, which was most of the
+	// simulator's CPU per session (issue 15).
+	out []byte
 
 	frames []frame
 	status int
@@ -131,7 +136,38 @@ func (s *shell) print(text string) {
 	if s.pty {
 		text = strings.ReplaceAll(text, "\n", "\r\n")
 	}
-	_, _ = io.WriteString(s.ch, text)
+	s.emit([]byte(text))
+}
+
+// outMax is how much PTY output waits before it is sent anyway.
+const outMax = 32 << 10
+
+// emit queues PTY output (see out); other output is written at once.
+func (s *shell) emit(b []byte) {
+	if !s.pty {
+		_, _ = s.ch.Write(b)
+		return
+	}
+	s.out = append(s.out, b...)
+	if len(s.out) >= outMax {
+		s.flushOut()
+	}
+}
+
+// flushOut sends the queued PTY output.
+func (s *shell) flushOut() {
+	if len(s.out) > 0 {
+		_, _ = s.ch.Write(s.out)
+		s.out = s.out[:0]
+	}
+}
+
+// shellOut is the PTY's terminal writer's sink: emit.
+type shellOut struct{ s *shell }
+
+func (o shellOut) Write(b []byte) (int, error) {
+	o.s.emit(b)
+	return len(b), nil
 }
 
 // outputs returns the writers a command prints to. On a PTY both streams
@@ -139,7 +175,11 @@ func (s *shell) print(text string) {
 // channel's extended data.
 func (s *shell) outputs() (stdout, stderr io.Writer) {
 	if s.tw == nil {
-		s.tw = &termWriter{w: s.ch, pty: s.pty, cols: &s.cols}
+		var w io.Writer = s.ch
+		if s.pty {
+			w = shellOut{s}
+		}
+		s.tw = &termWriter{w: w, pty: s.pty, cols: &s.cols}
 	}
 	s.tw.col = 0
 	if s.pty {
@@ -244,6 +284,9 @@ func (s *shell) readByte() (byte, error) {
 		return 0, errInterrupt
 	default:
 	}
+	if len(s.pending) == 0 {
+		s.flushOut() // the shell waits for input: what it printed goes out
+	}
 	for len(s.pending) == 0 {
 		select {
 		case chunk, ok := <-s.in:
@@ -272,7 +315,7 @@ func (s *shell) readLine(echo bool) (string, error) {
 	var out []byte
 	flush := func() {
 		if len(out) > 0 {
-			_, _ = s.ch.Write(out)
+			s.emit(out)
 			out = out[:0]
 		}
 	}
@@ -427,6 +470,7 @@ func (s *shell) runExec(cmd string) int {
 		return 0
 	}
 	if s.d.hasFlag(FaultSlow) {
+		s.flushOut()
 		_ = s.cs.sleep(s.ctx, s.d.fleet.cfg.SlowLatency)
 	}
 	out, errw := s.outputs()
@@ -447,6 +491,7 @@ func (s *shell) execLine(line string) {
 		return
 	}
 	if s.d.hasFlag(FaultSlow) {
+		s.flushOut()
 		if s.cs.sleep(s.ctx, s.d.fleet.cfg.SlowLatency) != nil {
 			return
 		}
@@ -471,6 +516,7 @@ var floodChunk = []byte(strings.Repeat(strings.Repeat("flood ", 13)+"\r\n", 400)
 // flood writes output until the session ends. SSH flow control paces it to
 // what the client reads; the client's output cap and deadline must stop it.
 func (s *shell) flood() {
+	s.flushOut()
 	for s.ctx.Err() == nil {
 		if _, err := s.ch.Write(floodChunk); err != nil {
 			return
@@ -503,6 +549,7 @@ func (s *shell) runCmd(fn func(ctx context.Context) int) int {
 
 // latency waits a command's device-time latency; false if interrupted.
 func (s *shell) latency(ctx context.Context, d time.Duration) bool {
+	s.flushOut() // what the command printed so far shows while it waits
 	return s.cs.sleep(ctx, d) == nil
 }
 
@@ -586,6 +633,7 @@ func (s *shell) leaveLevel() {
 // waitDrop blocks until the device drops the connection (reboot), so the
 // client sees the session die rather than end cleanly.
 func (s *shell) waitDrop() {
+	s.flushOut() // "going down for reboot" reaches the client first
 	select {
 	case <-s.cs.ctx.Done():
 	case <-time.After(5 * time.Second):

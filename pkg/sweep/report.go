@@ -262,3 +262,13 @@ func sweepEvent(rep Report) notify.Event {
 	ev.Path = notify.RunPath(rep.RunID.String())
 	return ev
 }
+
+// RetainedRunsSQL is a query of the ids of the sweep runs whose report
+// still needs them (pkg/runs' retention keeps them whatever their age):
+// the report's notification not yet sent, or one of the remediation
+// requests it opened still open. openRequests is a query of the open
+// requests' ids (remediate.OpenRequestsSQL).
+func RetainedRunsSQL(openRequests string) string {
+	return `SELECT run_id FROM sweep_reports WHERE notified_at IS NULL
+		OR remediation_requests && ARRAY(` + openRequests + `)`
+}

@@ -1,0 +1,210 @@
+package runs_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/fleetd/fleetd/internal/jobs"
+	"github.com/fleetd/fleetd/internal/testdb"
+	"github.com/fleetd/fleetd/pkg/runs"
+)
+
+// blockingDiagnoser holds every session open until released, and records
+// how many sessions of a device were open at once.
+type blockingDiagnoser struct {
+	release chan struct{}
+	started chan struct{}
+	mu      sync.Mutex
+	open    map[string]int
+	peak    int
+	calls   atomic.Int32
+}
+
+func (d *blockingDiagnoser) Diagnose(ctx context.Context, dev runs.Device, _ []string) runs.Outcome {
+	d.calls.Add(1)
+	d.mu.Lock()
+	d.open[dev.Name]++
+	d.peak = max(d.peak, d.open[dev.Name])
+	d.mu.Unlock()
+	defer func() { d.mu.Lock(); d.open[dev.Name]--; d.mu.Unlock() }()
+	d.started <- struct{}{}
+	select {
+	case <-d.release:
+	case <-ctx.Done():
+	}
+	now := time.Now()
+	return runs.Outcome{Health: runs.HealthHealthy, Transcript: "ok", StartedAt: now, FinishedAt: now}
+}
+
+// TestRescuedJobWaitsForTheOldSession replays issue 10 §3's second half: River
+// hands a device job on (rescue, or a replica taken for dead) while its first
+// attempt's session is still open. The copy, in another process, must not
+// open a second session: it is snoozed (no attempt consumed) until the first
+// ends, and then finds the device done.
+func TestRescuedJobWaitsForTheOldSession(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	insertDevices(t, pool, "emea", "ftd-stuck")
+	// An insert-only client: the test works the job by hand, twice at once.
+	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	var devID uuid.UUID
+	require.NoError(t, pool.QueryRow(ctx, `SELECT device_id FROM run_devices WHERE run_id = $1`, run.ID).Scan(&devID))
+
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	d := &blockingDiagnoser{release: make(chan struct{}), started: make(chan struct{}, 4), open: map[string]int{}}
+	worker := func() *runs.DiagnoseWorker { // one per process
+		return runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
+	}
+	first, rescuer := worker(), worker()
+	job := func(attempt int) *river.Job[runs.DiagnoseArgs] {
+		return &river.Job[runs.DiagnoseArgs]{JobRow: &rivertype.JobRow{ID: 1, Attempt: attempt, MaxAttempts: 3},
+			Args: runs.DiagnoseArgs{RunID: run.ID, DeviceID: devID}}
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- first.Work(ctx, job(1)) }()
+	<-d.started // the first session is open (and hangs)
+
+	// The rescued copy, in the other process, and a duplicate in this one.
+	for _, w := range []*runs.DiagnoseWorker{rescuer, first} {
+		err := w.Work(ctx, job(2))
+		var snooze *rivertype.JobSnoozeError
+		require.True(t, errors.As(err, &snooze), "snoozed, not run: %v", err)
+		require.Equal(t, 50*time.Millisecond, snooze.Duration)
+	}
+	require.EqualValues(t, 1, d.calls.Load(), "no second session was opened")
+
+	close(d.release)
+	require.NoError(t, <-done)
+	// The snoozed copy runs again: the device is done, nothing is opened.
+	require.NoError(t, rescuer.Work(ctx, job(2)))
+	require.EqualValues(t, 1, d.calls.Load())
+	require.Equal(t, 1, d.peak)
+	var leases int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_leases`).Scan(&leases))
+	require.Zero(t, leases, "the recorded result deleted the lease")
+}
+
+// TestSessionLeaseIsGivenBackOrExpires: an attempt that ends without a
+// result (a transient failure River retries) gives its lease back, so the
+// retry opens its session at once; a lease left by a process that died
+// blocks the device's copy until it expires, not longer.
+func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	insertDevices(t, pool, "emea", "ftd-flaky", "ftd-orphan", "ftd-restarted")
+	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	ids := map[string]uuid.UUID{}
+	rows, err := pool.Query(ctx, `SELECT device, device_id FROM run_devices WHERE run_id = $1`, run.ID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		var id uuid.UUID
+		require.NoError(t, rows.Scan(&name, &id))
+		ids[name] = id
+	}
+	require.NoError(t, rows.Err())
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	d := &scriptedDiagnoser{calls: map[string]int{}, transient: map[string]int{"ftd-flaky": 1}}
+	w := runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
+	job := func(dev string, attempt int) *river.Job[runs.DiagnoseArgs] {
+		return &river.Job[runs.DiagnoseArgs]{JobRow: &rivertype.JobRow{ID: 7, Attempt: attempt, MaxAttempts: 3},
+			Args: runs.DiagnoseArgs{RunID: run.ID, DeviceID: ids[dev]}}
+	}
+
+	require.ErrorContains(t, w.Work(ctx, job("ftd-flaky", 1)), "connection refused", "transient: River retries")
+	require.NoError(t, w.Work(ctx, job("ftd-flaky", 2)), "the retry is not held up by the first attempt's lease")
+	require.Equal(t, 2, d.calls["ftd-flaky"])
+
+	// A process died holding ftd-orphan's lease: its copy waits while the
+	// lease runs, and works the device once it has expired.
+	for dev, holder := range map[string]string{"ftd-orphan": "replica-a", "ftd-restarted": "replica-b"} {
+		_, err = pool.Exec(ctx, `INSERT INTO run_leases (run_id, device_id, token, until, holder)
+			VALUES ($1, $2, gen_random_uuid(), now() + interval '1 hour', $3)`, run.ID, ids[dev], holder)
+		require.NoError(t, err)
+	}
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, w.Work(ctx, job("ftd-orphan", 2)), &snooze)
+	require.Zero(t, d.calls["ftd-orphan"])
+	_, err = pool.Exec(ctx, `UPDATE run_leases SET until = now() - interval '1 second' WHERE run_id = $1 AND device_id = $2`,
+		run.ID, ids["ftd-orphan"])
+	require.NoError(t, err)
+	require.NoError(t, w.Work(ctx, job("ftd-orphan", 3)))
+	require.Equal(t, 1, d.calls["ftd-orphan"])
+
+	// replica-b restarts: its previous incarnation's leases go, and with
+	// them the wait of its jobs; nobody else's.
+	require.ErrorAs(t, w.Work(ctx, job("ftd-restarted", 2)), &snooze)
+	n, err := runs.ReleaseLeasesOf(ctx, pool, "replica-b")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	require.NoError(t, w.Work(ctx, job("ftd-restarted", 2)))
+	require.Equal(t, 1, d.calls["ftd-restarted"])
+	var done int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_devices WHERE run_id = $1 AND state = 'done'`, run.ID).Scan(&done))
+	require.Equal(t, 3, done)
+}
+
+// TestJobsStartLongestFirst: a run's jobs are enqueued by the length of
+// each device's last session, longest first, devices never checked first
+// of all, so that the slow devices of a fleet overlap the rest of the run.
+func TestJobsStartLongestFirst(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	ctx := context.Background()
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-c", "ftd-new")
+	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	prev, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	// The previous run: ftd-b took 11 s (a blocked egress), ftd-c 3 s, ftd-a 1 s; ftd-new was added since.
+	_, err = pool.Exec(ctx, `UPDATE run_devices SET state = 'done', health = 'healthy', started_at = now() - interval '1 minute',
+		finished_at = now() - interval '1 minute' + CASE device WHEN 'ftd-b' THEN interval '11 s' WHEN 'ftd-c' THEN interval '3 s'
+		ELSE interval '1 s' END WHERE run_id = $1`, prev.ID)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `DELETE FROM run_devices WHERE run_id = $1 AND device = 'ftd-new'`, prev.ID)
+	require.NoError(t, err)
+
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	rows, err := pool.Query(ctx, `SELECT rd.device FROM river_job j
+		JOIN run_devices rd ON rd.run_id = (j.args->>'run_id')::uuid AND rd.device_id = (j.args->>'device_id')::uuid
+		WHERE rd.run_id = $1 ORDER BY j.id`, run.ID)
+	require.NoError(t, err)
+	var order []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		order = append(order, n)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"ftd-new", "ftd-b", "ftd-c", "ftd-a"}, order)
+}
