@@ -6,7 +6,8 @@
 // each device address (host-key two-person rule), 008 token names unique
 // case-insensitively with fleetd/system reserved, 009 the FMC REST API
 // (api_address, model, sw_version, synced_from; TLS certificates pinned
-// with the host keys).
+// with the host keys), 012 the session lease (run_leases), 013 each
+// result's longest command, and lz4 for transcripts and checks.
 package migrations
 
 import "embed"

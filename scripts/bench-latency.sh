@@ -18,7 +18,9 @@ DB=${BENCH_DB:-fleetd_bench_latency}
 LISTEN=${BENCH_LISTEN:-127.0.0.1:8095}
 SIM_LISTEN=${BENCH_SIM_LISTEN:-127.5.0.1}
 SIM_CONTROL=${BENCH_SIM_CONTROL:-127.0.0.1:7095}
+PPROF=${BENCH_PPROF:-127.0.0.1:6065}
 PORT=$(sim_port)
+[ -z "${BENCH_PROFILE:-}" ] || export FTDSIM_FLAGS="${FTDSIM_FLAGS:-} --pprof"
 FAULTS=$BENCH_P1_FAULTS
 bench_setup "$DIR"
 
@@ -28,18 +30,29 @@ make --no-print-directory build >/dev/null
 bench_config "$DIR/fleetd.yaml" "$DB" "$LISTEN" default 20
 export FLEETD_LAB_PASSWORD=Admin123 FLEETCTL_SERVER=http://$LISTEN
 bench_ftdsim "$DIR" "$N" 0.1 "$FAULTS" "$SIM_LISTEN" "$PORT" "$SIM_CONTROL" 1
-bench_fleetd "$DIR" fleetd "$LISTEN"
+bench_fleetd "$DIR" fleetd "$LISTEN" "$PPROF"
 FLEETCTL_TOKEN=$(./bin/fleetd token create --config "$DIR/fleetd.yaml" --name bench --role admin 2>/dev/null)
 export FLEETCTL_TOKEN
 ./bin/fleetctl device import "$DIR/fleet.csv" >/dev/null
 fpid=$(cat "$DIR/fleetd.pid")
 
-timed_run() { # LABEL: one diagnose --all; prints its wall time
-	local t0 t1
+# timed_run LABEL: one diagnose --all; prints "wall fleetd_cpu ftdsim_cpu pg_cpu".
+# BENCH_PROFILE=SECONDS: CPU profiles of fleetd and ftdsim over that much of
+# each steady run, into DIR/LABEL.{fleetd,ftdsim}.pprof.
+timed_run() {
+	local t0 t1 f0 s0 spid
+	spid=$(cat "$DIR/ftdsim.pid")
+	f0=$(cpu "$fpid"); s0=$(cpu "$spid"); pg_snap "$DIR/$1.pg0"
+	if [ -n "${BENCH_PROFILE:-}" ] && [ "$1" != first ]; then
+		(sleep 2; curl -s "http://$PPROF/debug/pprof/profile?seconds=$BENCH_PROFILE" >"$DIR/$1.fleetd.pprof") &
+		(sleep 2; curl -s "http://$SIM_CONTROL/debug/pprof/profile?seconds=$BENCH_PROFILE" >"$DIR/$1.ftdsim.pprof") &
+	fi
 	t0=$(date +%s.%N)
 	./bin/fleetctl diagnose --all -o json >"$DIR/$1.json" || true
 	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc
+	pg_snap "$DIR/$1.pg1"
+	echo "$(echo "$t1 - $t0" | bc) $(echo "$(cpu "$fpid") - $f0" | bc) $(echo "$(cpu "$spid") - $s0" | bc) $(pg_delta "$DIR/$1.pg0" "$DIR/$1.pg1")"
+	wait
 }
 log "first contact at time scale 0.1 (pins $N keys), fleetd defaults"
 first=$(timed_run first)
@@ -52,17 +65,27 @@ bench_ftdsim "$DIR" "$N" 1 "$FAULTS" "$SIM_LISTEN" "$PORT" "$SIM_CONTROL" 1
 log "steady state at time scale 1"
 w1=$(timed_run scale1)
 peak=$(grep VmHWM "/proc/$fpid/status" | awk '{printf "%.0f", $2/1024}')
-python3 - "$N" "$first" "$w01" "$w1" "$peak" "$DIR/scale1.json" <<'PY'
+python3 - "$N" "$first" "$w01" "$w1" "$peak" "$DIR/scale01.json" "$DIR/scale1.json" <<'PY'
 import json, sys
 from datetime import datetime
-n, first, w01, w1, peak = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-run = json.load(open(sys.argv[6]))
+n, peak = int(sys.argv[1]), sys.argv[5]
+first, r01, r1 = ([float(x) for x in a.split()] for a in sys.argv[2:5])
 def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00"))
-durs = sorted((t(d["finished_at"]) - t(d["started_at"])).total_seconds() for d in run["devices"] if d.get("started_at"))
+def durs(f):
+    run = json.load(open(f))
+    return run, sorted((t(d["finished_at"]) - t(d["started_at"])).total_seconds() for d in run["devices"] if d.get("started_at"))
+def per(r): return [c / n * 1000 for c in r[1:]]
+_, d01 = durs(sys.argv[6])
+run, d1 = durs(sys.argv[7])
 s = run["summary"]
 print(f"latency            fleetd defaults, {n} devices (time scale 1: healthy {s['healthy']}, unhealthy {s['unhealthy']}, error {s['error']})")
-print(f"  time scale 0.1   {w01:.1f} s ({n/w01:.0f} devices/s); first contact {first:.1f} s")
-print(f"  time scale 1     {w1:.1f} s ({n/w1:.0f} devices/s) = {w1/w01:.2f}x the time-scale-0.1 run (promise 1.2x); "
-      f"sessions p50 {durs[len(durs)//2]:.2f} s, p95 {durs[int(len(durs)*.95)]:.2f} s, max {durs[-1]:.2f} s")
+for label, r, d in (("time scale 0.1", r01, d01), ("time scale 1  ", r1, d1)):
+    f, m, p = per(r)
+    print(f"  {label}   {r[0]:.1f} s ({n/r[0]:.0f} devices/s); CPU per device fleetd {f:.2f} ms, ftdsim {m:.2f} ms, PostgreSQL {p:.2f} ms "
+          f"(sum {f+m+p:.2f} ms; {sum(r[1:])/r[0]/2*100:.0f} % of 2 cores); sessions p50 {d[len(d)//2]:.2f} s, p95 {d[int(len(d)*.95)]:.2f} s, max {d[-1]:.2f} s")
+print(f"  first contact    {first[0]:.1f} s at time scale 0.1")
+a, b = per(r01), per(r1)
+print(f"  ratio            wall {r1[0]/r01[0]:.2f}x the time-scale-0.1 run (promise 1.2x); CPU per device at 1 / at 0.1: "
+      f"fleetd {b[0]/a[0]:.2f}x, ftdsim {b[1]/a[1]:.2f}x, PostgreSQL {b[2]/a[2]:.2f}x")
 print(f"  fleetd peak RSS  {peak} MiB (promise 1024)")
 PY

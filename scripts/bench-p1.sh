@@ -48,27 +48,9 @@ FLEETCTL_TOKEN=$(./bin/fleetd token create --config "$DIR/fleetd.yaml" --name be
 export FLEETCTL_TOKEN
 ./bin/fleetctl device import "$DIR/fleet.csv" >/dev/null
 
-# The first contact pins every host key (tofu) and writes an audit event for
-# each: reported on its own. The measured run is the second one, the steady
-# state of a nightly sweep or an operator's diagnose.
-# CPU seconds (utime+stime) of a process; PostgreSQL's is that of this
-# benchmark's database backends (its connections and autovacuum workers),
-# summed per process between two snapshots: not other databases' backends,
-# nor the WAL writer and checkpointer the whole cluster shares, since the
-# machine may be shared.
 fpid=$(cat "$DIR/fleetd.pid"); spid=$(cat "$DIR/ftdsim.pid")
-cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
-pg_snap() {
-	local p
-	for p in $(psql_admin -tAc "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'"); do
-		echo "$p $(cpu "$p" 2>/dev/null || echo 0)"
-	done >"$1"
-}
-pg_delta() { # START END: CPU seconds spent between the snapshots
-	python3 -c 'import sys
-a = dict(l.split() for l in open(sys.argv[1]))
-print(round(sum(float(c) - float(a.get(p, 0)) for p, c in (l.split() for l in open(sys.argv[2]))), 2))' "$1" "$2"
-}
+# cpu, pg_snap and pg_delta (lib.sh) measure CPU seconds of fleetd, ftdsim
+# and this database's PostgreSQL backends.
 
 # The first contact pins every host key (tofu) and writes an audit event for
 # each: reported on its own, with its ratio to the steady state. The measured

@@ -80,12 +80,12 @@ sim_port() {
 
 # bench_ftdsim DIR N SCALE FAULTS LISTEN PORT CONTROL SEED starts ftdsim in the
 # background (pid in DIR/ftdsim.pid, inventory in DIR/fleet.csv) and waits for
-# its control API.
+# its control API. FTDSIM_FLAGS adds flags (e.g. --pprof).
 bench_ftdsim() {
 	local dir=$1 n=$2 scale=$3 faults=$4 listen=$5 port=$6 control=$7 seed=$8
 	./bin/ftdsim --count "$n" --sites emea,amer,apjc --faults "$faults" --listen "$listen" --port "$port" \
 		--time-scale "$scale" --seed "$seed" --inventory-out "$dir/fleet.csv" --control "$control" \
-		--log-level warn >"$dir/ftdsim.log" 2>&1 &
+		--log-level warn ${FTDSIM_FLAGS:-} >"$dir/ftdsim.log" 2>&1 &
 	echo $! >"$dir/ftdsim.pid"
 	until curl -fsS "http://$control/devices?limit=1" >/dev/null 2>&1; do
 		kill -0 "$(cat "$dir/ftdsim.pid")" 2>/dev/null || { tail -3 "$dir/ftdsim.log" >&2; return 1; }
@@ -115,4 +115,21 @@ bench_setup() {
 	mkdir -p "$1"
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 	trap 'for p in fleetd ftdsim; do [ -f "$BENCH_SETUP_DIR/$p.pid" ] && kill "$(cat "$BENCH_SETUP_DIR/$p.pid")" 2>/dev/null || true; done' EXIT
+}
+
+# CPU seconds (utime+stime) of a process. PostgreSQL's is that of one
+# benchmark database's backends (its connections and autovacuum workers),
+# summed per process between two snapshots: not other databases' backends,
+# nor the WAL writer and checkpointer the whole cluster shares.
+cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
+pg_snap() { # FILE: CPU of each backend of database $DB now
+	local p
+	for p in $(psql_admin -tAc "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'"); do
+		echo "$p $(cpu "$p" 2>/dev/null || echo 0)"
+	done >"$1"
+}
+pg_delta() { # START END: CPU seconds spent between the snapshots
+	python3 -c 'import sys
+a = dict(l.split() for l in open(sys.argv[1]))
+print(round(sum(float(c) - float(a.get(p, 0)) for p, c in (l.split() for l in open(sys.argv[2]))), 2))' "$1" "$2"
 }

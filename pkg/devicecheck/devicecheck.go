@@ -45,6 +45,8 @@ type Result struct {
 	// Transcript is the session's (redacted) text.
 	Transcript            string
 	StartedAt, FinishedAt time.Time
+	// LongestCommand is the session's longest command (runner.Timings.Longest).
+	LongestCommand time.Duration
 }
 
 // ErrorClass is Class, or the class of Err when the runner gave none.
@@ -79,7 +81,7 @@ func Run(ctx context.Context, r *runner.Runner, res Resolved, checks []string, n
 		out.Checks = diagnose.RunChecks(ctx, exec, env, checks)
 		return sessionErr
 	})
-	out.FinishedAt, out.Transcript = now(), rr.Transcript
+	out.FinishedAt, out.Transcript, out.LongestCommand = now(), rr.Transcript, rr.Timings.Longest
 	if rr.Err != nil {
 		out.Err, out.Class = rr.Err, rr.Class
 		return out

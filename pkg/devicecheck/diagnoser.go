@@ -103,7 +103,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, dev runs.Device, checks []stri
 			StartedAt: start, FinishedAt: d.now()}
 	}
 	r := d.run(ctx, res, checks)
-	out := runs.Outcome{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Transcript: r.Transcript,
+	out := runs.Outcome{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, LongestCommand: r.LongestCommand, Transcript: r.Transcript,
 		SWVersion: diagnose.ParseSoftwareVersion(r.Transcript)}
 	if r.Err != nil {
 		out.Health = runs.HealthError

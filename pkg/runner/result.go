@@ -10,7 +10,12 @@ type Timings struct {
 	Auth      time.Duration // from the host-key check to the end of authentication
 	Shell     time.Duration // opening the shell and reaching the landing prompt
 	Commands  time.Duration // Run/Interact calls, level changes included
-	Exit      time.Duration // clean exit and close
+	// Longest is the longest single Run/Interact call: how long the device
+	// made the session wait at once (a curl waiting out its --max-time).
+	// Unlike the session's length it hardly grows when sessions queue for
+	// CPU, so it ranks a fleet's slow devices (runs.longestFirst).
+	Longest time.Duration
+	Exit    time.Duration // clean exit and close
 }
 
 // Result is the outcome for one device. Every target given to FanOut yields

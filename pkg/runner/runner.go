@@ -207,7 +207,7 @@ func (r *Runner) run(ctx context.Context, t *Target, fn func(context.Context, *S
 		// blocked; that step saw only a dead connection.
 		err = deadlineError(sctx, t.Device, err)
 	}
-	res.Timings.Commands = s.commands
+	res.Timings.Commands, res.Timings.Longest = s.commands, s.longest
 	exitStart := time.Now()
 	s.close(sctx)
 	res.Timings.Exit = time.Since(exitStart)

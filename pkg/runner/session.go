@@ -52,6 +52,7 @@ type Session struct {
 	known   [stateFXOS + 1][]byte // exact prompt last seen per state
 
 	commands time.Duration
+	longest  time.Duration // the longest single Run/Interact call
 	execRan  bool
 	landing  string
 }
@@ -138,7 +139,11 @@ func (s *Session) Interact(ctx context.Context, lvl Level, cmd string, expects .
 		return "", fmt.Errorf("run %q: invalid level %d: %w", cmd, int(lvl), ErrProtocol)
 	}
 	start := time.Now()
-	defer func() { s.commands += time.Since(start) }()
+	defer func() {
+		d := time.Since(start)
+		s.commands += d
+		s.longest = max(s.longest, d)
+	}()
 	if s.exec {
 		out, err := s.runExec(ctx, lvl, cmd)
 		if !errors.Is(err, errExecRefused) {

@@ -276,3 +276,23 @@ func TestSessionDropMidSession(t *testing.T) {
 	require.Equal(t, ClassUnreachable, res.Class)
 	require.Contains(t, res.Err.Error(), "device closed the session")
 }
+
+// TestSessionLongestCommand: Timings.Longest is the longest single command
+// (what runs.longestFirst ranks devices by), not the sum of them.
+func TestSessionLongestCommand(t *testing.T) {
+	t.Parallel()
+	dev := startFake(t, fakeConfig{})
+	store := NewMemoryHostKeyStore()
+	r := newTestRunner(t, testConfig(), store)
+	res := r.Session(ctxT(t), targetFor(dev, store, "dev"), func(ctx context.Context, s *Session) error {
+		for _, cmd := range []string{"echo a", "sleep 300ms", "echo b"} {
+			if _, err := s.Run(ctx, LevelRoot, cmd); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(t, res.Err)
+	require.GreaterOrEqual(t, res.Timings.Longest, 300*time.Millisecond)
+	require.Less(t, res.Timings.Longest, res.Timings.Commands, "one command, not all of them")
+}

@@ -166,6 +166,7 @@ type resultRow struct {
 	FinishedAt  time.Time       `json:"finished_at"`
 	Transcript  string          `json:"transcript"`
 	SWVersion   string          `json:"sw_version"`
+	LongestMS   int64           `json:"longest_command_ms"`
 }
 
 // recordSQL writes a batch of results in one statement. The latest status
@@ -175,11 +176,13 @@ var recordSQL = `
 WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
         run_id uuid, device_id uuid, health text, diagnoses text[], recommended text, error text,
-        checks jsonb, attempts int, started_at timestamptz, finished_at timestamptz, sw_version text)
+        checks jsonb, attempts int, started_at timestamptz, finished_at timestamptz, sw_version text,
+        longest_command_ms int)
 ), upd AS (
     UPDATE run_devices rd SET state = 'done', health = i.health, diagnoses = coalesce(i.diagnoses, '{}'),
         recommended = i.recommended, error = i.error, checks = coalesce(i.checks, '[]'), attempts = i.attempts,
-        started_at = i.started_at, finished_at = i.finished_at, sw_version = coalesce(i.sw_version, '')
+        started_at = i.started_at, finished_at = i.finished_at, sw_version = coalesce(i.sw_version, ''),
+        longest_command_ms = i.longest_command_ms
     FROM input i
     WHERE rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
     RETURNING rd.run_id, rd.device_id, rd.health, rd.diagnoses, rd.recommended, rd.error, rd.finished_at
@@ -223,7 +226,8 @@ func (r *Recorder) flush(ctx context.Context, batch []*pendingResult) error {
 		res := p.res
 		rows[i] = resultRow{RunID: res.RunID, DeviceID: res.DeviceID, Health: res.Health,
 			Diagnoses: res.Diagnoses, Recommended: res.Recommended, Error: res.Error, Checks: res.Checks,
-			Attempts: res.Attempts, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, SWVersion: res.SWVersion}
+			Attempts: res.Attempts, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, SWVersion: res.SWVersion,
+			LongestMS: res.LongestCommand.Milliseconds()}
 		if rows[i].Diagnoses == nil {
 			rows[i].Diagnoses = []string{}
 		}

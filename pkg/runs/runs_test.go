@@ -198,10 +198,15 @@ func TestRecorderIsIdempotent(t *testing.T) {
 	require.EqualValues(t, 1, recorded.Load())
 
 	require.NoError(t, rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: ids[1], Attempts: 1,
-		Outcome: runs.Outcome{Health: runs.HealthError, Diagnoses: []string{"timeout"}, Error: "deadline"}}))
+		Outcome: runs.Outcome{Health: runs.HealthError, Diagnoses: []string{"timeout"}, Error: "deadline",
+			LongestCommand: 1500 * time.Millisecond}}))
 	got, err = svc.Get(ctx, run.ID, runs.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, runs.StatusCompleted, got.Status)
+	var longest int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT longest_command_ms FROM run_devices WHERE run_id = $1 AND device_id = $2`,
+		run.ID, ids[1]).Scan(&longest))
+	require.Equal(t, 1500, longest, "the next run's order (longestFirst) reads it")
 	require.Equal(t, runs.Summary{Devices: 2, Done: 2, Healthy: 1, Error: 1}, got.Summary)
 }
 

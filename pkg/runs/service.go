@@ -154,11 +154,16 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
 }
 
 // longestFirst orders devs for their jobs (River works them in insertion
-// order): by the length of each device's last session, longest first, and
-// devices never checked before those. At real latencies the few devices
-// that wait out a timeout (a blocked egress: 10 s of curl) would otherwise
-// start in the last wave as often as in the first and end the run 10 s
-// after everything else (issue 15); started first, they overlap the rest.
+// order): by the longest single command of each device's last session,
+// longest first, and devices never checked before those. At real latencies
+// the few devices that wait out a timeout (a blocked egress: 10 s of curl)
+// would otherwise start in the last wave as often as in the first and end
+// the run 10 s after everything else (issue 15); started first, they
+// overlap the rest. Not the session's length: when a run saturates the
+// CPU, that is mostly queueing and depends on the wave a device ran in
+// (the first wave's sessions are the shortest), so ranking by it put last
+// run's first wave last, blocked egresses included. Results from before
+// migration 013 have no longest command and rank by their session length.
 // One index probe per device (run_devices_device_idx), before the run's
 // own rows exist.
 func longestFirst(ctx context.Context, q Querier, devs []Device) ([]Device, error) {
@@ -167,7 +172,7 @@ func longestFirst(ctx context.Context, q Querier, devs []Device) ([]Device, erro
 		ids[i] = d.ID
 	}
 	rows, err := q.Query(ctx, `SELECT x.id, extract(epoch FROM l.d)::float8 FROM unnest($1::uuid[]) AS x (id)
-		CROSS JOIN LATERAL (SELECT finished_at - started_at AS d FROM run_devices
+		CROSS JOIN LATERAL (SELECT coalesce(longest_command_ms * interval '1 ms', finished_at - started_at) AS d FROM run_devices
 			WHERE device_id = x.id AND finished_at IS NOT NULL AND state = 'done' AND started_at IS NOT NULL
 			ORDER BY finished_at DESC LIMIT 1) l`, ids)
 	if err != nil {

@@ -171,9 +171,11 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	require.Equal(t, 3, done)
 }
 
-// TestJobsStartLongestFirst: a run's jobs are enqueued by the length of
-// each device's last session, longest first, devices never checked first
-// of all, so that the slow devices of a fleet overlap the rest of the run.
+// TestJobsStartLongestFirst: a run's jobs are enqueued by the longest
+// command of each device's last session (its session length for a result
+// recorded before there was one), longest first, devices never checked
+// first of all, so that the slow devices of a fleet overlap the rest of
+// the run.
 func TestJobsStartLongestFirst(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)
@@ -185,10 +187,14 @@ func TestJobsStartLongestFirst(t *testing.T) {
 	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
 	prev, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
-	// The previous run: ftd-b took 11 s (a blocked egress), ftd-c 3 s, ftd-a 1 s; ftd-new was added since.
+	// The previous run: ftd-b took 11 s (a blocked egress; no longest
+	// command recorded), ftd-c 3 s of which its longest command 0.1 s (it
+	// queued for CPU), ftd-a 1 s of which one command waited 0.9 s; ftd-new
+	// was added since.
 	_, err = pool.Exec(ctx, `UPDATE run_devices SET state = 'done', health = 'healthy', started_at = now() - interval '1 minute',
 		finished_at = now() - interval '1 minute' + CASE device WHEN 'ftd-b' THEN interval '11 s' WHEN 'ftd-c' THEN interval '3 s'
-		ELSE interval '1 s' END WHERE run_id = $1`, prev.ID)
+		ELSE interval '1 s' END,
+		longest_command_ms = CASE device WHEN 'ftd-c' THEN 100 WHEN 'ftd-a' THEN 900 END WHERE run_id = $1`, prev.ID)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `DELETE FROM run_devices WHERE run_id = $1 AND device = 'ftd-new'`, prev.ID)
 	require.NoError(t, err)
@@ -206,5 +212,5 @@ func TestJobsStartLongestFirst(t *testing.T) {
 		order = append(order, n)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"ftd-new", "ftd-b", "ftd-c", "ftd-a"}, order)
+	require.Equal(t, []string{"ftd-new", "ftd-b", "ftd-a", "ftd-c"}, order)
 }

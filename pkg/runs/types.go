@@ -84,6 +84,10 @@ type Outcome struct {
 	SWVersion  string
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// LongestCommand is the session's longest single command: how long the
+	// device made it wait at once. The next run starts the devices where it
+	// was longest first (longestFirst).
+	LongestCommand time.Duration
 	// Transient marks a failure worth another attempt later (the device was
 	// unreachable): the worker returns an error to River, which retries,
 	// until the last attempt, whose outcome is recorded as it is.
