@@ -7,7 +7,8 @@
 // case-insensitively with fleetd/system reserved, 009 the FMC REST API
 // (api_address, model, sw_version, synced_from; TLS certificates pinned
 // with the host keys), 012 the session lease (run_leases), 013 each
-// result's longest command, and lz4 for transcripts and checks.
+// result's longest command, and lz4 for transcripts and checks, 014 no
+// (run_id, device) index: the planner probed it for (run_id, device_id).
 package migrations
 
 import "embed"

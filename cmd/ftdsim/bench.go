@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	pass := fs.String("password", "Admin123", "login password")
 	siteRegions := fs.String("site-regions", benchSiteRegions, "site=region,... for --mode diagnose (regions of diagnose.DefaultRegions)")
 	cmdTimeout := fs.Duration("command-timeout", 30*time.Second, "--mode diagnose: longest wait for one prompt")
+	cpuProfile := fs.String("cpuprofile", "", "write the loop's CPU profile to this file (to set against fleetd's)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -81,6 +83,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if op == nil {
 		fmt.Fprintf(stderr, "ftdsim bench: unknown --mode %q\n", *mode)
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "ftdsim bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "ftdsim bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cpu0 := cpuTime()
 	var next atomic.Int64

@@ -155,7 +155,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		log.Named("notify")); err != nil {
 		return nil, err
 	}
-	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs"))
+	a.Runs = runs.NewService(pool, queue, runs.InventorySource{Inventory: a.Inventory}, cfg.Jobs.MaxAttempts, log.Named("runs")).
+		WithDeviceBatch(cfg.Jobs.DiagnoseBatch)
 	a.Incidents = runs.NewIncidents(pool, IncidentConfig(cfg))
 	a.Remediation = remediate.NewService(pool, remediate.ServiceDeps{Queue: queue,
 		Devices:  remediate.InventorySource{Inventory: a.Inventory, Status: a.Runs, Results: pool},
@@ -187,7 +188,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		workers = river.NewWorkers()
 		diag := devicecheck.NewDiagnoser(a.Targets, a.Runner, a.FMCs, log.Named("diagnose"))
 		river.AddWorker(workers, runs.NewDiagnoseWorker(pool, diag, a.recorder, jcfg.JobTimeout, log.Named("worker")).
-			WithLeaseSnooze(sessionLockSnooze))
+			WithLeaseSnooze(sessionLockSnooze).WithRetryDelay(cfg.Jobs.RetryDelay))
 		a.Sweeps.AddWorkers(workers)
 		river.AddWorker(workers, a.Notify.Worker(nil))
 		// The request executor and the periodic expiry of unapproved requests.

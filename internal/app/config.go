@@ -144,7 +144,15 @@ func JobsConfig(cfg config.Config) jobs.Config {
 	job, rescue := DeviceJobTimeouts(cfg)
 	workers := cfg.Jobs.DiagnoseWorkers
 	if workers == 0 {
-		workers = RunnerConfig(cfg).MaxConcurrent // the effective one: 0 in the file is sized from memory
+		// The effective runner.max_concurrent (0 in the file is sized from
+		// memory), in jobs of jobs.diagnose_batch devices that all run at
+		// once: rounded up, so the sessions never fall short of it; the
+		// runner's limit makes the last batch's few extra wait.
+		batch := cfg.Jobs.DiagnoseBatch
+		if batch <= 0 {
+			batch = runs.DefaultDeviceBatch
+		}
+		workers = (RunnerConfig(cfg).MaxConcurrent + batch - 1) / batch
 	}
 	return jobs.Config{
 		ClientID:        ClientID(cfg),

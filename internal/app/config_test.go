@@ -79,6 +79,7 @@ func TestPackageDefaultsMatchFile(t *testing.T) {
 
 	t.Run("jobs", func(t *testing.T) {
 		require.Equal(t, runs.DefaultMaxAttempts, def.Jobs.MaxAttempts, "jobs.max_attempts")
+		require.Equal(t, runs.DefaultDeviceBatch, def.Jobs.DiagnoseBatch, "jobs.diagnose_batch")
 		require.Equal(t, runs.RetryPolicy{Delay: runs.DefaultRetryDelay}, JobsConfig(def).RetryPolicy, "jobs.retry_delay")
 	})
 

@@ -279,8 +279,12 @@ type Diagnose struct {
 // database shares.
 type Jobs struct {
 	// DiagnoseWorkers is how many device jobs this process works at once
-	// (0: runner.max_concurrent). The runner's limits still apply.
+	// (0: runner.max_concurrent ÷ DiagnoseBatch, rounded up). The runner's
+	// limits still apply.
 	DiagnoseWorkers int `mapstructure:"diagnose_workers" json:"diagnose_workers"`
+	// DiagnoseBatch is how many of a run's devices one device job carries
+	// (their sessions run at once); 1 is one job per device.
+	DiagnoseBatch int `mapstructure:"diagnose_batch" json:"diagnose_batch"`
 	// MaxAttempts bounds the attempts of a device job; only transient
 	// failures (device unreachable) are retried.
 	MaxAttempts int           `mapstructure:"max_attempts" json:"max_attempts"`
@@ -448,7 +452,7 @@ func Default() Config {
 			Retry:          Retry{Attempts: 2, Backoff: 2 * time.Second},
 		},
 		Diagnose: Diagnose{CurlMaxTime: 10 * time.Second, LogWindow: 15 * time.Minute},
-		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 2 * time.Second},
+		Jobs:     Jobs{MaxAttempts: 3, RetryDelay: 2 * time.Second, DiagnoseBatch: 8},
 		Notifications: Notifications{MaxAttempts: 8, Timeout: 10 * time.Second, Backoff: 10 * time.Second,
 			MaxBackoff: 30 * time.Minute},
 		UI:        UI{Enabled: true, SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour},

@@ -132,6 +132,9 @@ func (c Config) Validate() error {
 	if c.Jobs.DiagnoseWorkers < 0 {
 		p.add("jobs.diagnose_workers", "must not be negative, got %d", c.Jobs.DiagnoseWorkers)
 	}
+	if c.Jobs.DiagnoseBatch < 0 {
+		p.add("jobs.diagnose_batch", "must be at least 1 (devices per device job; 0 = the default), got %d", c.Jobs.DiagnoseBatch)
+	}
 	if c.Jobs.MaxAttempts < 1 {
 		p.add("jobs.max_attempts", "must be at least 1, got %d", c.Jobs.MaxAttempts)
 	}

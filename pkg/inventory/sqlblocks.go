@@ -21,8 +21,14 @@ import "github.com/jackc/pgx/v5"
 func JobDeviceSQL(alias, deviceID string) (columns, joins string) {
 	hk := alias + "_hk"
 	columns = alias + `.address, ` + alias + `.credential, coalesce(` + alias + `.tags, '{}'), ` + hk + `.public_key`
-	joins = `LEFT JOIN devices ` + alias + ` ON ` + alias + `.id = ` + deviceID + `
-		LEFT JOIN host_keys ` + hk + ` ON ` + hk + `.device_id = ` + deviceID + ` AND ` + hk + `.state = 'pinned' AND ` + hk + `.kind = 'ssh'`
+	// Lateral probes of the primary key and host_keys_one_pinned_idx per
+	// device, fenced with OFFSET 0 so the planner cannot turn them into
+	// joins: a job loads a batch of devices, and as plain joins the plan
+	// scanned every pinned key or device whenever the statistics led it
+	// there (19–80 ms instead of 0.5 ms a batch, issue 15).
+	joins = `LEFT JOIN LATERAL (SELECT address, credential, tags FROM devices WHERE id = ` + deviceID + ` OFFSET 0) ` + alias + ` ON true
+		LEFT JOIN LATERAL (SELECT public_key FROM host_keys WHERE device_id = ` + deviceID + `
+			AND state = 'pinned' AND kind = 'ssh' OFFSET 0) ` + hk + ` ON true`
 	return columns, joins
 }
 

@@ -53,10 +53,18 @@ func (r *Reaper) Run(ctx context.Context) {
 // discarded or cancelled, and returns how many it recorded.
 func (r *Reaper) RunOnce(ctx context.Context) (int, error) {
 	rows, err := r.pool.Query(ctx, `
-		SELECT rd.run_id, rd.device_id, j.state, j.attempt, coalesce(j.errors[array_length(j.errors, 1)]->>'error', '')
+		SELECT rd.run_id, rd.device_id, j.state, j.attempt + coalesce((j.args->>'prior_attempts')::int, 0),
+			coalesce(j.errors[array_length(j.errors, 1)]->>'error', '')
 		FROM river_job j
-		JOIN run_devices rd ON rd.run_id = (j.args->>'run_id')::uuid AND rd.device_id = (j.args->>'device_id')::uuid
+		CROSS JOIN LATERAL (SELECT (j.args->>'device_id')::uuid AS id WHERE j.args ? 'device_id'
+			UNION ALL SELECT x::uuid FROM jsonb_array_elements_text(j.args->'device_ids') AS x) ids
+		JOIN run_devices rd ON rd.run_id = (j.args->>'run_id')::uuid AND rd.device_id = ids.id
 		WHERE j.kind = $1 AND j.state IN ('discarded', 'cancelled') AND rd.state = 'pending'
+			-- A device of a batch whose retry was handed on to a job of its
+			-- own has that job still to come.
+			AND NOT EXISTS (SELECT 1 FROM river_job k WHERE k.kind = $1
+				AND k.args @> jsonb_build_object('run_id', rd.run_id, 'device_id', rd.device_id)
+				AND k.state NOT IN ('discarded', 'cancelled', 'completed'))
 		LIMIT 1000`, DiagnoseArgs{}.Kind())
 	if err != nil {
 		return 0, fmt.Errorf("abandoned device jobs: %w", err)

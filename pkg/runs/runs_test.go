@@ -137,8 +137,17 @@ func TestRunRecordsOneResultPerDevice(t *testing.T) {
 		require.Equal(t, "emea", dr.Site)
 	}
 	require.Equal(t, []string{"eventhandler-disconnected"}, full.Devices[3].Diagnoses) // sorted: ftd-sick last
-	require.Equal(t, 2, full.Devices[2].Attempts, "ftd-flaky was retried once by River")
+	require.Equal(t, 2, full.Devices[2].Attempts, "ftd-flaky was retried once")
 	require.Equal(t, 2, d.calls["ftd-flaky"])
+	// The four devices were one batch job; ftd-flaky's retry was handed on
+	// to a job of its own, which knows its first attempt.
+	var batches, retries int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE jsonb_array_length(args->'device_ids') = 4),
+		count(*) FILTER (WHERE args->>'device_id' = (SELECT id::text FROM devices WHERE name = 'ftd-flaky')
+			AND (args->>'prior_attempts')::int = 1)
+		FROM river_job WHERE args->>'run_id' = $1`, run.ID.String()).Scan(&batches, &retries))
+	require.Equal(t, 1, batches)
+	require.Equal(t, 1, retries)
 	require.Zero(t, d.calls["ftd-us"], "device outside the site was not touched")
 
 	one, err := svc.Get(ctx, run.ID, runs.GetOptions{Device: "ftd-sick", Transcripts: true})
@@ -318,7 +327,7 @@ func TestReaperFinishesDevicesRiverGaveUpOn(t *testing.T) {
 	log := zaptest.NewLogger(t)
 	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
 	require.NoError(t, err)
-	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log).WithDeviceBatch(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
@@ -346,4 +355,55 @@ func TestReaperFinishesDevicesRiverGaveUpOn(t *testing.T) {
 	require.Equal(t, []string{"unreachable"}, got.Devices[0].Diagnoses)
 	require.Contains(t, got.Devices[0].Error, "connection refused")
 	require.Equal(t, 1, got.Summary.Done)
+}
+
+// TestReaperFinishesTheDevicesOfABatchRiverGaveUpOn: a batch job River
+// discarded leaves its pending devices to the reaper, except a device whose
+// retry was handed on to a job of its own that is still to run, and those
+// already done.
+func TestReaperFinishesTheDevicesOfABatchRiverGaveUpOn(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-c")
+	log := zaptest.NewLogger(t)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, client, fakeDevices{pool}, 2, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
+	require.NoError(t, err)
+	ids := map[string]uuid.UUID{}
+	for _, n := range []string{"ftd-a", "ftd-b", "ftd-c"} {
+		var id uuid.UUID
+		require.NoError(t, pool.QueryRow(ctx, `SELECT device_id FROM run_devices WHERE run_id = $1 AND device = $2`,
+			run.ID, n).Scan(&id))
+		ids[n] = id
+	}
+	// ftd-a is done; ftd-b's retry waits in a job of its own; the batch
+	// then failed its last attempt.
+	now := time.Now()
+	require.NoError(t, rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: ids["ftd-a"], Attempts: 1,
+		Outcome: runs.Outcome{Health: runs.HealthHealthy, StartedAt: now, FinishedAt: now}}))
+	_, err = client.Insert(ctx, runs.DiagnoseArgs{RunID: run.ID, DeviceID: ids["ftd-b"], PriorAttempts: 1},
+		&river.InsertOpts{Queue: "diagnose", MaxAttempts: 1, ScheduledAt: now.Add(time.Hour)})
+	require.NoError(t, err)
+	tag, err := pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', attempt = 2, finalized_at = now(),
+		errors = ARRAY['{"at":"2026-01-01T00:00:00Z","attempt":2,"error":"record result: connection reset"}'::jsonb]
+		WHERE args->>'run_id' = $1 AND args ? 'device_ids'`, run.ID.String())
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected(), "the three devices were one job")
+
+	n, err := runs.NewReaper(pool, rec, time.Second, log).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only ftd-c")
+	got, err := svc.Get(ctx, run.ID, runs.GetOptions{Device: "ftd-c"})
+	require.NoError(t, err)
+	require.Equal(t, "error", got.Devices[0].Health)
+	require.Contains(t, got.Devices[0].Error, "job discarded after 2 attempt(s): record result: connection reset")
+	got, err = svc.Get(ctx, run.ID, runs.GetOptions{Device: "ftd-b"})
+	require.NoError(t, err)
+	require.Equal(t, "pending", got.Devices[0].State, "its own job is still to run")
 }

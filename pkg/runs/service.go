@@ -59,6 +59,7 @@ type Service struct {
 	devices     DeviceSource
 	log         *zap.Logger
 	maxAttempts int
+	batch       int
 }
 
 // DefaultMaxAttempts bounds a device job's attempts when NewService is
@@ -73,7 +74,31 @@ func NewService(pool *pgxpool.Pool, inserter Inserter, devices DeviceSource, max
 	if maxAttempts < 1 {
 		maxAttempts = DefaultMaxAttempts
 	}
-	return &Service{pool: pool, river: inserter, devices: devices, log: log, maxAttempts: maxAttempts}
+	return &Service{pool: pool, river: inserter, devices: devices, log: log, maxAttempts: maxAttempts,
+		batch: DefaultDeviceBatch}
+}
+
+// DefaultDeviceBatch is how many of a run's devices one device job
+// carries when WithDeviceBatch is not given; it is jobs.diagnose_batch's
+// default in fleetd's config file.
+//
+// Why batches (issue 15): a job is three writes of a River row with seven
+// indexes, two of them GIN (insert, fetch, completion), plus the job's own
+// load query. One job per device made that most of PostgreSQL's share of a
+// run; eight devices per job divide it by eight. The devices of a batch
+// run at once (the process's diagnose workers are sized so that batches ×
+// devices is runner.max_concurrent), so a batch ends within one session's
+// deadline, as a one-device job did, and River's rescue and the session
+// lease work as before.
+const DefaultDeviceBatch = 8
+
+// WithDeviceBatch sets how many devices one device job carries (1: one job
+// per device). Runs with fewer devices than that get one job.
+func (s *Service) WithDeviceBatch(n int) *Service {
+	if n > 0 {
+		s.batch = n
+	}
+	return s
 }
 
 // StartRequest asks for a run.
@@ -85,8 +110,9 @@ type StartRequest struct {
 	Schedule    string
 }
 
-// Start freezes the device list and enqueues one job per device, all in one
-// transaction: either the run exists with all its jobs, or nothing does.
+// Start freezes the device list and enqueues its device jobs (batches of
+// WithDeviceBatch devices, slowest first), all in one transaction: either
+// the run exists with all its jobs, or nothing does.
 func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
 	if req.Kind == "" {
 		req.Kind = KindDiagnose
@@ -133,12 +159,19 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
 		if err != nil {
 			return err
 		}
-		params := make([]river.InsertManyParams, len(devs))
-		for i, d := range order {
-			params[i] = river.InsertManyParams{
-				Args:       DiagnoseArgs{RunID: run.ID, DeviceID: d.ID, Checks: req.Checks},
-				InsertOpts: &river.InsertOpts{Queue: queues.Diagnose, MaxAttempts: s.maxAttempts},
+		params := make([]river.InsertManyParams, 0, (len(order)+s.batch-1)/s.batch)
+		for b := range slices.Chunk(order, s.batch) {
+			args := DiagnoseArgs{RunID: run.ID, Checks: req.Checks}
+			if len(b) == 1 {
+				args.DeviceID = b[0].ID
+			} else {
+				args.DeviceIDs = make([]uuid.UUID, len(b))
+				for i, d := range b {
+					args.DeviceIDs[i] = d.ID
+				}
 			}
+			params = append(params, river.InsertManyParams{Args: args,
+				InsertOpts: &river.InsertOpts{Queue: queues.Diagnose, MaxAttempts: s.maxAttempts}})
 		}
 		if _, err := s.river.InsertManyFastTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("enqueue device jobs: %w", err)

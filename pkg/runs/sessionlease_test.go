@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
@@ -201,16 +202,90 @@ func TestJobsStartLongestFirst(t *testing.T) {
 
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
-	rows, err := pool.Query(ctx, `SELECT rd.device FROM river_job j
-		JOIN run_devices rd ON rd.run_id = (j.args->>'run_id')::uuid AND rd.device_id = (j.args->>'device_id')::uuid
-		WHERE rd.run_id = $1 ORDER BY j.id`, run.ID)
+	require.Equal(t, [][]string{{"ftd-new", "ftd-b", "ftd-a", "ftd-c"}}, jobOrder(t, pool, run.ID), "one batch")
+
+	// In batches of three: the slowest three, then the last one alone.
+	svc.WithDeviceBatch(3)
+	run, err = svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
-	var order []string
+	require.Equal(t, [][]string{{"ftd-new", "ftd-b", "ftd-a"}, {"ftd-c"}}, jobOrder(t, pool, run.ID))
+}
+
+// jobOrder returns the devices of each of a run's jobs, in River's order.
+func jobOrder(t *testing.T, pool *pgxpool.Pool, runID uuid.UUID) [][]string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT j.id, rd.device FROM river_job j
+		CROSS JOIN LATERAL (SELECT (j.args->>'device_id')::uuid AS id, 0::bigint AS ord WHERE j.args ? 'device_id'
+			UNION ALL SELECT x::uuid, o FROM jsonb_array_elements_text(j.args->'device_ids') WITH ORDINALITY AS e (x, o)) ids
+		JOIN run_devices rd ON rd.run_id = (j.args->>'run_id')::uuid AND rd.device_id = ids.id
+		WHERE rd.run_id = $1 ORDER BY j.id, ids.ord`, runID)
+	require.NoError(t, err)
+	var out [][]string
+	last := int64(-1)
 	for rows.Next() {
+		var id int64
 		var n string
-		require.NoError(t, rows.Scan(&n))
-		order = append(order, n)
+		require.NoError(t, rows.Scan(&id, &n))
+		if id != last {
+			out = append(out, nil)
+			last = id
+		}
+		out[len(out)-1] = append(out[len(out)-1], n)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"ftd-new", "ftd-b", "ftd-a", "ftd-c"}, order)
+	return out
+}
+
+// TestBatchRunsWhatItLeasedAndSnoozesForTheRest: a batch job opens a
+// session on each pending device whose lease it got, skips the device
+// already done, and is snoozed for the one another attempt still holds;
+// its next try works only that one.
+func TestBatchRunsWhatItLeasedAndSnoozesForTheRest(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	log := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	insertDevices(t, pool, "emea", "ftd-done", "ftd-free", "ftd-held")
+	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
+	require.NoError(t, err)
+	ids := map[string]uuid.UUID{}
+	var order []uuid.UUID
+	for _, n := range []string{"ftd-done", "ftd-free", "ftd-held"} {
+		var id uuid.UUID
+		require.NoError(t, pool.QueryRow(ctx, `SELECT device_id FROM run_devices WHERE run_id = $1 AND device = $2`,
+			run.ID, n).Scan(&id))
+		ids[n] = id
+		order = append(order, id)
+	}
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	now := time.Now()
+	require.NoError(t, rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: ids["ftd-done"], Attempts: 1,
+		Outcome: runs.Outcome{Health: runs.HealthHealthy, StartedAt: now, FinishedAt: now}}))
+	_, err = pool.Exec(ctx, `INSERT INTO run_leases (run_id, device_id, token, until, holder)
+		VALUES ($1, $2, gen_random_uuid(), now() + interval '1 hour', 'replica-a')`, run.ID, ids["ftd-held"])
+	require.NoError(t, err)
+
+	d := &scriptedDiagnoser{calls: map[string]int{}}
+	w := runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
+	job := &river.Job[runs.DiagnoseArgs]{JobRow: &rivertype.JobRow{ID: 9, Attempt: 1, MaxAttempts: 3},
+		Args: runs.DiagnoseArgs{RunID: run.ID, DeviceIDs: order}}
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, w.Work(ctx, job), &snooze)
+	require.Equal(t, map[string]int{"ftd-free": 1}, d.calls)
+
+	_, err = runs.ReleaseLeasesOf(ctx, pool, "replica-a")
+	require.NoError(t, err)
+	require.NoError(t, w.Work(ctx, job))
+	require.Equal(t, map[string]int{"ftd-free": 1, "ftd-held": 1}, d.calls)
+	got, err := svc.Get(ctx, run.ID, runs.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, runs.StatusCompleted, got.Status)
+	var leases int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM run_leases`).Scan(&leases))
+	require.Zero(t, leases)
 }
