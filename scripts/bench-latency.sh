@@ -42,6 +42,7 @@ fpid=$(cat "$DIR/fleetd.pid")
 timed_run() {
 	local t0 t1 f0 s0 spid
 	spid=$(cat "$DIR/ftdsim.pid")
+	pg_vacuum "$DB"
 	f0=$(cpu "$fpid"); s0=$(cpu "$spid"); pg_snap "$DIR/$1.pg0"
 	if [ -n "${BENCH_PROFILE:-}" ] && [ "$1" != first ]; then
 		(sleep 2; curl -s "http://$PPROF/debug/pprof/profile?seconds=$BENCH_PROFILE" >"$DIR/$1.fleetd.pprof") &

@@ -68,6 +68,7 @@ if [ "${BENCH_FIRST_CONTACT:-1}" = 1 ]; then
 	printf '   first contact: %.1f s, CPU fleetd + PostgreSQL %.1f s\n' "$first_wall" "$first_cpu" >&2
 fi
 
+pg_vacuum "$DB"
 fc0=$(cpu "$fpid"); sc0=$(cpu "$spid"); pg_snap "$DIR/pg.run.0"
 if [ -n "${BENCH_PROFILE:-}" ]; then
 	# BENCH_PROFILE=SECONDS: fleetd's CPU profile over that much of the
@@ -132,6 +133,7 @@ PY
 # fleetd_run FILE: one more measured fleetd run; prints "wall cpu pgcpu".
 fleetd_run() {
 	local t0 t1 c0 c1
+	pg_vacuum "$DB"
 	c0=$(cpu "$fpid"); pg_snap "$1.pg0"; t0=$(date +%s.%N)
 	./bin/fleetctl diagnose --all -o json >"$1" || true
 	t1=$(date +%s.%N); c1=$(cpu "$fpid"); pg_snap "$1.pg1"

@@ -94,6 +94,7 @@ pg_cpu() {
 }
 measure() { # LABEL
 	local t0 t1 c0 c1 p0 p1 code=0
+	pg_vacuum "$DB"
 	c0=$(fleetd_cpu); p0=$(pg_cpu); t0=$(date +%s.%N)
 	./bin/fleetctl diagnose --all -o json >"$DIR/run-$1.json" || code=$?
 	t1=$(date +%s.%N); c1=$(fleetd_cpu); p1=$(pg_cpu)
