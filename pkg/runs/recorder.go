@@ -178,13 +178,22 @@ WITH input AS (
         run_id uuid, device_id uuid, health text, diagnoses text[], recommended text, error text,
         checks jsonb, attempts int, started_at timestamptz, finished_at timestamptz, sw_version text,
         longest_command_ms int)
+), target AS MATERIALIZED (
+    -- Each result's pending row, found by a primary-key probe per result
+    -- (fenced: OFFSET 0, MATERIALIZED) and updated by its ctid. Left to
+    -- itself the planner may drive the update from run_devices: statistics
+    -- taken while no run was in progress say no row is pending, so it
+    -- planned a scan of run_devices with this batch's jsonb_to_recordset
+    -- re-run for every pending row, 0.2-0.9 s a batch (auto_explain, issue 15).
+    SELECT i.*, t.tid FROM input i CROSS JOIN LATERAL (SELECT ctid AS tid FROM run_devices
+        WHERE run_id = i.run_id AND device_id = i.device_id AND state = 'pending' OFFSET 0) t
 ), upd AS (
     UPDATE run_devices rd SET state = 'done', health = i.health, diagnoses = coalesce(i.diagnoses, '{}'),
         recommended = i.recommended, error = i.error, checks = coalesce(i.checks, '[]'), attempts = i.attempts,
         started_at = i.started_at, finished_at = i.finished_at, sw_version = coalesce(i.sw_version, ''),
         longest_command_ms = i.longest_command_ms
-    FROM input i
-    WHERE rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
+    FROM target i
+    WHERE rd.ctid = i.tid AND rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
     RETURNING rd.run_id, rd.device_id, rd.health, rd.diagnoses, rd.recommended, rd.error, rd.finished_at
 ), leases AS (
     -- The session is over: its lease (sessionlease.go) goes.
