@@ -184,8 +184,9 @@ WITH input AS (
     -- itself the planner may drive the update from run_devices: statistics
     -- taken while no run was in progress say no row is pending, so it
     -- planned a scan of run_devices with this batch's jsonb_to_recordset
-    -- re-run for every pending row, 0.2-0.9 s a batch (auto_explain, issue 15).
-    SELECT i.*, t.tid FROM input i CROSS JOIN LATERAL (SELECT ctid AS tid FROM run_devices
+    -- re-run for every pending row, 0.2-0.9 s a batch (auto_explain, issue
+    -- 15; TestHotStatementsProbeByKeyWhateverTheStatistics).
+    SELECT i.*, t.tid, 'pending'::text AS pending FROM input i CROSS JOIN LATERAL (SELECT ctid AS tid FROM run_devices
         WHERE run_id = i.run_id AND device_id = i.device_id AND state = 'pending' OFFSET 0) t
 ), upd AS (
     UPDATE run_devices rd SET state = 'done', health = i.health, diagnoses = coalesce(i.diagnoses, '{}'),
@@ -193,7 +194,11 @@ WITH input AS (
         started_at = i.started_at, finished_at = i.finished_at, sw_version = coalesce(i.sw_version, ''),
         longest_command_ms = i.longest_command_ms
     FROM target i
-    WHERE rd.ctid = i.tid AND rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = 'pending'
+    -- The state guard is a join clause (i.pending), not a constant: as
+    -- "rd.state = 'pending'" the same statistics still made the planner scan
+    -- run_devices for the update. Rechecked on a concurrent update, as is
+    -- the ctid (a row recorded meanwhile has moved).
+    WHERE rd.ctid = i.tid AND rd.run_id = i.run_id AND rd.device_id = i.device_id AND rd.state = i.pending
     RETURNING rd.run_id, rd.device_id, rd.health, rd.diagnoses, rd.recommended, rd.error, rd.finished_at
 ), leases AS (
     -- The session is over: its lease (sessionlease.go) goes.
