@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -83,7 +84,7 @@ func (f *Fleet) serveConn(d *Device, c net.Conn) {
 		return
 	}
 	_ = c.SetDeadline(time.Now().Add(f.cfg.HandshakeTimeout))
-	sconn, chans, reqs, err := ssh.NewServerConn(c, f.serverConfig(d))
+	sconn, chans, reqs, err := ssh.NewServerConn(&versionBufConn{Conn: c, r: bufio.NewReaderSize(c, 64)}, f.serverConfig(d))
 	if err != nil {
 		f.log.Debug("ssh handshake failed", zap.String("device", d.name), zap.Error(err))
 		return
@@ -121,6 +122,17 @@ func (f *Fleet) serveConn(d *Device, c net.Conn) {
 	_ = sconn.Close()
 	sessions.Wait()
 }
+
+// versionBufConn reads the connection through a small buffer: x/crypto
+// reads the client's version line one byte per read, a dozen read(2)
+// calls per connection. Packet reads (4 KiB) bypass the buffer once it is
+// empty, so it costs nothing after the version (issue 15).
+type versionBufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *versionBufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // ptyRequest is the payload of "pty-req" (RFC 4254 §6.2).
 type ptyRequest struct {
