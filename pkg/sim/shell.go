@@ -162,24 +162,15 @@ func (s *shell) flushOut() {
 	}
 }
 
-// shellOut is the PTY's terminal writer's sink: emit.
-type shellOut struct{ s *shell }
-
-func (o shellOut) Write(b []byte) (int, error) {
-	o.s.emit(b)
-	return len(b), nil
-}
-
 // outputs returns the writers a command prints to. On a PTY both streams
 // are the terminal, wrapped at its width; without one stderr is the
 // channel's extended data.
 func (s *shell) outputs() (stdout, stderr io.Writer) {
 	if s.tw == nil {
-		var w io.Writer = s.ch
+		s.tw = &termWriter{w: s.ch, pty: s.pty, cols: &s.cols}
 		if s.pty {
-			w = shellOut{s}
+			s.tw.sh = s
 		}
-		s.tw = &termWriter{w: w, pty: s.pty, cols: &s.cols}
 	}
 	s.tw.col = 0
 	if s.pty {
@@ -191,7 +182,11 @@ func (s *shell) outputs() (stdout, stderr io.Writer) {
 // termWriter is the terminal: onlcr on a PTY, and hard wrapping at the
 // PTY's width, which is how the seed's lsof/netstat lines came out broken.
 type termWriter struct {
-	w    io.Writer
+	w io.Writer
+	// sh, on a PTY, is the shell whose queued output (shell.out) the
+	// translated bytes are appended to directly, without a copy through
+	// buf: that copy was a tenth of the bytes a session allocated (issue 15).
+	sh   *shell
 	pty  bool
 	cols *atomic.Int32
 	col  int
@@ -199,18 +194,33 @@ type termWriter struct {
 }
 
 func (t *termWriter) Write(p []byte) (int, error) {
+	if t.sh != nil {
+		t.sh.out = t.translate(t.sh.out, p)
+		if len(t.sh.out) >= outMax {
+			t.sh.flushOut()
+		}
+		return len(p), nil
+	}
+	t.buf = t.translate(t.buf[:0], p)
+	if _, err := t.w.Write(t.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// translate appends p to dst as the terminal shows it.
+func (t *termWriter) translate(dst, p []byte) []byte {
 	cols := 0
 	if t.pty {
 		cols = int(t.cols.Load())
 	}
-	t.buf = t.buf[:0]
 	for _, b := range p {
 		switch {
 		case b == '\n':
 			if t.pty {
-				t.buf = append(t.buf, '\r')
+				dst = append(dst, '\r')
 			}
-			t.buf = append(t.buf, '\n')
+			dst = append(dst, '\n')
 			t.col = 0
 			continue
 		case b == '\r':
@@ -219,17 +229,14 @@ func (t *termWriter) Write(p []byte) (int, error) {
 			// control characters and UTF-8 continuation bytes take no column
 		default:
 			if cols > 0 && t.col >= cols {
-				t.buf = append(t.buf, '\r', '\n')
+				dst = append(dst, '\r', '\n')
 				t.col = 0
 			}
 			t.col++
 		}
-		t.buf = append(t.buf, b)
+		dst = append(dst, b)
 	}
-	if _, err := t.w.Write(t.buf); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return dst
 }
 
 // startInput reads the channel in the background: typed bytes queue up
