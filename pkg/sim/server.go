@@ -222,6 +222,7 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	} else {
 		_ = ch.Close()
 	}
+	s.releaseOut()
 }
 
 // stalls reports whether a hostile fault leaves this channel request

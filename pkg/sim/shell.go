@@ -85,7 +85,7 @@ type shell struct {
 
 func newShell(cs *connState, ch ssh.Channel) *shell {
 	ctx, cancel := context.WithCancel(cs.ctx)
-	s := &shell{cs: cs, d: cs.d, ch: ch, ctx: ctx, cancelSession: cancel}
+	s := &shell{cs: cs, d: cs.d, ch: ch, ctx: ctx, cancelSession: cancel, out: getOutBuf()}
 	cfg := &s.d.fleet.cfg
 	switch {
 	case cfg.Exec || s.d.kind == KindFMC6:
@@ -151,6 +151,26 @@ func (s *shell) emit(b []byte) {
 	s.out = append(s.out, b...)
 	if len(s.out) >= outMax {
 		s.flushOut()
+	}
+}
+
+// outBufs recycles the sessions' output queues: growing a fresh one in
+// every session was a tenth of the bytes a diagnose session allocated
+// (issue 15).
+var outBufs sync.Pool
+
+func getOutBuf() []byte {
+	if b, ok := outBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 4<<10)
+}
+
+// releaseOut returns the output queue once the session is over.
+func (s *shell) releaseOut() {
+	if b := s.out; cap(b) > 0 && cap(b) <= 2*outMax {
+		s.out = nil
+		outBufs.Put(&b)
 	}
 }
 
