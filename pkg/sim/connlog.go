@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,8 +101,17 @@ type logLine struct {
 	seq   int // keeps lines with equal times in the order they were made
 }
 
-func (l logLine) String() string {
-	return fmt.Sprintf("time=%q level=%s msg=%q", l.at.Format(time.RFC3339Nano), l.level, l.msg)
+func (l logLine) String() string { return string(l.appendTo(nil, strconv.Quote(l.msg))) }
+
+// appendTo appends the line as logrus's text format writes it, given its
+// message already quoted (%q: the timestamp needs no escaping).
+func (l logLine) appendTo(b []byte, quotedMsg string) []byte {
+	b = append(b, `time="`...)
+	b = l.at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `" level=`...)
+	b = append(b, l.level...)
+	b = append(b, " msg="...)
+	return append(b, quotedMsg...)
 }
 
 // connectorLog renders the connector.log lines, oldest first.
@@ -188,9 +198,18 @@ func (d *Device) connectorLog() []string {
 	if len(lines) > logFileLines {
 		lines = lines[len(lines)-logFileLines:]
 	}
+	// As logLine.String, with each message quoted once: the error lines of
+	// an interval repeat one message, and quoting every line was a third
+	// of the log's rendering (issue 15).
 	out := make([]string, len(lines))
+	var lastMsg, lastQuoted string
+	var b []byte
 	for i, l := range lines {
-		out[i] = l.String()
+		if l.msg != lastMsg || i == 0 {
+			lastMsg, lastQuoted = l.msg, strconv.Quote(l.msg)
+		}
+		b = l.appendTo(b[:0], lastQuoted)
+		out[i] = string(b)
 	}
 	return out
 }
