@@ -114,8 +114,9 @@ func (l logLine) appendTo(b []byte, quotedMsg string) []byte {
 	return append(b, quotedMsg...)
 }
 
-// connectorLog renders the connector.log lines, oldest first.
-func (d *Device) connectorLog() []string {
+// connectorLog renders connector.log: its lines, oldest first, each
+// ended by a newline.
+func (d *Device) connectorLog() string {
 	now := d.now()
 	d.mu.Lock()
 	events := append([]logEvent(nil), d.events...)
@@ -198,20 +199,19 @@ func (d *Device) connectorLog() []string {
 	if len(lines) > logFileLines {
 		lines = lines[len(lines)-logFileLines:]
 	}
-	// As logLine.String, with each message quoted once: the error lines of
-	// an interval repeat one message, and quoting every line was a third
-	// of the log's rendering (issue 15).
-	out := make([]string, len(lines))
+	// As logLine.String, with each message quoted once (the error lines of
+	// an interval repeat one message) and written into one buffer: quoting
+	// every line, then joining them, was most of the log's rendering, which
+	// every tail of it does (issue 15).
 	var lastMsg, lastQuoted string
-	var b []byte
+	b := make([]byte, 0, len(lines)*160)
 	for i, l := range lines {
 		if l.msg != lastMsg || i == 0 {
 			lastMsg, lastQuoted = l.msg, strconv.Quote(l.msg)
 		}
-		b = l.appendTo(b[:0], lastQuoted)
-		out[i] = string(b)
+		b = append(l.appendTo(b, lastQuoted), '\n')
 	}
-	return out
+	return string(b)
 }
 
 const ehSocket = "/ngfw/var/sf/run/EventHandler_SSEConnector.sock"

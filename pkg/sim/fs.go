@@ -21,7 +21,7 @@ type virtualFile struct {
 
 var virtualFiles = map[string]virtualFile{
 	"/ngfw/etc/sf/connector.properties":               {render: (*Device).connectorProperties},
-	"/ngfw/var/log/connector/connector.log":           {rootOnly: true, render: func(d *Device) string { return joinLines(d.connectorLog()) }},
+	"/ngfw/var/log/connector/connector.log":           {rootOnly: true, render: (*Device).connectorLog},
 	"/ngfw/etc/sf/sf-version":                         {render: func(d *Device) string { return d.productLine() + "\n" }},
 	"/ngfw/etc/ssl/connectorCA.pem":                   {render: (*Device).connectorCA},
 	"/etc/hostname":                                   {render: func(d *Device) string { return d.hostname + "\n" }},
