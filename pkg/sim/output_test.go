@@ -57,3 +57,21 @@ func TestTermWriterTranslate(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadTailLines(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = "ab\n"[r.IntN(3)]
+		}
+		text, n := string(b), r.IntN(6)
+		lines := splitLines(text)
+		head, tail := lines, lines
+		if len(lines) > n {
+			head, tail = lines[:n], lines[len(lines)-n:]
+		}
+		require.Equal(t, joinLines(head), headLines(text, n), "head -n %d %q", n, text)
+		require.Equal(t, joinLines(tail), tailLines(text, n), "tail -n %d %q", n, text)
+	}
+}
