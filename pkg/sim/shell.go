@@ -76,6 +76,8 @@ type shell struct {
 	// cmdDone is the running command's context's Done channel: a command
 	// reading a line (sudo's Password:, reboot's YES/NO) sees the Ctrl-C
 	// that cancels it, as a process blocked in read(2) gets its SIGINT.
+	// Only the session's goroutine sets and reads it (runCmd, readByte), so
+	// readByte reads it without cmdMu, which it took once per typed byte.
 	cmdDone <-chan struct{}
 	// sigHandled: the command caught the interrupt and reported it itself
 	// (sudo), so the shell neither echoes ^C nor reports status 130.
@@ -329,9 +331,7 @@ func (s *shell) interrupt() {
 
 func (s *shell) readByte() (byte, error) {
 	s.startInput()
-	s.cmdMu.Lock()
 	done := s.cmdDone
-	s.cmdMu.Unlock()
 	select {
 	case <-done: // nil at a prompt: never ready
 		return 0, errInterrupt
