@@ -203,15 +203,19 @@ func (d *Device) connectorLog() string {
 	// an interval repeat one message) and written into one buffer: quoting
 	// every line, then joining them, was most of the log's rendering, which
 	// every tail of it does (issue 15).
+	// A strings.Builder: no copy of the whole log (some 200 KB) at the end.
 	var lastMsg, lastQuoted string
-	b := make([]byte, 0, len(lines)*160)
+	var sb strings.Builder
+	sb.Grow(len(lines) * 256)
+	var line []byte
 	for i, l := range lines {
 		if l.msg != lastMsg || i == 0 {
 			lastMsg, lastQuoted = l.msg, strconv.Quote(l.msg)
 		}
-		b = append(l.appendTo(b, lastQuoted), '\n')
+		line = append(l.appendTo(line[:0], lastQuoted), '\n')
+		sb.Write(line)
 	}
-	return string(b)
+	return sb.String()
 }
 
 const ehSocket = "/ngfw/var/sf/run/EventHandler_SSEConnector.sock"
