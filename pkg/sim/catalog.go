@@ -76,16 +76,24 @@ func otherRegion(r string) string {
 	return "us"
 }
 
+// The device clocks' zones, made once: time.FixedZone allocates, and
+// connector.log converts every line's timestamp (issue 15).
+var (
+	zoneCET = time.FixedZone("CET", 3600)
+	zoneSGT = time.FixedZone("SGT", 8*3600)
+	zoneCDT = time.FixedZone("CDT", -5*3600)
+)
+
 // siteZone is the device clock's zone per site; connector.log is written in
 // local time like the seed's "-05:00".
 func siteZone(site string) *time.Location {
 	switch strings.ToLower(site) {
 	case "emea":
-		return time.FixedZone("CET", 3600)
+		return zoneCET
 	case "apjc":
-		return time.FixedZone("SGT", 8*3600)
+		return zoneSGT
 	}
-	return time.FixedZone("CDT", -5*3600)
+	return zoneCDT
 }
 
 // hostAddr is what DNS gives for the SSE hosts on the simulated network,

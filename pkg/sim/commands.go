@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,16 @@ func init() {
 func (p *proc) input(files []string) (string, int) {
 	if len(files) == 0 {
 		return string(p.stdin), 0
+	}
+	if len(files) == 1 {
+		// One file, as in every diagnose: its text as is, not copied
+		// (connector.log is some 200 KB; issue 15).
+		c, msg := p.s.readFile(files[0])
+		if msg != "" {
+			p.errf("%s: %s: %s\n", p.args[0], files[0], msg)
+			return "", 1
+		}
+		return c, 0
 	}
 	var b strings.Builder
 	status := 0
@@ -90,19 +101,60 @@ func cmdHeadTail(p *proc) int {
 		}
 	}
 	text, status := p.input(files)
-	lines := splitLines(text)
 	if p.args[0] == "head" {
-		if len(lines) > n {
-			lines = lines[:n]
-		}
-	} else if len(lines) > n {
-		lines = lines[len(lines)-n:]
+		text = headLines(text, n)
+	} else {
+		text = tailLines(text, n)
 	}
 	if !p.s.latency(p.ctx, 10*time.Millisecond) {
 		return 130
 	}
-	fmt.Fprint(p.out, joinLines(lines))
+	_, _ = io.WriteString(p.out, text)
 	return status
+}
+
+// headLines is joinLines(splitLines(text)[:n]) without splitting: a
+// diagnose tails 200 lines of a 1000-line log (issue 15).
+func headLines(text string, n int) string {
+	if text == "" || n <= 0 {
+		return ""
+	}
+	end := 0
+	for i := 0; i < n; i++ {
+		if end == len(text) {
+			return text
+		}
+		j := strings.IndexByte(text[end:], '\n')
+		if j < 0 {
+			return text + "\n"
+		}
+		end += j + 1
+	}
+	return text[:end]
+}
+
+// tailLines is joinLines of splitLines(text)'s last n lines.
+func tailLines(text string, n int) string {
+	if text == "" || n <= 0 {
+		return ""
+	}
+	body, nl := strings.CutSuffix(text, "\n")
+	start := len(body)
+	for i := 0; i < n; i++ {
+		j := strings.LastIndexByte(body[:start], '\n')
+		if j < 0 {
+			start = 0
+			break
+		}
+		start = j
+		if i == n-1 {
+			start = j + 1
+		}
+	}
+	if nl {
+		return text[start:]
+	}
+	return body[start:] + "\n"
 }
 
 func isDigits(s string) bool {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,12 +101,22 @@ type logLine struct {
 	seq   int // keeps lines with equal times in the order they were made
 }
 
-func (l logLine) String() string {
-	return fmt.Sprintf("time=%q level=%s msg=%q", l.at.Format(time.RFC3339Nano), l.level, l.msg)
+func (l logLine) String() string { return string(l.appendTo(nil, strconv.Quote(l.msg))) }
+
+// appendTo appends the line as logrus's text format writes it, given its
+// message already quoted (%q: the timestamp needs no escaping).
+func (l logLine) appendTo(b []byte, quotedMsg string) []byte {
+	b = append(b, `time="`...)
+	b = l.at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `" level=`...)
+	b = append(b, l.level...)
+	b = append(b, " msg="...)
+	return append(b, quotedMsg...)
 }
 
-// connectorLog renders the connector.log lines, oldest first.
-func (d *Device) connectorLog() []string {
+// connectorLog renders connector.log: its lines, oldest first, each
+// ended by a newline.
+func (d *Device) connectorLog() string {
 	now := d.now()
 	d.mu.Lock()
 	events := append([]logEvent(nil), d.events...)
@@ -188,11 +199,23 @@ func (d *Device) connectorLog() []string {
 	if len(lines) > logFileLines {
 		lines = lines[len(lines)-logFileLines:]
 	}
-	out := make([]string, len(lines))
+	// As logLine.String, with each message quoted once (the error lines of
+	// an interval repeat one message) and written into one buffer: quoting
+	// every line, then joining them, was most of the log's rendering, which
+	// every tail of it does (issue 15).
+	// A strings.Builder: no copy of the whole log (some 200 KB) at the end.
+	var lastMsg, lastQuoted string
+	var sb strings.Builder
+	sb.Grow(len(lines) * 256)
+	var line []byte
 	for i, l := range lines {
-		out[i] = l.String()
+		if l.msg != lastMsg || i == 0 {
+			lastMsg, lastQuoted = l.msg, strconv.Quote(l.msg)
+		}
+		line = append(l.appendTo(line[:0], lastQuoted), '\n')
+		sb.Write(line)
 	}
-	return out
+	return sb.String()
 }
 
 const ehSocket = "/ngfw/var/sf/run/EventHandler_SSEConnector.sock"

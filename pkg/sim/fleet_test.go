@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -230,4 +232,11 @@ func TestFaultSelectors(t *testing.T) {
 		_, err := NewFleet(FleetConfig{Count: 3, Faults: bad}, nil)
 		require.Error(t, err, bad)
 	}
+}
+
+// The connector.log line format is logrus's (fmt's %q for both values).
+func TestLogLineFormat(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 89, siteZone("amer"))
+	l := logLine{at: at, level: "error", msg: `dial "ipc://x": ü	tab`}
+	require.Equal(t, fmt.Sprintf("time=%q level=%s msg=%q", at.Format(time.RFC3339Nano), l.level, l.msg), l.String())
 }

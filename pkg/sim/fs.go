@@ -7,6 +7,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // The device's files are virtual: each is rendered from the device state
@@ -20,7 +21,7 @@ type virtualFile struct {
 
 var virtualFiles = map[string]virtualFile{
 	"/ngfw/etc/sf/connector.properties":               {render: (*Device).connectorProperties},
-	"/ngfw/var/log/connector/connector.log":           {rootOnly: true, render: func(d *Device) string { return joinLines(d.connectorLog()) }},
+	"/ngfw/var/log/connector/connector.log":           {rootOnly: true, render: (*Device).connectorLog},
 	"/ngfw/etc/sf/sf-version":                         {render: func(d *Device) string { return d.productLine() + "\n" }},
 	"/ngfw/etc/ssl/connectorCA.pem":                   {render: (*Device).connectorCA},
 	"/etc/hostname":                                   {render: func(d *Device) string { return d.hostname + "\n" }},
@@ -186,8 +187,12 @@ func (d *Device) connectorRegion() string {
 	return d.region
 }
 
-// connectorCA is a stand-in PEM bundle (not a real certificate).
-func (d *Device) connectorCA() string {
+// connectorCA is a stand-in PEM bundle (not a real certificate), the same
+// on every device: rendered once, it was a seventh of the bytes a
+// diagnose session allocated (curl --cacert reads it; issue 15).
+func (d *Device) connectorCA() string { return connectorCAPEM() }
+
+var connectorCAPEM = sync.OnceValue(func() string {
 	var b strings.Builder
 	for i, name := range []string{"IdenTrust Commercial Root CA 1", "QuoVadis Root CA 2"} {
 		sum := sha256.Sum256([]byte(name))
@@ -200,4 +205,4 @@ func (d *Device) connectorCA() string {
 		b.WriteString(body + "\n-----END CERTIFICATE-----\n")
 	}
 	return b.String()
-}
+})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 type grepOpts struct {
@@ -190,7 +191,7 @@ func cmdGrep(p *proc) int {
 	if o.ignoreCase {
 		expr = "(?i)" + expr
 	}
-	re, err := regexp.Compile(expr)
+	re, err := compileGrep(expr)
 	if err != nil {
 		p.errf("grep: %s\n", grepError(err))
 		return 2
@@ -275,4 +276,34 @@ func grepError(err error) string {
 		return "Trailing backslash"
 	}
 	return "Invalid regular expression"
+}
+
+// grepREs caches compiled grep expressions: a diagnose greps the same few
+// patterns on every device, and compiling them was 3 % of the bytes a
+// session allocated (issue 15). Bounded: a hostile client typing endless
+// distinct patterns makes the cache stop growing, not the simulator.
+var (
+	grepREMu sync.Mutex
+	grepREs  = map[string]*regexp.Regexp{}
+)
+
+const grepREMax = 1024
+
+func compileGrep(expr string) (*regexp.Regexp, error) {
+	grepREMu.Lock()
+	re, ok := grepREs[expr]
+	grepREMu.Unlock()
+	if ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	grepREMu.Lock()
+	if len(grepREs) < grepREMax {
+		grepREs[expr] = re
+	}
+	grepREMu.Unlock()
+	return re, nil
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -22,6 +23,7 @@ var errAuth = errors.New("permission denied")
 type connState struct {
 	d        *Device
 	raw      net.Conn
+	wc       *sshdConn
 	ctx      context.Context
 	commands atomic.Int32
 }
@@ -83,7 +85,8 @@ func (f *Fleet) serveConn(d *Device, c net.Conn) {
 		return
 	}
 	_ = c.SetDeadline(time.Now().Add(f.cfg.HandshakeTimeout))
-	sconn, chans, reqs, err := ssh.NewServerConn(c, f.serverConfig(d))
+	wc := &sshdConn{Conn: c, r: bufio.NewReaderSize(c, 64)}
+	sconn, chans, reqs, err := ssh.NewServerConn(wc, f.serverConfig(d))
 	if err != nil {
 		f.log.Debug("ssh handshake failed", zap.String("device", d.name), zap.Error(err))
 		return
@@ -92,7 +95,7 @@ func (f *Fleet) serveConn(d *Device, c net.Conn) {
 	d.cnt.logins.Add(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cs := &connState{d: d, raw: c, ctx: ctx}
+	cs := &connState{d: d, raw: c, wc: wc, ctx: ctx}
 	go ssh.DiscardRequests(reqs)
 	var sessions sync.WaitGroup
 	for nc := range chans {
@@ -120,6 +123,55 @@ func (f *Fleet) serveConn(d *Device, c net.Conn) {
 	cancel()
 	_ = sconn.Close()
 	sessions.Wait()
+}
+
+// sshdConn is the connection as x/crypto sees it.
+//
+// It reads through a small buffer: x/crypto reads the client's version line
+// one byte per read, a dozen read(2) calls per connection. Packet reads
+// (4 KiB) bypass the buffer once it is empty, so it costs nothing after the
+// version (issue 15).
+//
+// Between cork and uncork it holds what x/crypto writes and sends it in one
+// write(2): a session's exit-status, EOF and close are three packets in a
+// row with nothing to wait for between them (issue 15).
+type sshdConn struct {
+	net.Conn
+	r *bufio.Reader
+
+	mu     sync.Mutex
+	corked int
+	held   []byte
+}
+
+func (c *sshdConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *sshdConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.corked > 0 {
+		c.held = append(c.held, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// cork holds writes until uncork. Only packets that wait for nothing from
+// the client (no channel data, which waits for window) may be sent corked.
+func (c *sshdConn) cork() {
+	c.mu.Lock()
+	c.corked++
+	c.mu.Unlock()
+}
+
+func (c *sshdConn) uncork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked--; c.corked == 0 && len(c.held) > 0 {
+		_, _ = c.Conn.Write(c.held)
+		c.held = c.held[:0]
+	}
 }
 
 // ptyRequest is the payload of "pty-req" (RFC 4254 §6.2).
@@ -161,9 +213,11 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}()
 			status := run()
 			s.flushOut()
+			cs.wc.cork()
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{uint32(status)}))
 			_ = ch.CloseWrite()
 			_ = ch.Close()
+			cs.wc.uncork()
 		}()
 	}
 	for req := range reqs {
@@ -210,6 +264,7 @@ func (cs *connState) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	} else {
 		_ = ch.Close()
 	}
+	s.releaseOut()
 }
 
 // stalls reports whether a hostile fault leaves this channel request

@@ -76,6 +76,8 @@ type shell struct {
 	// cmdDone is the running command's context's Done channel: a command
 	// reading a line (sudo's Password:, reboot's YES/NO) sees the Ctrl-C
 	// that cancels it, as a process blocked in read(2) gets its SIGINT.
+	// Only the session's goroutine sets and reads it (runCmd, readByte), so
+	// readByte reads it without cmdMu, which it took once per typed byte.
 	cmdDone <-chan struct{}
 	// sigHandled: the command caught the interrupt and reported it itself
 	// (sudo), so the shell neither echoes ^C nor reports status 130.
@@ -85,7 +87,7 @@ type shell struct {
 
 func newShell(cs *connState, ch ssh.Channel) *shell {
 	ctx, cancel := context.WithCancel(cs.ctx)
-	s := &shell{cs: cs, d: cs.d, ch: ch, ctx: ctx, cancelSession: cancel}
+	s := &shell{cs: cs, d: cs.d, ch: ch, ctx: ctx, cancelSession: cancel, out: getOutBuf()}
 	cfg := &s.d.fleet.cfg
 	switch {
 	case cfg.Exec || s.d.kind == KindFMC6:
@@ -154,6 +156,26 @@ func (s *shell) emit(b []byte) {
 	}
 }
 
+// outBufs recycles the sessions' output queues: growing a fresh one in
+// every session was a tenth of the bytes a diagnose session allocated
+// (issue 15).
+var outBufs sync.Pool
+
+func getOutBuf() []byte {
+	if b, ok := outBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 4<<10)
+}
+
+// releaseOut returns the output queue once the session is over.
+func (s *shell) releaseOut() {
+	if b := s.out; cap(b) > 0 && cap(b) <= 2*outMax {
+		s.out = nil
+		outBufs.Put(&b)
+	}
+}
+
 // flushOut sends the queued PTY output.
 func (s *shell) flushOut() {
 	if len(s.out) > 0 {
@@ -162,24 +184,15 @@ func (s *shell) flushOut() {
 	}
 }
 
-// shellOut is the PTY's terminal writer's sink: emit.
-type shellOut struct{ s *shell }
-
-func (o shellOut) Write(b []byte) (int, error) {
-	o.s.emit(b)
-	return len(b), nil
-}
-
 // outputs returns the writers a command prints to. On a PTY both streams
 // are the terminal, wrapped at its width; without one stderr is the
 // channel's extended data.
 func (s *shell) outputs() (stdout, stderr io.Writer) {
 	if s.tw == nil {
-		var w io.Writer = s.ch
+		s.tw = &termWriter{w: s.ch, pty: s.pty, cols: &s.cols}
 		if s.pty {
-			w = shellOut{s}
+			s.tw.sh = s
 		}
-		s.tw = &termWriter{w: w, pty: s.pty, cols: &s.cols}
 	}
 	s.tw.col = 0
 	if s.pty {
@@ -191,7 +204,11 @@ func (s *shell) outputs() (stdout, stderr io.Writer) {
 // termWriter is the terminal: onlcr on a PTY, and hard wrapping at the
 // PTY's width, which is how the seed's lsof/netstat lines came out broken.
 type termWriter struct {
-	w    io.Writer
+	w io.Writer
+	// sh, on a PTY, is the shell whose queued output (shell.out) the
+	// translated bytes are appended to directly, without a copy through
+	// buf: that copy was a tenth of the bytes a session allocated (issue 15).
+	sh   *shell
 	pty  bool
 	cols *atomic.Int32
 	col  int
@@ -199,18 +216,59 @@ type termWriter struct {
 }
 
 func (t *termWriter) Write(p []byte) (int, error) {
+	if t.sh != nil {
+		t.sh.out = t.translate(t.sh.out, p)
+		if len(t.sh.out) >= outMax {
+			t.sh.flushOut()
+		}
+		return len(p), nil
+	}
+	t.buf = t.translate(t.buf[:0], p)
+	if _, err := t.w.Write(t.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// translate appends p to dst as the terminal shows it.
+func (t *termWriter) translate(dst, p []byte) []byte {
 	cols := 0
 	if t.pty {
 		cols = int(t.cols.Load())
 	}
-	t.buf = t.buf[:0]
-	for _, b := range p {
+	for i := 0; i < len(p); {
+		// Runs of printable ASCII, most of any output, are copied whole,
+		// cut where the line wraps: byte by byte this was 5 % of the
+		// simulator's CPU (a diagnose prints about 50 KB; issue 15).
+		j := i
+		for j < len(p) && p[j] >= 0x20 && p[j] < 0x7f {
+			j++
+		}
+		if run := p[i:j]; len(run) > 0 {
+			for len(run) > 0 {
+				n := len(run)
+				if cols > 0 {
+					if t.col >= cols {
+						dst = append(dst, '\r', '\n')
+						t.col = 0
+					}
+					n = min(n, cols-t.col)
+				}
+				dst = append(dst, run[:n]...)
+				t.col += n
+				run = run[n:]
+			}
+			i = j
+			continue
+		}
+		b := p[i]
+		i++
 		switch {
 		case b == '\n':
 			if t.pty {
-				t.buf = append(t.buf, '\r')
+				dst = append(dst, '\r')
 			}
-			t.buf = append(t.buf, '\n')
+			dst = append(dst, '\n')
 			t.col = 0
 			continue
 		case b == '\r':
@@ -219,17 +277,14 @@ func (t *termWriter) Write(p []byte) (int, error) {
 			// control characters and UTF-8 continuation bytes take no column
 		default:
 			if cols > 0 && t.col >= cols {
-				t.buf = append(t.buf, '\r', '\n')
+				dst = append(dst, '\r', '\n')
 				t.col = 0
 			}
 			t.col++
 		}
-		t.buf = append(t.buf, b)
+		dst = append(dst, b)
 	}
-	if _, err := t.w.Write(t.buf); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return dst
 }
 
 // startInput reads the channel in the background: typed bytes queue up
@@ -276,9 +331,7 @@ func (s *shell) interrupt() {
 
 func (s *shell) readByte() (byte, error) {
 	s.startInput()
-	s.cmdMu.Lock()
 	done := s.cmdDone
-	s.cmdMu.Unlock()
 	select {
 	case <-done: // nil at a prompt: never ready
 		return 0, errInterrupt
