@@ -118,3 +118,60 @@ func writeList[T, W any](w http.ResponseWriter, list []T, toWire func(T) W) erro
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// writeRunJSON writes a run as writeJSON would, except that each device's
+// checks go out as stored. encoding/json compacts and re-escapes every
+// json.RawMessage it writes: for a 10,000-device run that is 30 MB of
+// checks scanned byte by byte, 0.3–0.45 s of fleetd's CPU for each
+// `diagnose -o json` and `runs show -o json` (issue 15's profile). The
+// checks come from a jsonb column, so PostgreSQL has already validated
+// them; each device's object carries them last.
+func writeRunJSON(w http.ResponseWriter, status int, run api.Run) {
+	if len(run.Devices) == 0 {
+		writeJSON(w, status, run)
+		return
+	}
+	devices, incidents := run.Devices, run.Incidents
+	run.Devices, run.Incidents = nil, nil
+	head, err := json.Marshal(run)
+	if err != nil {
+		run.Devices, run.Incidents = devices, incidents
+		writeJSON(w, status, run)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	buf := make([]byte, 0, 64<<10)
+	buf = append(buf, head[:len(head)-1]...) // without its closing brace
+	buf = append(buf, `,"devices":[`...)
+	for i, d := range devices {
+		checks := d.Checks
+		d.Checks = nil
+		b, err := json.Marshal(d)
+		if err != nil {
+			return // a struct of strings, ints and times: cannot fail
+		}
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b[:len(b)-1]...)
+		if len(checks) > 0 {
+			buf = append(append(buf, `,"checks":`...), checks...)
+		}
+		buf = append(buf, '}')
+		if len(buf) > 48<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, ']')
+	if len(incidents) > 0 {
+		b, _ := json.Marshal(incidents)
+		buf = append(append(buf, `,"incidents":`...), b...)
+	}
+	buf = append(buf, "}\n"...)
+	_, _ = w.Write(buf)
+}

@@ -131,7 +131,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeRunJSON(w, http.StatusOK, run)
 	return nil
 }
 
