@@ -375,13 +375,7 @@ func TestReaperFinishesTheDevicesOfABatchRiverGaveUpOn(t *testing.T) {
 	go rec.Run(ctx)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
 	require.NoError(t, err)
-	ids := map[string]uuid.UUID{}
-	for _, n := range []string{"ftd-a", "ftd-b", "ftd-c"} {
-		var id uuid.UUID
-		require.NoError(t, pool.QueryRow(ctx, `SELECT device_id FROM run_devices WHERE run_id = $1 AND device = $2`,
-			run.ID, n).Scan(&id))
-		ids[n] = id
-	}
+	ids := runDeviceIDs(t, pool, run.ID)
 	// ftd-a is done; ftd-b's retry waits in a job of its own; the batch
 	// then failed its last attempt.
 	now := time.Now()
@@ -406,4 +400,20 @@ func TestReaperFinishesTheDevicesOfABatchRiverGaveUpOn(t *testing.T) {
 	got, err = svc.Get(ctx, run.ID, runs.GetOptions{Device: "ftd-b"})
 	require.NoError(t, err)
 	require.Equal(t, "pending", got.Devices[0].State, "its own job is still to run")
+}
+
+// runDeviceIDs maps the names of a run's devices to their ids.
+func runDeviceIDs(t *testing.T, pool *pgxpool.Pool, runID uuid.UUID) map[string]uuid.UUID {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT device, device_id FROM run_devices WHERE run_id = $1`, runID)
+	require.NoError(t, err)
+	ids := map[string]uuid.UUID{}
+	for rows.Next() {
+		var name string
+		var id uuid.UUID
+		require.NoError(t, rows.Scan(&name, &id))
+		ids[name] = id
+	}
+	require.NoError(t, rows.Err())
+	return ids
 }

@@ -120,16 +120,7 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
-	ids := map[string]uuid.UUID{}
-	rows, err := pool.Query(ctx, `SELECT device, device_id FROM run_devices WHERE run_id = $1`, run.ID)
-	require.NoError(t, err)
-	for rows.Next() {
-		var name string
-		var id uuid.UUID
-		require.NoError(t, rows.Scan(&name, &id))
-		ids[name] = id
-	}
-	require.NoError(t, rows.Err())
+	ids := runDeviceIDs(t, pool, run.ID)
 	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
 	go rec.Run(ctx)
 	d := &scriptedDiagnoser{calls: map[string]int{}, transient: map[string]int{"ftd-flaky": 1}}
@@ -252,15 +243,8 @@ func TestBatchRunsWhatItLeasedAndSnoozesForTheRest(t *testing.T) {
 	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
-	ids := map[string]uuid.UUID{}
-	var order []uuid.UUID
-	for _, n := range []string{"ftd-done", "ftd-free", "ftd-held"} {
-		var id uuid.UUID
-		require.NoError(t, pool.QueryRow(ctx, `SELECT device_id FROM run_devices WHERE run_id = $1 AND device = $2`,
-			run.ID, n).Scan(&id))
-		ids[n] = id
-		order = append(order, id)
-	}
+	ids := runDeviceIDs(t, pool, run.ID)
+	order := []uuid.UUID{ids["ftd-done"], ids["ftd-free"], ids["ftd-held"]}
 	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
 	go rec.Run(ctx)
 	now := time.Now()
