@@ -98,9 +98,7 @@ func typeName(kind string) string {
 // is sent cannot be reported to the client; they only mean a broken
 // connection, which the access log shows.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	writeJSONHeader(w, status)
 	if v == nil {
 		return
 	}
@@ -139,9 +137,7 @@ func writeRunJSON(w http.ResponseWriter, status int, run api.Run) {
 		writeJSON(w, status, run)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	writeJSONHeader(w, status)
 	buf := make([]byte, 0, 64<<10)
 	buf = append(buf, head[:len(head)-1]...) // without its closing brace
 	buf = append(buf, `,"devices":[`...)
@@ -174,4 +170,11 @@ func writeRunJSON(w http.ResponseWriter, status int, run api.Run) {
 	}
 	buf = append(buf, "}\n"...)
 	_, _ = w.Write(buf)
+}
+
+// writeJSONHeader starts a JSON answer with status.
+func writeJSONHeader(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
 }

@@ -167,6 +167,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			want: []string{"sites.emea.legacy_ssh: cannot parse value as 'bool'"},
 		},
 		{
+			name: "negative device batch",
+			body: minimal + "jobs:\n  diagnose_batch: -2\n",
+			want: []string{"jobs.diagnose_batch: must be at least 1 (devices per device job; 0 = the default), got -2"},
+		},
+		{
 			name: "wrong type inside a named entry",
 			body: strings.Replace(minimal, "region: eu", "region: eu\n    max_concurrent: many", 1),
 			want: []string{"sites.emea.max_concurrent: cannot parse value as 'int'"},
