@@ -12,7 +12,7 @@ RACE_PKGS ?= ./pkg/api/... ./internal/apiserver/... ./cmd/fleetctl/... ./pkg/not
 
 # Benchmarks: each is a target named bench-<what>, listed here; `make bench`
 # runs them all. Add yours to this list and define the target below.
-BENCHES := bench-go bench-p1 bench-latency bench-p4 bench-p2 bench-replicas
+BENCHES := bench-go bench-p1 bench-latency bench-p4 bench-p2 bench-replicas bench-sim
 
 .PHONY: help build test test-race test-long test-console bench $(BENCHES) demo demo-stop lint fmt clean
 
@@ -57,6 +57,9 @@ bench-p4: ## P4 with history: status and runs show over 10,000 devices with 30 n
 
 bench-p2: ## P2: fleetd vs Ansible raw vs parallel-ssh on one exec-mode fleet (scripts/bench-p2.sh)
 	./scripts/bench-p2.sh $(BENCH_P2_DEVICES)
+
+bench-sim: ## ftdsim's CPU per diagnose session against ftdsim before issue 15 (FTDSIM_BASE), same run (scripts/bench-sim.sh)
+	./scripts/bench-sim.sh $(BENCH_SIM_DEVICES)
 
 bench-replicas: ## one vs two fleetd replicas sharing a 10,000-device run (scripts/bench-replicas.sh)
 	./scripts/bench-replicas.sh
