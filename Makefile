@@ -55,7 +55,9 @@ bench-latency: ## real device latencies with fleetd's defaults: time scale 1 vs 
 bench-p4: ## P4 with history: status and runs show over 10,000 devices with 30 nightly runs in the database; storage, retention (scripts/bench-p4.sh)
 	./scripts/bench-p4.sh $(BENCH_DEVICES)
 
-bench-p2: ## P2: fleetd vs Ansible raw vs parallel-ssh on one exec-mode fleet (scripts/bench-p2.sh)
+BENCH_P2_DEVICES ?= 2000
+
+bench-p2: ## P2: fleetd vs Ansible raw vs parallel-ssh on one exec-mode fleet of BENCH_P2_DEVICES (2,000; scripts/bench-p2.sh)
 	./scripts/bench-p2.sh $(BENCH_P2_DEVICES)
 
 bench-sim: ## ftdsim's CPU per diagnose session against ftdsim before issue 15 (FTDSIM_BASE), same run (scripts/bench-sim.sh)

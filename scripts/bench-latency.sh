@@ -55,19 +55,40 @@ timed_run() {
 	echo "$(echo "$t1 - $t0" | bc) $(echo "$(cpu "$fpid") - $f0" | bc) $(echo "$(cpu "$spid") - $s0" | bc) $(pg_delta "$DIR/$1.pg0" "$DIR/$1.pg1")"
 	wait
 }
+# loop_run LABEL: the bare loop (ftdsim bench --mode diagnose, no fleetd) at
+# LOOP_CONC sessions, to set the CPU per device at each time scale against
+# the loop's own: prints "wall client_cpu_per_device_ms ftdsim_cpu_s".
+# LOOP_CONC defaults to what fleetd's defaults size on this machine
+# (runner.AutoMaxConcurrent: 2,560 on 2 cores and 24 GiB).
+LOOP_CONC=${BENCH_LOOP_CONCURRENCY:-2560}
+loop_run() {
+	local s0 spid
+	spid=$(cat "$DIR/ftdsim.pid"); s0=$(cpu "$spid")
+	./bin/ftdsim bench --inventory "$DIR/fleet.csv" --mode diagnose --concurrency "$LOOP_CONC" >"$DIR/$1.loop.txt" 2>&1 || true
+	python3 - "$DIR/$1.loop.txt" "$(echo "$(cpu "$spid") - $s0" | bc)" <<'PY'
+import re, sys
+kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
+print(kv["wall_s"], kv["cpu_per_device_ms"], sys.argv[2])
+PY
+}
 log "first contact at time scale 0.1 (pins $N keys), fleetd defaults"
 first=$(timed_run first)
 log "steady state at time scale 0.1"
 w01=$(timed_run scale01)
+log "bare loop at time scale 0.1 (concurrency $LOOP_CONC)"
+l01=$(loop_run scale01)
 log "ftdsim again at time scale 1 (same seed: same keys)"
 kill "$(cat "$DIR/ftdsim.pid")"
 while kill -0 "$(cat "$DIR/ftdsim.pid")" 2>/dev/null; do sleep 0.2; done
 bench_ftdsim "$DIR" "$N" 1 "$FAULTS" "$SIM_LISTEN" "$PORT" "$SIM_CONTROL" 1
 log "steady state at time scale 1"
 w1=$(timed_run scale1)
+log "bare loop at time scale 1 (concurrency $LOOP_CONC)"
+l1=$(loop_run scale1)
 peak=$(grep VmHWM "/proc/$fpid/status" | awk '{printf "%.0f", $2/1024}')
+LOOP01=$l01 LOOP1=$l1 LOOP_CONC=$LOOP_CONC \
 python3 - "$N" "$first" "$w01" "$w1" "$peak" "$DIR/scale01.json" "$DIR/scale1.json" <<'PY'
-import json, sys
+import json, os, sys
 from datetime import datetime
 n, peak = int(sys.argv[1]), sys.argv[5]
 first, r01, r1 = ([float(x) for x in a.split()] for a in sys.argv[2:5])
@@ -89,4 +110,11 @@ a, b = per(r01), per(r1)
 print(f"  ratio            wall {r1[0]/r01[0]:.2f}x the time-scale-0.1 run (promise 1.2x); CPU per device at 1 / at 0.1: "
       f"fleetd {b[0]/a[0]:.2f}x, ftdsim {b[1]/a[1]:.2f}x, PostgreSQL {b[2]/a[2]:.2f}x")
 print(f"  fleetd peak RSS  {peak} MiB (promise 1024)")
+# The bare loop's own change between the time scales: the cost of sessions
+# that wait (an idle runtime parks and wakes its threads) without fleetd.
+l01, l1 = ([float(x) for x in os.environ[k].split()] for k in ("LOOP01", "LOOP1"))
+print(f"  bare loop        concurrency {os.environ['LOOP_CONC']}: time scale 0.1 {l01[0]:.1f} s, client {l01[1]:.2f} ms and ftdsim {l01[2]/n*1000:.2f} ms per device; "
+      f"time scale 1 {l1[0]:.1f} s, client {l1[1]:.2f} ms and ftdsim {l1[2]/n*1000:.2f} ms")
+print(f"  loop's ratio     CPU per device at 1 / at 0.1: client {l1[1]/l01[1]:.2f}x, ftdsim {l1[2]/l01[2]:.2f}x "
+      f"(set fleetd's {b[0]/a[0]:.2f}x against the client's)")
 PY

@@ -139,13 +139,16 @@ fleetd_run() {
 	t1=$(date +%s.%N); c1=$(cpu "$fpid"); pg_snap "$1.pg1"
 	echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(pg_delta "$1.pg0" "$1.pg1")"
 }
-# floor_run FILE: the bare loop; prints "wall cpu_per_device_ms failures".
+# floor_run FILE: the bare loop; prints "wall cpu_per_device_ms failures
+# ftdsim_cpu_s" (the simulator's CPU over the loop's pass).
 floor_run() {
+	local s0
+	s0=$(cpu "$spid")
 	./bin/ftdsim bench --inventory "$DIR/fleet.csv" --mode diagnose --concurrency "$CONC" >"$1" 2>"$1.err" || true
-	python3 - "$1" <<'PY'
+	python3 - "$1" "$(echo "$(cpu "$spid") - $s0" | bc)" <<'PY'
 import re, sys
 kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
-print(kv["wall_s"], kv["cpu_per_device_ms"], kv["failures"])
+print(kv["wall_s"], kv["cpu_per_device_ms"], kv["failures"], sys.argv[2])
 PY
 }
 log "floor: ftdsim bench --mode diagnose ($N devices, concurrency $CONC), alternating with fleetd"
@@ -162,10 +165,10 @@ n = int(sys.argv[1])
 pairs = []
 for f, l in ((sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])):
     fw, fc, pc = map(float, f.split())
-    lw, lc, lf = l.split()
-    pairs.append((fw, fc / n * 1000, (fc + pc) / n * 1000, float(lw), float(lc), int(lf)))
+    lw, lc, lf, ls = l.split()
+    pairs.append((fw, fc / n * 1000, (fc + pc) / n * 1000, float(lw), float(lc), int(lf), float(ls) / n * 1000))
 print("P1 ratio           fleetd / bare loop (ftdsim bench --mode diagnose: same ftdsim, same concurrency, each device once)")
-for i, (fw, fcd, fpd, lw, lcd, lf) in enumerate(pairs, 1):
+for i, (fw, fcd, fpd, lw, lcd, lf, _) in enumerate(pairs, 1):
     print(f"  pair {i}           wall {fw:.1f} s / {lw:.1f} s = {fw/lw:.2f}x;  CPU/device {fcd:.2f} ms / {lcd:.2f} ms = {fcd/lcd:.2f}x;"
           f"  with PostgreSQL {fpd:.2f} ms = {fpd/lcd:.2f}x" + (f"  (loop failures {lf})" if lf else ""))
 k = len(pairs)
@@ -174,4 +177,9 @@ cr = sum(p[1] / p[4] for p in pairs) / k
 pr = sum(p[2] / p[4] for p in pairs) / k
 print(f"  mean             wall {wr:.2f}x, CPU/device {cr:.2f}x, with PostgreSQL {pr:.2f}x (promise 1.5x; floor of the day: "
       f"wall {sum(p[3] for p in pairs)/k:.1f} s, CPU/device {sum(p[4] for p in pairs)/k:.2f} ms)")
+# The simulator's side of the loop's sessions against the client's side:
+# what is left of ftdsim's cost is what x/crypto's server side of the same
+# exchange costs (scripts/bench-sim.sh has it against ftdsim's base).
+sm = sum(p[6] for p in pairs) / k
+print(f"ftdsim CPU          {sm:.2f} ms per session during the loop's passes = {sum(p[6] / p[4] for p in pairs) / k:.2f}x the loop client's CPU per device")
 PY

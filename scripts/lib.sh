@@ -117,10 +117,6 @@ bench_setup() {
 	trap 'for p in fleetd ftdsim; do [ -f "$BENCH_SETUP_DIR/$p.pid" ] && kill "$(cat "$BENCH_SETUP_DIR/$p.pid")" 2>/dev/null || true; done' EXIT
 }
 
-# CPU seconds (utime+stime) of a process. PostgreSQL's is that of one
-# benchmark database's backends (its connections and autovacuum workers),
-# summed per process between two snapshots: not other databases' backends,
-# nor the WAL writer and checkpointer the whole cluster shares.
 # pg_vacuum DB: VACUUM (ANALYZE) the bench database before a measured run.
 # This machine's PostgreSQL runs with autovacuum off (its CI config); a
 # production one vacuums and analyzes, so without this each run would also
@@ -130,6 +126,10 @@ pg_vacuum() {
 	PGOPTIONS='-c client_min_messages=warning' psql -X -q -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d "$1" \
 		-c 'VACUUM (ANALYZE)' >/dev/null
 }
+# CPU seconds (utime+stime) of a process. PostgreSQL's is that of one
+# benchmark database's backends (its connections and autovacuum workers),
+# summed per process between two snapshots: not other databases' backends,
+# nor the WAL writer and checkpointer the whole cluster shares.
 cpu() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
 pg_snap() { # FILE: CPU of each backend of database $DB now
 	local p

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/fleetd/fleetd/internal/jobs"
@@ -100,6 +101,15 @@ func startWorkers(t *testing.T, pool *pgxpool.Pool, d runs.Diagnoser) (*runs.Ser
 	return runs.NewService(pool, client, fakeDevices{pool}, 3, log), rec
 }
 
+// insertOnlyService is the service over a River client that only inserts:
+// no worker runs, so the test plays the worker (or the reaper) by hand.
+func insertOnlyService(t *testing.T, pool *pgxpool.Pool, log *zap.Logger, maxAttempts int) *runs.Service {
+	t.Helper()
+	client, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
+	require.NoError(t, err)
+	return runs.NewService(pool, client, fakeDevices{pool}, maxAttempts, log)
+}
+
 func waitCompleted(t *testing.T, svc *runs.Service, id uuid.UUID) runs.Run {
 	t.Helper()
 	var run runs.Run
@@ -172,9 +182,7 @@ func TestRecorderIsIdempotent(t *testing.T) {
 	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
 	log := zaptest.NewLogger(t)
 	// A client that only inserts: no workers run, the test plays the worker.
-	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	svc := insertOnlyService(t, pool, log, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var recorded atomic.Int64
@@ -274,9 +282,7 @@ func TestRecorderSkipsTheStatusOfDeletedDevices(t *testing.T) {
 	pool := testdb.New(t)
 	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
 	log := zaptest.NewLogger(t)
-	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
+	svc := insertOnlyService(t, pool, log, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := runs.NewRecorder(pool, runs.RecorderConfig{}, log)
@@ -307,10 +313,8 @@ func TestStartRejectsEmptySelection(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)
 	log := zaptest.NewLogger(t)
-	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log)
-	_, err = svc.Start(context.Background(), runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "nowhere"}})
+	svc := insertOnlyService(t, pool, log, 1)
+	_, err := svc.Start(context.Background(), runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "nowhere"}})
 	var se *runs.SelectionError
 	require.ErrorAs(t, err, &se)
 	var n int
@@ -325,9 +329,7 @@ func TestReaperFinishesDevicesRiverGaveUpOn(t *testing.T) {
 	pool := testdb.New(t)
 	insertDevices(t, pool, "emea", "ftd-a", "ftd-b")
 	log := zaptest.NewLogger(t)
-	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, client, fakeDevices{pool}, 1, log).WithDeviceBatch(1)
+	svc := insertOnlyService(t, pool, log, 1).WithDeviceBatch(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
@@ -366,7 +368,7 @@ func TestReaperFinishesTheDevicesOfABatchRiverGaveUpOn(t *testing.T) {
 	pool := testdb.New(t)
 	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-c")
 	log := zaptest.NewLogger(t)
-	client, err := jobs.NewClient(pool, nil, jobs.Config{}, log)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
 	require.NoError(t, err)
 	svc := runs.NewService(pool, client, fakeDevices{pool}, 2, log)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/fleetd/fleetd/internal/jobs"
 	"github.com/fleetd/fleetd/internal/testdb"
 	"github.com/fleetd/fleetd/pkg/runs"
 )
@@ -60,9 +59,7 @@ func TestRescuedJobWaitsForTheOldSession(t *testing.T) {
 	defer cancel()
 	insertDevices(t, pool, "emea", "ftd-stuck")
 	// An insert-only client: the test works the job by hand, twice at once.
-	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	svc := insertOnlyService(t, pool, log, 3)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
 	var devID uuid.UUID
@@ -115,9 +112,7 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	insertDevices(t, pool, "emea", "ftd-flaky", "ftd-orphan", "ftd-restarted")
-	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	svc := insertOnlyService(t, pool, log, 3)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
 	ids := runDeviceIDs(t, pool, run.ID)
@@ -174,9 +169,7 @@ func TestJobsStartLongestFirst(t *testing.T) {
 	log := zaptest.NewLogger(t)
 	ctx := context.Background()
 	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-c", "ftd-new")
-	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	svc := insertOnlyService(t, pool, log, 3)
 	prev, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
 	// The previous run: ftd-b took 11 s (a blocked egress; no longest
@@ -238,9 +231,7 @@ func TestBatchRunsWhatItLeasedAndSnoozesForTheRest(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	insertDevices(t, pool, "emea", "ftd-done", "ftd-free", "ftd-held")
-	inserter, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
-	require.NoError(t, err)
-	svc := runs.NewService(pool, inserter, fakeDevices{pool}, 3, log)
+	svc := insertOnlyService(t, pool, log, 3)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
 	ids := runDeviceIDs(t, pool, run.ID)
