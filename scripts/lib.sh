@@ -95,9 +95,12 @@ bench_ftdsim() {
 
 # bench_fleetd DIR NAME LISTEN [PPROF] starts `fleetd serve --config DIR/NAME.yaml`
 # in the background (pid in DIR/NAME.pid) and waits until it is ready.
+# FLEETD_BENCH_ENV adds environment for fleetd alone (e.g. "GOGC=200
+# GOMEMLIMIT=900MiB"), so an experiment does not change the loop it is
+# measured against.
 bench_fleetd() {
 	local dir=$1 name=$2 listen=$3 pprof=${4:-}
-	FLEETD_PPROF_LISTEN=$pprof ./bin/fleetd serve --config "$dir/$name.yaml" >"$dir/$name.log" 2>&1 &
+	FLEETD_PPROF_LISTEN=$pprof env ${FLEETD_BENCH_ENV:-} ./bin/fleetd serve --config "$dir/$name.yaml" >"$dir/$name.log" 2>&1 &
 	echo $! >"$dir/$name.pid"
 	for _ in $(seq 150); do curl -fsS "http://$listen/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
 	echo "fleetd did not start:" >&2
