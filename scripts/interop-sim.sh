@@ -7,8 +7,8 @@ set -euo pipefail
 count=${1:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-listen=127.3.0.1
-port=2222
+listen=${INTEROP_LISTEN:-127.3.0.1} # INTEROP_LISTEN, INTEROP_PORT: somewhere else on loopback
+port=${INTEROP_PORT:-2222}
 cleanup() {
 	[[ -n "${sim_pid:-}" ]] && kill "$sim_pid" 2>/dev/null || true
 	rm -rf "$work"
