@@ -61,14 +61,7 @@ log "ftdsim CPU per diagnose session: ${names[*]} (base = $BASE), $N devices, co
 : >"$DIR/results.txt"
 for r in $(seq "$ROUNDS"); do
 	for i in "${!bins[@]}"; do
-		"${bins[$i]}" --count "$N" --sites emea,amer,apjc --faults "$BENCH_P1_FAULTS" --listen "$LISTEN" --port "$PORT" \
-			--time-scale "$SCALE" --seed 1 --inventory-out "$DIR/fleet.csv" --control "$CONTROL" \
-			--log-level warn >"$DIR/ftdsim.log" 2>&1 &
-		echo $! >"$DIR/ftdsim.pid"
-		until curl -fsS "http://$CONTROL/devices?limit=1" >/dev/null 2>&1; do
-			kill -0 "$(cat "$DIR/ftdsim.pid")" 2>/dev/null || { tail -3 "$DIR/ftdsim.log" >&2; exit 1; }
-			sleep 0.2
-		done
+		FTDSIM_BIN=${bins[$i]} bench_ftdsim "$DIR" "$N" "$SCALE" "$BENCH_P1_FAULTS" "$LISTEN" "$PORT" "$CONTROL" 1
 		pass "$(cat "$DIR/ftdsim.pid")" >/dev/null # warm-up: the heap and the pools at their working size
 		read -r scpu ccpu fails < <(pass "$(cat "$DIR/ftdsim.pid")")
 		kill "$(cat "$DIR/ftdsim.pid")"; wait "$(cat "$DIR/ftdsim.pid")" 2>/dev/null || true

@@ -80,10 +80,11 @@ sim_port() {
 
 # bench_ftdsim DIR N SCALE FAULTS LISTEN PORT CONTROL SEED starts ftdsim in the
 # background (pid in DIR/ftdsim.pid, inventory in DIR/fleet.csv) and waits for
-# its control API. FTDSIM_FLAGS adds flags (e.g. --pprof).
+# its control API. FTDSIM_FLAGS adds flags (e.g. --pprof); FTDSIM_BIN runs
+# another build (bench-sim's base).
 bench_ftdsim() {
 	local dir=$1 n=$2 scale=$3 faults=$4 listen=$5 port=$6 control=$7 seed=$8
-	./bin/ftdsim --count "$n" --sites emea,amer,apjc --faults "$faults" --listen "$listen" --port "$port" \
+	"${FTDSIM_BIN:-./bin/ftdsim}" --count "$n" --sites emea,amer,apjc --faults "$faults" --listen "$listen" --port "$port" \
 		--time-scale "$scale" --seed "$seed" --inventory-out "$dir/fleet.csv" --control "$control" \
 		--log-level warn ${FTDSIM_FLAGS:-} >"$dir/ftdsim.log" 2>&1 &
 	echo $! >"$dir/ftdsim.pid"
