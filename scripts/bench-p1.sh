@@ -6,7 +6,7 @@
 # time goes.
 #
 #   scripts/bench-p1.sh [N]      env: BENCH_TIME_SCALE (default 0.1), BENCH_CONCURRENCY (1000),
-#                                BENCH_FLOOR (1; 0 skips the floor below)
+#                                BENCH_FLOOR (1; 0 skips the floor below), BENCH_PAIRS (2)
 #
 # The floor (issue 15): after the measured run, `ftdsim bench --mode diagnose`
 # (a bare x/crypto/ssh loop typing exactly a diagnose's commands, no fleetd, no
@@ -152,18 +152,22 @@ print(kv["wall_s"], kv["cpu_per_device_ms"], kv["failures"], sys.argv[2])
 PY
 }
 log "floor: ftdsim bench --mode diagnose ($N devices, concurrency $CONC), alternating with fleetd"
-f1="$wall $(echo "$fc1 - $fc0" | bc) $pcpu"
-l1=$(floor_run "$DIR/floor.1.txt")
-printf '   loop 1: %s\n' "$(head -1 "$DIR/floor.1.txt")" >&2
-f2=$(fleetd_run "$DIR/run.2.json")
-printf '   fleetd 2: wall %.1f s, CPU %.1f s, PostgreSQL %.1f s\n' $f2 >&2
-l2=$(floor_run "$DIR/floor.2.txt")
-printf '   loop 2: %s\n' "$(head -1 "$DIR/floor.2.txt")" >&2
-python3 - "$N" "$f1" "$l1" "$f2" "$l2" <<'PY'
+# BENCH_PAIRS (default 2): how many fleetd/loop pairs; the measured run above
+# is the first fleetd of them. More pairs for a noisy machine.
+args=("$wall $(echo "$fc1 - $fc0" | bc) $pcpu")
+for i in $(seq "${BENCH_PAIRS:-2}"); do
+	if [ "$i" -gt 1 ]; then
+		args+=("$(fleetd_run "$DIR/run.$i.json")")
+		printf '   fleetd %d: wall %.1f s, CPU %.1f s, PostgreSQL %.1f s\n' "$i" ${args[-1]} >&2
+	fi
+	args+=("$(floor_run "$DIR/floor.$i.txt")")
+	printf '   loop %d: %s\n' "$i" "$(head -1 "$DIR/floor.$i.txt")" >&2
+done
+python3 - "$N" "${args[@]}" <<'PY'
 import sys
 n = int(sys.argv[1])
 pairs = []
-for f, l in ((sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])):
+for f, l in zip(sys.argv[2::2], sys.argv[3::2]):
     fw, fc, pc = map(float, f.split())
     lw, lc, lf, ls = l.split()
     pairs.append((fw, fc / n * 1000, (fc + pc) / n * 1000, float(lw), float(lc), int(lf), float(ls) / n * 1000))
