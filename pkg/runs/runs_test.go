@@ -105,9 +105,23 @@ func startWorkers(t *testing.T, pool *pgxpool.Pool, d runs.Diagnoser) (*runs.Ser
 // no worker runs, so the test plays the worker (or the reaper) by hand.
 func insertOnlyService(t *testing.T, pool *pgxpool.Pool, log *zap.Logger, maxAttempts int) *runs.Service {
 	t.Helper()
+	return runs.NewService(pool, insertOnlyClient(t, pool, log), fakeDevices{pool}, maxAttempts, log)
+}
+
+// insertOnlyClient is that River client, for a test that also inserts jobs
+// of its own.
+func insertOnlyClient(t *testing.T, pool *pgxpool.Pool, log *zap.Logger) *jobs.Client {
+	t.Helper()
 	client, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
 	require.NoError(t, err)
-	return runs.NewService(pool, client, fakeDevices{pool}, maxAttempts, log)
+	return client
+}
+
+// startRecorder runs a recorder that flushes within 10 ms until ctx ends.
+func startRecorder(ctx context.Context, pool *pgxpool.Pool, log *zap.Logger) *runs.Recorder {
+	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
+	go rec.Run(ctx)
+	return rec
 }
 
 func waitCompleted(t *testing.T, svc *runs.Service, id uuid.UUID) runs.Run {
@@ -332,8 +346,7 @@ func TestReaperFinishesDevicesRiverGaveUpOn(t *testing.T) {
 	svc := insertOnlyService(t, pool, log, 1).WithDeviceBatch(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
-	go rec.Run(ctx)
+	rec := startRecorder(ctx, pool, log)
 
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
 	require.NoError(t, err)
@@ -368,13 +381,11 @@ func TestReaperFinishesTheDevicesOfABatchRiverGaveUpOn(t *testing.T) {
 	pool := testdb.New(t)
 	insertDevices(t, pool, "emea", "ftd-a", "ftd-b", "ftd-c")
 	log := zaptest.NewLogger(t)
-	client, err := jobs.NewClient(pool, nil, jobs.Config{TestOnly: true}, log)
-	require.NoError(t, err)
+	client := insertOnlyClient(t, pool, log)
 	svc := runs.NewService(pool, client, fakeDevices{pool}, 2, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
-	go rec.Run(ctx)
+	rec := startRecorder(ctx, pool, log)
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{All: true}})
 	require.NoError(t, err)
 	ids := runDeviceIDs(t, pool, run.ID)

@@ -65,8 +65,7 @@ func TestRescuedJobWaitsForTheOldSession(t *testing.T) {
 	var devID uuid.UUID
 	require.NoError(t, pool.QueryRow(ctx, `SELECT device_id FROM run_devices WHERE run_id = $1`, run.ID).Scan(&devID))
 
-	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
-	go rec.Run(ctx)
+	rec := startRecorder(ctx, pool, log)
 	d := &blockingDiagnoser{release: make(chan struct{}), started: make(chan struct{}, 4), open: map[string]int{}}
 	worker := func() *runs.DiagnoseWorker { // one per process
 		return runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
@@ -116,8 +115,7 @@ func TestSessionLeaseIsGivenBackOrExpires(t *testing.T) {
 	run, err := svc.Start(ctx, runs.StartRequest{RequestedBy: "ops", Selector: runs.Selector{Site: "emea"}})
 	require.NoError(t, err)
 	ids := runDeviceIDs(t, pool, run.ID)
-	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
-	go rec.Run(ctx)
+	rec := startRecorder(ctx, pool, log)
 	d := &scriptedDiagnoser{calls: map[string]int{}, transient: map[string]int{"ftd-flaky": 1}}
 	w := runs.NewDiagnoseWorker(pool, d, rec, time.Minute, log).WithLeaseSnooze(50 * time.Millisecond)
 	job := func(dev string, attempt int) *river.Job[runs.DiagnoseArgs] {
@@ -236,8 +234,7 @@ func TestBatchRunsWhatItLeasedAndSnoozesForTheRest(t *testing.T) {
 	require.NoError(t, err)
 	ids := runDeviceIDs(t, pool, run.ID)
 	order := []uuid.UUID{ids["ftd-done"], ids["ftd-free"], ids["ftd-held"]}
-	rec := runs.NewRecorder(pool, runs.RecorderConfig{MaxDelay: 10 * time.Millisecond}, log)
-	go rec.Run(ctx)
+	rec := startRecorder(ctx, pool, log)
 	now := time.Now()
 	require.NoError(t, rec.Record(ctx, runs.Result{RunID: run.ID, DeviceID: ids["ftd-done"], Attempts: 1,
 		Outcome: runs.Outcome{Health: runs.HealthHealthy, StartedAt: now, FinishedAt: now}}))
