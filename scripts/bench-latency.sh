@@ -55,22 +55,12 @@ timed_run() {
 	echo "$(echo "$t1 - $t0" | bc) $(echo "$(cpu "$fpid") - $f0" | bc) $(echo "$(cpu "$spid") - $s0" | bc) $(pg_delta "$DIR/$1.pg0" "$DIR/$1.pg1")"
 	wait
 }
-# loop_run LABEL: the bare loop (ftdsim bench --mode diagnose, no fleetd) at
-# LOOP_CONC sessions, to set the CPU per device at each time scale against
-# the loop's own: prints "wall client_cpu_per_device_ms ftdsim_cpu_s".
+# loop_run LABEL: the bare loop (loop_pass, lib.sh) at LOOP_CONC sessions,
+# to set the CPU per device at each time scale against the loop's own.
 # LOOP_CONC defaults to what fleetd's defaults size on this machine
 # (runner.AutoMaxConcurrent: 2,560 on 2 cores and 24 GiB).
 LOOP_CONC=${BENCH_LOOP_CONCURRENCY:-2560}
-loop_run() {
-	local s0 spid
-	spid=$(cat "$DIR/ftdsim.pid"); s0=$(cpu "$spid")
-	./bin/ftdsim bench --inventory "$DIR/fleet.csv" --mode diagnose --concurrency "$LOOP_CONC" >"$DIR/$1.loop.txt" 2>&1 || true
-	python3 - "$DIR/$1.loop.txt" "$(echo "$(cpu "$spid") - $s0" | bc)" <<'PY'
-import re, sys
-kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
-print(kv["wall_s"], kv["cpu_per_device_ms"], sys.argv[2])
-PY
-}
+loop_run() { loop_pass "$DIR/fleet.csv" "$LOOP_CONC" "$(cat "$DIR/ftdsim.pid")" "$DIR/$1.loop.txt"; }
 log "first contact at time scale 0.1 (pins $N keys), fleetd defaults"
 first=$(timed_run first)
 log "steady state at time scale 0.1"
@@ -113,8 +103,8 @@ print(f"  fleetd peak RSS  {peak} MiB (promise 1024)")
 # The bare loop's own change between the time scales: the cost of sessions
 # that wait (an idle runtime parks and wakes its threads) without fleetd.
 l01, l1 = ([float(x) for x in os.environ[k].split()] for k in ("LOOP01", "LOOP1"))
-print(f"  bare loop        concurrency {os.environ['LOOP_CONC']}: time scale 0.1 {l01[0]:.1f} s, client {l01[1]:.2f} ms and ftdsim {l01[2]/n*1000:.2f} ms per device; "
-      f"time scale 1 {l1[0]:.1f} s, client {l1[1]:.2f} ms and ftdsim {l1[2]/n*1000:.2f} ms")
-print(f"  loop's ratio     CPU per device at 1 / at 0.1: client {l1[1]/l01[1]:.2f}x, ftdsim {l1[2]/l01[2]:.2f}x "
+print(f"  bare loop        concurrency {os.environ['LOOP_CONC']}: time scale 0.1 {l01[0]:.1f} s, client {l01[1]:.2f} ms and ftdsim {l01[3]/n*1000:.2f} ms per device; "
+      f"time scale 1 {l1[0]:.1f} s, client {l1[1]:.2f} ms and ftdsim {l1[3]/n*1000:.2f} ms")
+print(f"  loop's ratio     CPU per device at 1 / at 0.1: client {l1[1]/l01[1]:.2f}x, ftdsim {l1[3]/l01[3]:.2f}x "
       f"(set fleetd's {b[0]/a[0]:.2f}x against the client's)")
 PY

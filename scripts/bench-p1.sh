@@ -139,18 +139,8 @@ fleetd_run() {
 	t1=$(date +%s.%N); c1=$(cpu "$fpid"); pg_snap "$1.pg1"
 	echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(pg_delta "$1.pg0" "$1.pg1")"
 }
-# floor_run FILE: the bare loop; prints "wall cpu_per_device_ms failures
-# ftdsim_cpu_s" (the simulator's CPU over the loop's pass).
-floor_run() {
-	local s0
-	s0=$(cpu "$spid")
-	./bin/ftdsim bench --inventory "$DIR/fleet.csv" --mode diagnose --concurrency "$CONC" >"$1" 2>"$1.err" || true
-	python3 - "$1" "$(echo "$(cpu "$spid") - $s0" | bc)" <<'PY'
-import re, sys
-kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
-print(kv["wall_s"], kv["cpu_per_device_ms"], kv["failures"], sys.argv[2])
-PY
-}
+# floor_run FILE: the bare loop at P1's concurrency (loop_pass, lib.sh).
+floor_run() { loop_pass "$DIR/fleet.csv" "$CONC" "$spid" "$1"; }
 log "floor: ftdsim bench --mode diagnose ($N devices, concurrency $CONC), alternating with fleetd"
 # BENCH_PAIRS (default 2): how many fleetd/loop pairs; the measured run above
 # is the first fleetd of them. More pairs for a noisy machine.

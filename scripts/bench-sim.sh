@@ -44,18 +44,8 @@ else
 	log "FTDSIM_BASE $BASE is not in this clone's history: measuring the current simulator only"
 fi
 
-# pass PID: one diagnose pass; prints "sim_cpu_s client_cpu_per_device_ms failures".
-pass() {
-	local c0 c1
-	c0=$(cpu "$1")
-	./bin/ftdsim bench --inventory "$DIR/fleet.csv" --mode diagnose --concurrency "$CONC" >"$DIR/client.txt" 2>"$DIR/client.err" || true
-	c1=$(cpu "$1")
-	python3 - "$DIR/client.txt" "$(echo "$c1 - $c0" | bc)" <<'PY'
-import re, sys
-kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
-print(sys.argv[2], kv["cpu_per_device_ms"], kv["failures"])
-PY
-}
+# pass PID: one pass of the bare loop (loop_pass, lib.sh) against ftdsim PID.
+pass() { loop_pass "$DIR/fleet.csv" "$CONC" "$1" "$DIR/client.txt"; }
 
 log "ftdsim CPU per diagnose session: ${names[*]} (base = $BASE), $N devices, concurrency $CONC, time scale $SCALE, $ROUNDS rounds"
 : >"$DIR/results.txt"
@@ -63,7 +53,7 @@ for r in $(seq "$ROUNDS"); do
 	for i in "${!bins[@]}"; do
 		FTDSIM_BIN=${bins[$i]} bench_ftdsim "$DIR" "$N" "$SCALE" "$BENCH_P1_FAULTS" "$LISTEN" "$PORT" "$CONTROL" 1
 		pass "$(cat "$DIR/ftdsim.pid")" >/dev/null # warm-up: the heap and the pools at their working size
-		read -r scpu ccpu fails < <(pass "$(cat "$DIR/ftdsim.pid")")
+		read -r _ ccpu fails scpu < <(pass "$(cat "$DIR/ftdsim.pid")")
 		kill "$(cat "$DIR/ftdsim.pid")"; wait "$(cat "$DIR/ftdsim.pid")" 2>/dev/null || true
 		echo "$r ${names[$i]} $scpu $ccpu $fails" >>"$DIR/results.txt"
 		printf '   round %d %-8s ftdsim %.3f ms/session, client %s ms/device%s\n' "$r" "${names[$i]}" \

@@ -109,6 +109,22 @@ bench_fleetd() {
 	return 1
 }
 
+# loop_pass INVENTORY CONCURRENCY SIM_PID OUT: one pass of the bare loop
+# (ftdsim bench --mode diagnose: each device once, a diagnose's commands, no
+# fleetd, no database) against the simulator SIM_PID; its report goes to
+# OUT, its stderr to OUT.err. Prints "wall_s client_cpu_per_device_ms
+# failures sim_cpu_s" (the simulator's CPU seconds over the pass).
+loop_pass() {
+	local s0
+	s0=$(cpu "$3")
+	./bin/ftdsim bench --inventory "$1" --mode diagnose --concurrency "$2" >"$4" 2>"$4.err" || true
+	python3 - "$4" "$(echo "$(cpu "$3") - $s0" | bc)" <<'PY'
+import re, sys
+kv = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[1]).read().splitlines()[-1]))
+print(kv["wall_s"], kv["cpu_per_device_ms"], kv["failures"], sys.argv[2])
+PY
+}
+
 # P1's mix of faults, shared by the benchmarks that compare with it.
 BENCH_P1_FAULTS="eventhandler-disconnected=10%,egress-blocked=5%,connector-stopped=2%,not-enrolled=2%,region-mismatch=1%"
 
